@@ -1,0 +1,315 @@
+"""The triage lexicon: `triage.toml` compiled once into a normaliser and a phrase matcher.
+
+Reading a reply happens on words, never on substrings ("shot" is not "hot", "number" is not
+"numb"). This module turns raw text into normalised words and finds every lexicon phrase in a list
+of words. It knows nothing of rules or levels; `reading.py` decides what the matches mean.
+
+The matcher is a trie of words: each phrase is a path, a `<class>` or `a|b` element fans out into
+one edge per word, and a `..N` gap is an edge that may skip up to N words. Matching a clause is a
+walk from each word, so the cost grows with the clause, not with the size of the lexicon.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from bot.protocol import PROTOCOL
+
+# Kinds of lexicon entries, as the sections of triage.toml name them.
+FINDING = "finding"
+TOPIC = "topic"
+MODIFIER = "modifier"
+INTENSITY = "intensity"
+TREND = "trend"
+STATEMENT = "statement"
+CUE = "cue"
+QUESTION = "question"
+
+_SECTIONS = (FINDING, TOPIC, MODIFIER, INTENSITY, TREND, STATEMENT, CUE, QUESTION)
+
+_TOKEN = re.compile(r"\d+(?:[.,:]\d+)?|[a-z]+|[?!.,;:/\-+\n]")
+_APOSTROPHES = re.compile(r"['’`´ʼ]")
+_HYPHEN_IN_WORD = re.compile(r"(?<=[a-z])-(?=[a-z])")
+_RUN_OF_3 = re.compile(r"([a-z])\1{2,}")
+_RUN_OF_2 = re.compile(r"([a-z])\1+")
+_DEGREES = re.compile(r"°\s*([fc])?\b")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One lexicon group a phrase belongs to, e.g. finding `short_of_breath` or cue `negation`."""
+
+    kind: str
+    id: str
+    tag: str | None = None
+    red_flag: bool = False
+    value: int | None = None          # intensity stand-in score
+    standalone: bool = True           # intensity: counts without a soreness word next to it
+    applies_to: frozenset[str] = frozenset()  # modifier: the findings it can qualify
+
+
+@dataclass(frozen=True)
+class Match:
+    start: int
+    end: int                          # exclusive
+    entry: Entry
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(eq=False)
+class _Node:
+    next: dict[str, "_Node"] = field(default_factory=dict)
+    gaps: list[tuple[int, "_Node"]] = field(default_factory=list)
+    ends: list[Entry] = field(default_factory=list)
+
+    def gap_child(self, width: int) -> "_Node":
+        for w, child in self.gaps:
+            if w == width:
+                return child
+        child = _Node()
+        self.gaps.append((width, child))
+        return child
+
+
+class Lexicon:
+    """Normaliser, word vocabularies and phrase matcher of one protocol version."""
+
+    def __init__(self, raw: dict[str, Any], version: str):
+        self.version = version
+        self.raw = raw
+        self.thresholds: dict[str, float] = dict(raw["thresholds"])
+        scope = raw["scope"]
+        self.negation_window: int = scope["negation_window"]
+        self.post_cue_window: int = scope["post_cue_window"]
+        self.clause_breakers = frozenset(scope["clause_breakers"])
+        self.gap_breakers = frozenset(scope["gap_breakers"])
+        self.coordinators = frozenset(scope["coordinators"])
+
+        norm = raw["normalise"]
+        self.spelling: dict[str, tuple[str, ...]] = {
+            k: tuple(v.split()) for k, v in norm["spelling"].items()
+        }
+        self.not_typos = frozenset(norm["not_typos"])
+        self.fuzzy_min_length: int = norm["fuzzy_min_length"]
+        emoji = dict(norm["emoji"])
+        self._emoji = re.compile("|".join(re.escape(e) for e in sorted(emoji, key=len, reverse=True)))
+        self._emoji_words = {e: f" {w} " for e, w in emoji.items()}
+
+        numbers = raw["numbers"]
+        self.number_words: dict[str, int] = dict(numbers["words"])
+        self.needs_scale = frozenset(numbers["needs_scale"])
+        self.scale_words = tuple(tuple(s.split()) for s in numbers["scale_words"])
+        self.scale = frozenset(str(s) for s in numbers["scale"])
+        self.range_words = frozenset(numbers["range_words"])
+        self.range_max_width: int = numbers["range_max_width"]
+        self.units = frozenset(numbers["units"])
+        self.not_after = frozenset(numbers["not_after"])
+        self.score_lead = frozenset(numbers["score_lead"])
+        self.past_before = frozenset(numbers["past_before"])
+        self.past_after = frozenset(numbers["past_after"])
+
+        self.classes: dict[str, frozenset[str]] = {
+            name: frozenset(words) for name, words in raw["classes"].items()
+        }
+        self.entries: dict[tuple[str, str], Entry] = {}
+        self._root = _Node()
+        # Every word a phrase uses; typo tolerance aims at the words of findings only.
+        self.vocabulary: set[str] = set(self.number_words)
+        finding_words: set[str] = set()
+        for kind in _SECTIONS:
+            for entry_id, spec in raw.get(kind, {}).items():
+                entry = self._entry(kind, entry_id, spec)
+                self.entries[(kind, entry_id)] = entry
+                for lang in PROTOCOL.languages:
+                    for phrase in spec.get(lang, ()):
+                        words = self._add(phrase, entry)
+                        if kind in (FINDING, TOPIC):
+                            finding_words |= words
+        self._squashed: dict[str, str | None] = {}
+        for word in self.vocabulary:
+            key = _RUN_OF_2.sub(r"\1", word)
+            self._squashed[key] = word if self._squashed.get(key, word) == word else None
+        self._deletions: dict[str, set[str]] = {}
+        for word in finding_words:
+            if len(word) >= self.fuzzy_min_length and word.isalpha():
+                for variant in _deletions(word):
+                    self._deletions.setdefault(variant, set()).add(word)
+        self._finding_words = frozenset(finding_words)
+        self._word_cache: dict[str, tuple[str, ...]] = {}
+
+    # -- building ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _entry(kind: str, entry_id: str, spec: dict[str, Any]) -> Entry:
+        if kind == FINDING and spec.get("tag") is not None and spec["tag"] not in PROTOCOL.symptoms:
+            raise ValueError(f"finding {entry_id}: {spec['tag']!r} is not a protocol symptom tag")
+        return Entry(
+            kind=kind,
+            id=entry_id,
+            tag=spec.get("tag"),
+            red_flag=bool(spec.get("red_flag", False)),
+            value=spec.get("value"),
+            standalone=bool(spec.get("standalone", True)),
+            applies_to=frozenset(spec.get("applies_to", ())),
+        )
+
+    def _element(self, text: str) -> frozenset[str] | int:
+        if text.startswith(".."):
+            return int(text[2:] or 3)
+        if text.startswith("<") and text.endswith(">"):
+            words = self.classes[text[1:-1]]
+        else:
+            words = frozenset(text.split("|"))
+        out: set[str] = set()
+        for word in words:
+            out.update(self.spelling.get(word, (word,))[:1] or (word,))
+        return frozenset(out)
+
+    def _add(self, phrase: str, entry: Entry) -> set[str]:
+        """Insert one phrase under `entry`; returns the words it uses."""
+        elements: list[frozenset[str] | int] = []
+        for part in phrase.split():
+            fixed = self.spelling.get(part)
+            if fixed and len(fixed) > 1:       # a spelling fix that expands ("alot" -> "a lot")
+                elements.extend(frozenset([w]) for w in fixed)
+            else:
+                elements.append(self._element(part))
+        if not elements or isinstance(elements[0], int) or isinstance(elements[-1], int):
+            raise ValueError(f"{entry.kind}.{entry.id}: a phrase cannot begin or end with a gap: {phrase!r}")
+        used: set[str] = set()
+        nodes = [self._root]
+        for element in elements:
+            if isinstance(element, int):
+                nodes = [node.gap_child(element) for node in nodes]
+                continue
+            used |= element
+            following: list[_Node] = []
+            for node in nodes:
+                for word in element:
+                    following.append(node.next.setdefault(word, _Node()))
+            nodes = list({id(n): n for n in following}.values())
+        for node in nodes:
+            if entry not in node.ends:
+                node.ends.append(entry)
+        self.vocabulary |= used
+        return used
+
+    # -- normalising ----------------------------------------------------------------------------
+
+    def words(self, text: str) -> list[str]:
+        """Raw text -> normalised words and punctuation marks, in order."""
+        text = text.lower()
+        text = self._emoji.sub(lambda m: self._emoji_words[m.group()], text)
+        text = _DEGREES.sub(lambda m: f" {m.group(1) or 'degrees'} ", text)
+        text = text.replace("w/o", " without ").replace("w/", " with ").replace("%", " percent ")
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+        text = _APOSTROPHES.sub("", text)
+        text = _HYPHEN_IN_WORD.sub(" ", text)
+        out: list[str] = []
+        for token in _TOKEN.findall(text):
+            if token[0].isalpha():
+                out.extend(self.word(token))
+            else:
+                out.append(token)
+        return out
+
+    def word(self, token: str) -> tuple[str, ...]:
+        """One lower-case token -> the lexicon's word(s) for it (cached: a webhook sees few new words)."""
+        cached = self._word_cache.get(token)
+        if cached is not None:
+            return cached
+        result = self._fix(token)
+        if len(self._word_cache) < 50_000:
+            self._word_cache[token] = result
+        return result
+
+    def _fix(self, token: str) -> tuple[str, ...]:
+        token = _RUN_OF_3.sub(r"\1\1", token)           # "sooooo" -> "soo", "feeeel" -> "feel"
+        if token in self.spelling:
+            return self.spelling[token]
+        if token in self.vocabulary or token in self.not_typos or token in self.number_words:
+            return (token,)
+        squashed = self._squashed.get(_RUN_OF_2.sub(r"\1", token))  # "soo" -> "so", "numbb" -> "numb"
+        if squashed:
+            return (squashed,)
+        if len(token) >= self.fuzzy_min_length:
+            guess = self._one_typo_away(token)
+            if guess:
+                return (guess,)
+        return (token,)
+
+    def _one_typo_away(self, token: str) -> str | None:
+        """A finding word one deletion, insertion, substitution or swap away, if exactly one is."""
+        candidates: set[str] = set()
+        if token in self._deletions:                     # a letter missing: "brusing"
+            candidates |= self._deletions[token]
+        for variant in _deletions(token):
+            if variant in self._finding_words:           # a letter too many: "bruisinng"
+                candidates.add(variant)
+            candidates |= self._deletions.get(variant, set())  # a letter wrong or swapped
+        candidates = {c for c in candidates if abs(len(c) - len(token)) <= 1}
+        return candidates.pop() if len(candidates) == 1 else None
+
+    # -- matching -------------------------------------------------------------------------------
+
+    def matches(self, words: list[str]) -> list[Match]:
+        """Every phrase found in one clause's words, minus those inside a longer match."""
+        found: set[tuple[int, int, Entry]] = set()
+        n = len(words)
+        breakers = self.gap_breakers
+        root = self._root
+        for i in range(n):
+            if words[i] not in root.next:
+                continue
+            stack = [(root.next[words[i]], i + 1)]
+            while stack:
+                node, j = stack.pop()
+                for entry in node.ends:
+                    found.add((i, j, entry))
+                if j < n:
+                    child = node.next.get(words[j])
+                    if child is not None:
+                        stack.append((child, j + 1))
+                for width, child in node.gaps:
+                    k = j
+                    while k < n:
+                        if k > j and (words[k - 1] in breakers or words[k - 1][0].isdigit()):
+                            break
+                        nxt = child.next.get(words[k])
+                        if nxt is not None:
+                            stack.append((nxt, k + 1))
+                        if k - j >= width:
+                            break
+                        k += 1
+        spans = sorted((Match(s, e, entry) for s, e, entry in found), key=lambda m: (m.start, -m.size))
+        # Question forms and topics are read beside the rest, never instead of it.
+        consuming = [m for m in spans if m.entry.kind != QUESTION]
+        return [m for m in spans if m.entry.kind == QUESTION or not any(
+            o.size > m.size and o.start <= m.start and m.end <= o.end for o in consuming
+        )]
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+@cache
+def load(version: str | None = None) -> Lexicon:
+    """The lexicon of a protocol version (default: the loaded protocol's), compiled once."""
+    version = version or PROTOCOL.version
+    path = Path(PROTOCOL.data_dir).parent / f"v{version}" / "triage.toml"
+    with open(path, "rb") as fh:
+        return Lexicon(tomllib.load(fh), version)
+
+
+LEXICON = load()

@@ -1,0 +1,433 @@
+"""Reading a reply: text -> what the patient says (PROTOCOL.md section 4). No rules, no levels.
+
+1. Normalise and split into words (`lexicon.words`): lower case, accents folded, spelling fixed,
+   typos one letter off a symptom word repaired, emoji turned into words or dropped.
+2. Split into clauses at punctuation and at "but"/"pero"-like words. A cue never reaches past its
+   clause: "no fever but the redness is spreading" keeps the redness.
+3. Find the lexicon's phrases in each clause; a phrase inside a longer one is dropped.
+4. Give every finding a status from the cues around it, in this order:
+   negated ("no fever", "fever: none") > resolved ("felt faint after but fine now") >
+   hypothetical ("what if I get a fever?") > doubted ("maybe short of breath?") >
+   past ("felt dizzy on the way home") > present.
+5. Bind modifiers ("huge", "spreading", "won't stop"), intensity words ("very", "mild") and
+   trend words ("better", "worse") to the finding they qualify.
+6. Read the score (`scores.py`), "same", "fine", and whether the reply asks something.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.triage import scores
+from bot.triage.lexicon import (
+    CUE, FINDING, INTENSITY, LEXICON, MODIFIER, QUESTION, STATEMENT, TOPIC, TREND, Lexicon, Match,
+)
+
+PRESENT = "present"
+DOUBTED = "doubted"
+PAST = "past"
+RESOLVED = "resolved"
+NEGATED = "negated"
+HYPOTHETICAL = "hypothetical"
+
+CURRENT = frozenset({PRESENT, DOUBTED})
+HAPPENED = frozenset({PRESENT, DOUBTED, PAST})
+
+_SEPARATORS = frozenset({".", ",", ";", "!", "?", "\n", ":"})
+_NUMERIC_JOINERS = frozenset({"-", "/"})
+# Findings that are pain, for the binding of intensity and trend words to soreness.
+PAIN_FINDINGS = frozenset({"soreness", "shoulder_blade_pain"})
+# Findings the bot can answer "is this normal?" about (section 4).
+ANSWERABLE_FINDINGS = frozenset({"soreness", "bruise", "fatigue"})
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One finding in the reply, with its status and what qualifies it."""
+
+    finding: str
+    tag: str | None
+    red_flag: bool
+    status: str
+    clause: int
+    start: int
+    end: int
+    words: str
+    modifiers: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Reading:
+    text: str
+    words: tuple[str, ...]
+    mentions: tuple[Mention, ...]
+    topics: tuple[Mention, ...]          # bare breathing or chest words
+    score: scores.Score | None           # today's stated score
+    past_score: int | None               # an earlier score the patient quotes ("was a 7")
+    intensity: tuple[int, str] | None    # stand-in score and its words
+    same: bool
+    improving: tuple[str, ...]           # trend words about soreness
+    worsening: tuple[str, ...]
+    wellness: tuple[str, ...]            # "fine", "good", "all better"
+    is_question: bool
+    question_answerable: bool
+    question_words: str
+    identity_question: bool
+
+    def having(self, *findings: str, statuses: frozenset[str] = CURRENT) -> tuple[Mention, ...]:
+        return tuple(m for m in self.mentions if m.finding in findings and m.status in statuses)
+
+    def with_modifier(self, finding: str, *modifiers: str,
+                      statuses: frozenset[str] = CURRENT) -> tuple[Mention, ...]:
+        return tuple(m for m in self.having(finding, statuses=statuses) if m.modifiers & set(modifiers))
+
+    @property
+    def mentions_breathing_or_chest(self) -> bool:
+        return bool(self.topics) or any(m.red_flag for m in self.mentions)
+
+
+@dataclass
+class _Clause:
+    index: int
+    words: list[str]
+    question_mark: bool
+    matches: list[Match] = field(default_factory=list)
+
+    def of(self, kind: str, *ids: str) -> list[Match]:
+        return [m for m in self.matches if m.entry.kind == kind and (not ids or m.entry.id in ids)]
+
+
+def read(text: str, lex: Lexicon = LEXICON) -> Reading:
+    words = lex.words(text)
+    clauses = _clauses(words, lex)
+    for clause in clauses:
+        clause.matches = lex.matches(clause.words)
+
+    mentions: list[Mention] = []
+    topics: list[Mention] = []
+    for clause in clauses:
+        mentions.extend(_findings(clause, lex))
+        topics.extend(_topics(clause, lex))
+    mentions = _resolve_backwards(clauses, mentions)
+    mentions = _bind_modifiers(clauses, mentions)
+    mentions = _fevers_from_temperatures(clauses, mentions, lex)
+
+    all_scores = [
+        s for c in clauses
+        for s in scores.scores_in(c.words, lex, whole_reply=len(clauses) == 1)
+    ]
+    current = [s for s in all_scores if not s.past]
+    past = [s for s in all_scores if s.past]
+
+    by_clause = _mentions_by_clause(mentions)
+    intensity = _intensity(clauses, by_clause)
+    improving, worsening, same = _trend(clauses, by_clause)
+    is_question, answerable, asked, identity = _questions(clauses, mentions)
+    wellness = tuple(
+        " ".join(c.words[m.start:m.end])
+        for c in clauses if c not in asked for m in c.of(STATEMENT, "wellness")
+        if not _negated_before(c, m, lex, max_gap=1)
+    )
+
+    return Reading(
+        text=text,
+        words=tuple(words),
+        mentions=tuple(mentions),
+        topics=tuple(topics),
+        score=current[-1] if current else None,
+        past_score=past[-1].value if past else None,
+        intensity=intensity,
+        same=same,
+        improving=improving,
+        worsening=worsening,
+        wellness=wellness,
+        is_question=is_question,
+        question_answerable=answerable,
+        question_words=" / ".join(" ".join(c.words) for c in asked),
+        identity_question=identity,
+    )
+
+
+# -- 2. clauses ------------------------------------------------------------------------------------
+
+def _clauses(words: list[str], lex: Lexicon) -> list[_Clause]:
+    clauses: list[_Clause] = []
+    current: list[str] = []
+
+    def close(question_mark: bool) -> None:
+        if current:
+            clauses.append(_Clause(len(clauses), list(current), question_mark))
+            current.clear()
+        elif question_mark and clauses:
+            clauses[-1].question_mark = True
+
+    for i, w in enumerate(words):
+        if w in _NUMERIC_JOINERS:
+            between_numbers = (0 < i < len(words) - 1 and _numeric(words[i - 1]) and _numeric(words[i + 1]))
+            if between_numbers:
+                current.append(w)
+            else:
+                close(False)
+        elif w in _SEPARATORS:
+            close(w == "?")
+        elif w in lex.clause_breakers:
+            close(False)
+        elif w == "+":
+            continue
+        else:
+            current.append(w)
+    close(False)
+    return clauses
+
+
+def _numeric(word: str) -> bool:
+    return word[0].isdigit() or word in LEXICON.number_words
+
+
+# -- 4. findings and their status -----------------------------------------------------------------
+
+def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
+    out = []
+    for m in clause.of(FINDING):
+        status = _status(clause, m, lex)
+        out.append(Mention(
+            finding=m.entry.id, tag=m.entry.tag, red_flag=m.entry.red_flag, status=status,
+            clause=clause.index, start=m.start, end=m.end, words=" ".join(clause.words[m.start:m.end]),
+        ))
+    return out
+
+
+def _topics(clause: _Clause, lex: Lexicon) -> list[Mention]:
+    out = []
+    for m in clause.of(TOPIC):
+        status = _status(clause, m, lex)
+        if status not in (NEGATED, RESOLVED, HYPOTHETICAL) and _post_cue(clause, m, "normal_after", lex):
+            status = NEGATED
+        if status in CURRENT or status == PAST:
+            # a bare word is not a complaint of its own: it stays "in doubt"
+            status = DOUBTED
+        out.append(Mention(
+            finding=m.entry.id, tag=None, red_flag=True, status=status, clause=clause.index,
+            start=m.start, end=m.end, words=" ".join(clause.words[m.start:m.end]),
+        ))
+    return out
+
+
+def _status(clause: _Clause, m: Match, lex: Lexicon) -> str:
+    negated = _negated_before(clause, m, lex) or _post_cue(clause, m, "negation_after", lex)
+    resolved_by_negation = bool(clause.of(CUE, "resolved_negation"))
+    if negated and not resolved_by_negation:
+        return NEGATED
+    if resolved_by_negation or clause.of(CUE, "resolved"):
+        return RESOLVED
+    if any(c.end <= m.start for c in clause.of(CUE, "hypothetical")):
+        return HYPOTHETICAL
+    if clause.question_mark or clause.of(CUE, "doubt"):
+        return DOUBTED
+    if clause.of(CUE, "past") and not clause.of(CUE, "present"):
+        return PAST
+    return PRESENT
+
+
+def _negated_before(clause: _Clause, m: Match, lex: Lexicon, max_gap: int | None = None) -> bool:
+    """A negation cue before `m` whose scope reaches it (its clause, a few words, a list)."""
+    window = lex.negation_window if max_gap is None else max_gap
+    starts = {o.start for o in clause.matches if o.entry.kind in (FINDING, TOPIC)}
+    presents = [c for c in clause.of(CUE, "present")]
+    for cue in clause.of(CUE, "negation"):
+        if cue.end > m.start or m.start - cue.end > window:
+            continue
+        broken = any(
+            clause.words[k] in lex.coordinators and (k + 1) not in starts
+            for k in range(cue.end, m.start)
+        ) or any(cue.end <= p.start < m.start for p in presents)
+        if not broken:
+            return True
+    return False
+
+
+def _post_cue(clause: _Clause, m: Match, cue_id: str, lex: Lexicon) -> bool:
+    """A cue just after `m` that closes the clause's findings: "fever: none", "breathing fine"."""
+    later = [o.start for o in clause.matches if o.entry.kind in (FINDING, TOPIC) and o.start >= m.end]
+    for cue in clause.of(CUE, cue_id):
+        if cue.start < m.end or cue.start - m.end > lex.post_cue_window:
+            continue
+        if later:
+            continue   # a cue followed by another finding negates that one ("dizzy no fever")
+        return True
+    return False
+
+
+def _resolve_backwards(clauses: list[_Clause], mentions: list[Mention]) -> list[Mention]:
+    """"Felt faint after, but fine now": a resolution cue in a clause with no finding of its own
+    resolves the findings of the nearest clause before it that has some."""
+    by_clause = _mentions_by_clause(mentions)
+    out = list(mentions)
+    for clause in clauses:
+        if by_clause.get(clause.index) or not clause.of(CUE, "resolved"):
+            continue
+        for k in range(clause.index - 1, -1, -1):
+            if by_clause.get(k):
+                target = k
+                break
+        else:
+            continue
+        out = [
+            _replace(m, status=RESOLVED) if m.clause == target and m.status in HAPPENED else m
+            for m in out
+        ]
+    return out
+
+
+# -- 5. binding ------------------------------------------------------------------------------------
+
+def _bind_modifiers(clauses: list[_Clause], mentions: list[Mention]) -> list[Mention]:
+    """Each modifier qualifies the nearest finding it applies to in its clause; in a clause with
+    none ("it's getting bigger"), the last such finding of an earlier clause."""
+    extra: dict[int, set[str]] = {}
+    for clause in clauses:
+        for mod in clause.of(MODIFIER):
+            fits = [
+                (i, m) for i, m in enumerate(mentions)
+                if m.clause == clause.index and m.finding in mod.entry.applies_to
+            ]
+            if fits:
+                i, _ = min(fits, key=lambda im: _distance(im[1], mod))
+                extra.setdefault(i, set()).add(mod.entry.id)
+                continue
+            if any(m.clause == clause.index for m in mentions):
+                continue   # the clause is about something else
+            earlier = [
+                (i, m) for i, m in enumerate(mentions)
+                if m.clause < clause.index and m.finding in mod.entry.applies_to
+            ]
+            if earlier:
+                i, _ = max(earlier, key=lambda im: (im[1].clause, im[1].start))
+                extra.setdefault(i, set()).add(mod.entry.id)
+    return [
+        _replace(m, modifiers=m.modifiers | frozenset(extra[i])) if i in extra else m
+        for i, m in enumerate(mentions)
+    ]
+
+
+def _distance(m: Mention, o: Match) -> int:
+    if o.end <= m.start:
+        return m.start - o.end
+    if m.end <= o.start:
+        return o.start - m.end
+    return 0
+
+
+def _fevers_from_temperatures(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) -> list[Mention]:
+    """"Temp 101" is a fever, "temp is 98.6" is not; a reading like "100.8" alone is one."""
+    out = list(mentions)
+    for clause in clauses:
+        temps = scores.temperatures_in(clause.words, lex)
+        if not temps:
+            continue
+        feverish = any(scores.is_fever(t, lex) for t in temps)
+        fevers = [i for i, m in enumerate(out) if m.clause == clause.index and m.finding == "fever"]
+        for i in fevers:
+            if out[i].status != NEGATED and not feverish:
+                out[i] = _replace(out[i], status=NEGATED)
+        decimal_reading = any("." in w or "," in w for w in clause.words if w[0].isdigit())
+        if feverish and not fevers and (decimal_reading or {"degrees", "f", "c"} & set(clause.words)):
+            t = max(temps)
+            out.append(Mention("fever", "fever", False, PRESENT, clause.index, 0, len(clause.words), f"{t:g}"))
+    return out
+
+
+def _mentions_by_clause(mentions: list[Mention]) -> dict[int, list[Mention]]:
+    by: dict[int, list[Mention]] = {}
+    for m in mentions:
+        by.setdefault(m.clause, []).append(m)
+    return by
+
+
+def _nearest(clause_mentions: list[Mention], o: Match, max_gap: int) -> Mention | None:
+    near = [m for m in clause_mentions if _distance(m, o) <= max_gap]
+    return min(near, key=lambda m: _distance(m, o)) if near else None
+
+
+def _intensity(clauses: list[_Clause], by_clause: dict[int, list[Mention]]) -> tuple[int, str] | None:
+    """Intensity words about soreness; the strongest wins (safety first)."""
+    found: list[tuple[int, str]] = []
+    for clause in clauses:
+        here = [m for m in by_clause.get(clause.index, []) if m.status != NEGATED]
+        pains = [m for m in here if m.finding in PAIN_FINDINGS]
+        for o in clause.of(INTENSITY):
+            words = " ".join(clause.words[o.start:o.end])
+            if _negated_before(clause, o, LEXICON, max_gap=1):
+                continue
+            if not o.entry.standalone:
+                if _nearest(pains, o, max_gap=1):
+                    found.append((o.entry.value, words))
+                continue
+            nearest = _nearest(here, o, max_gap=1)
+            if nearest is not None and nearest.finding not in PAIN_FINDINGS:
+                continue   # "severe headache", "bad bruise": not about soreness
+            if pains or not here:
+                found.append((o.entry.value, words))
+    return max(found, key=lambda f: f[0]) if found else None
+
+
+def _trend(clauses: list[_Clause], by_clause: dict[int, list[Mention]]) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    """Trend words about soreness: not those right beside another finding ("bruise is bigger")."""
+    improving: list[str] = []
+    worsening: list[str] = []
+    same = False
+    for clause in clauses:
+        here = by_clause.get(clause.index, [])
+        for o in clause.of(TREND):
+            nearest = _nearest(here, o, max_gap=2)
+            if nearest is not None and nearest.finding not in PAIN_FINDINGS and nearest.finding != "flare":
+                continue
+            if _negated_before(clause, o, LEXICON, max_gap=1):
+                continue   # "not worse", "no better" is a phrase of its own
+            words = " ".join(clause.words[o.start:o.end])
+            if o.entry.id == "improving":
+                improving.append(words)
+            elif o.entry.id == "worsening":
+                worsening.append(words)
+            else:
+                same = True
+    return tuple(improving), tuple(worsening), same
+
+
+# -- 6. questions ----------------------------------------------------------------------------------
+
+def _questions(clauses: list[_Clause], mentions: list[Mention]) -> tuple[bool, bool, list[_Clause], bool]:
+    """Whether the reply asks something, whether the bot can answer it, and whether it only asks
+    who is writing ("who is this": `unclear`)."""
+    asked: list[_Clause] = []
+    identity = False
+    for clause in clauses:
+        if clause.of(QUESTION, "identity"):
+            identity = True
+            continue
+        form = any(m.start <= 1 for m in clause.of(QUESTION, "form"))
+        topic = bool(clause.of(QUESTION, "answerable", "person"))
+        content = any(m.clause == clause.index for m in mentions) or any(
+            s for s in scores.scores_in(clause.words, LEXICON, whole_reply=False)
+        )
+        if form or (clause.question_mark and (topic or (len(clause.words) >= 3 and not content))):
+            asked.append(clause)
+    if not asked:
+        return False, False, asked, identity
+    if any(c.of(QUESTION, "person") for c in asked):
+        return True, False, asked, identity
+    about = {m.finding for m in mentions if m.status in CURRENT | {PAST}}
+    small_bruise = not any(
+        m.modifiers & {"large", "growing", "fast_growing"} for m in mentions if m.finding == "bruise"
+    )
+    answerable = (
+        all(c.of(QUESTION, "answerable") for c in asked)
+        and about <= ANSWERABLE_FINDINGS
+        and small_bruise
+    )
+    return True, answerable, asked, identity
+
+
+def _replace(m: Mention, **changes) -> Mention:
+    from dataclasses import replace
+    return replace(m, **changes)

@@ -1,0 +1,452 @@
+"""The triage rules of PROTOCOL.md section 5, one small function each, in the protocol's order.
+
+Every rule looks at the `Facts` (what the reply says, read by `reading.py`, plus the context) and
+returns the words that made it fire, or None. `apply` runs them all; the reply's level is the
+highest that fired. R10 and "a second `monitor` in a row becomes `routine`" depend on earlier
+replies and belong to the conversation layer, not here.
+
+`S` is the soreness (the stated score, or the stand-in of an intensity word, or the previous score
+carried by "same"); `P` the previous score (or one the patient quotes: "was a 7 yesterday");
+`h` the hours since the session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from bot.protocol import PROTOCOL
+from bot.triage.lexicon import LEXICON
+from bot.triage.reading import CURRENT, HAPPENED, HYPOTHETICAL, NEGATED, PAST, RESOLVED, Mention, Reading
+
+T = LEXICON.thresholds
+INFECTION_RISK = frozenset({"diabetes", "immunosuppressed"})
+LOCAL_SIGNS = ("redness", "red_streak", "warmth", "swelling", "discharge")
+FEVER = ("fever", "chills")
+
+
+@dataclass(frozen=True)
+class Facts:
+    reading: Reading
+    hours: float
+    window: str
+    region: str | None
+    precautions: frozenset[str]
+    previous: int | None
+    soreness: int | None           # S
+    soreness_words: str            # what S was read from, for reasons
+    reference: int | None          # P
+    improving: bool
+    worsening: bool
+    worsening_words: str
+
+    def has(self, *findings: str, statuses: frozenset[str] = CURRENT) -> tuple[Mention, ...]:
+        return self.reading.having(*findings, statuses=statuses)
+
+    def modified(self, finding: str, *mods: str, statuses: frozenset[str] = CURRENT) -> tuple[Mention, ...]:
+        return self.reading.with_modifier(finding, *mods, statuses=statuses)
+
+    @property
+    def lung_risk(self) -> bool:
+        """The region is a lung-risk one, or unknown (which cannot rule it out)."""
+        return self.region is None or PROTOCOL.is_lung_risk([self.region])
+
+    @property
+    def breathing_symptom(self) -> tuple[Mention, ...]:
+        return tuple(m for m in self.reading.mentions if m.red_flag and m.status in HAPPENED)
+
+
+@dataclass(frozen=True)
+class Hit:
+    rule: str
+    level: str
+    reason: str
+
+
+Rule = Callable[[Facts], "str | None"]
+RULES: list[tuple[str, str, Rule]] = []
+
+
+def rule(rule_id: str, level: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        RULES.append((rule_id, level, fn))
+        return fn
+    return register
+
+
+def quote(mentions) -> str | None:
+    """The patient's words behind some findings, for a reason ("'hurts when i breathe in'")."""
+    seen = list(dict.fromkeys(m.words for m in mentions))
+    return ", ".join(f"'{w}'" for w in seen) if seen else None
+
+
+def first(*parts: str | None) -> str | None:
+    found = [p for p in parts if p]
+    return " + ".join(found) if found else None
+
+
+def all_of(*parts: str | None) -> str | None:
+    return " + ".join(parts) if all(parts) else None  # type: ignore[arg-type]
+
+
+# -- Emergency ------------------------------------------------------------------------------------
+
+@rule("E1", "emergency")
+def breathing_or_chest_symptom(f: Facts) -> str | None:
+    """Any breathing or chest symptom, current or in doubt, in any region, at any time; a new
+    cough with chest or upper-back pain. A bare breathing or chest word that the patient does not
+    say is fine is kept in doubt: Aftercare never downgrades a breathing or chest complaint."""
+    symptoms = quote(f.breathing_symptom)
+    if symptoms:
+        return symptoms
+    cough = f.has("cough", statuses=HAPPENED)
+    if cough:
+        back = f.has("shoulder_blade_pain", "chest_pain", statuses=HAPPENED)
+        in_region = f.soreness and f.region is not None and PROTOCOL.is_lung_risk([f.region])
+        if back or in_region:
+            return all_of(quote(cough), quote(back) or f"soreness in the {f.region}")
+    bare = [m for m in f.reading.topics if m.status in HAPPENED]
+    if bare:
+        return f"{quote(bare)} (not said to be fine)"
+    return None
+
+
+@rule("E2", "emergency")
+def fainted_with_danger_signs(f: Facts) -> str | None:
+    """Fainted after leaving the clinic and chest or breathing symptoms, still dizzy now, hurt in
+    the fall, or `anticoagulant`."""
+    fainted = _fainted_after_leaving(f)
+    if not fainted:
+        return None
+    return all_of(quote(fainted), first(
+        quote(f.breathing_symptom),
+        quote(f.has("dizzy")),
+        quote(f.has("fall_injury", statuses=HAPPENED)),
+        "anticoagulant" if "anticoagulant" in f.precautions else None,
+    ))
+
+
+@rule("E3", "emergency")
+def stroke_like_signs(f: Facts) -> str | None:
+    """New weakness or numbness in both arms or both legs, or an arm and a leg on one side; face
+    drooping, slurred speech or confusion."""
+    return first(
+        quote(f.modified("numbness", "bilateral", statuses=HAPPENED)),
+        quote(f.modified("weakness", "bilateral", statuses=HAPPENED)),
+        quote(f.has("face_droop", "slurred_speech", "confusion", statuses=HAPPENED)),
+    )
+
+
+@rule("E4", "emergency")
+def fever_with_sepsis_signs(f: Facts) -> str | None:
+    """Fever or chills with a racing heart, fast breathing, confusion, fainting, vomiting or rapidly
+    spreading redness; or fever with any infection sign in `diabetes` or `immunosuppressed`."""
+    fever = f.has(*FEVER)
+    if not fever:
+        return None
+    signs = first(
+        quote(f.has("racing_heart", "fast_breathing", "confusion", "vomiting")),
+        quote(f.has("fainted", statuses=HAPPENED)),
+        quote(f.modified("redness", "fast_growing")),
+    )
+    if not signs and f.precautions & INFECTION_RISK:
+        signs = first(quote(f.has(*LOCAL_SIGNS)), ", ".join(sorted(f.precautions & INFECTION_RISK)))
+        signs = signs if f.has(*LOCAL_SIGNS) else None
+    return all_of(quote(fever), signs)
+
+
+@rule("E5", "emergency")
+def swelling_with_compromise(f: Facts) -> str | None:
+    """Swelling at a needled area that keeps growing or is tight or hard, together with severe pain,
+    numbness or a pale or cold limb."""
+    swelling = f.modified("swelling", "growing", "fast_growing", "tight_hard")
+    if not swelling:
+        return None
+    severe = f"soreness {f.soreness} ({f.soreness_words})" if (f.soreness or 0) >= 9 else None
+    return all_of(quote(swelling), first(severe, quote(f.has("numbness", "pale_cold_limb"))))
+
+
+@rule("E6", "emergency")
+def bleeding_that_will_not_stop(f: Facts) -> str | None:
+    """Bleeding that will not stop after 10 minutes of firm pressure (design)."""
+    return quote(f.modified("bleeding", "wont_stop"))
+
+
+@rule("E7", "emergency")
+def thunderclap_headache_or_meningism(f: Facts) -> str | None:
+    """Sudden worst-ever headache; stiff neck with vomiting (design)."""
+    sudden_severe = [m for m in f.has("headache") if {"sudden", "severe"} <= m.modifiers]
+    return first(
+        quote(f.has("worst_headache")),
+        quote(sudden_severe),
+        all_of(quote(f.has("stiff_neck")), quote(f.has("vomiting", statuses=HAPPENED))),
+    )
+
+
+# -- Urgent ---------------------------------------------------------------------------------------
+
+@rule("U1", "urgent")
+def infection_signs(f: Facts) -> str | None:
+    """Redness spreading, warmth, increasing swelling, pus, a red streak; or fever or chills (E4
+    takes those with its features). With `diabetes` or `immunosuppressed`, any one local sign
+    (redness, warmth, swelling at a needle site) after 24 h."""
+    signs = first(
+        quote(f.modified("redness", "growing", "fast_growing")),
+        quote(f.has("red_streak", "warmth", "discharge")),
+        quote(f.modified("swelling", "growing", "fast_growing")),
+        quote(f.has(*FEVER)),
+    )
+    if signs:
+        return signs
+    if f.precautions & INFECTION_RISK and f.hours >= T["local_sign_after_hours"]:
+        local = quote(f.has("redness", "warmth", "swelling", "lump"))
+        return all_of(local, ", ".join(sorted(f.precautions & INFECTION_RISK)))
+    return None
+
+
+@rule("U2", "urgent")
+def weakness_of_treated_limb(f: Facts) -> str | None:
+    """Weakness of the treated limb: wrist or foot drop, weak grip, can't lift the arm."""
+    return quote(f.has("weakness", statuses=HAPPENED))
+
+
+@rule("U3", "urgent")
+def severe_soreness(f: Facts) -> str | None:
+    """S >= 8 at any time."""
+    if f.soreness is not None and f.soreness >= T["urgent_soreness"]:
+        return f"soreness {f.soreness} ({f.soreness_words})"
+    return None
+
+
+@rule("U4", "urgent")
+def anticoagulant_with_large_bruise_or_rebleed(f: Facts) -> str | None:
+    """`anticoagulant` with a bruise larger than the palm, a bruise getting bigger, or bleeding
+    that restarted."""
+    if "anticoagulant" not in f.precautions:
+        return None
+    return all_of(first(
+        quote(f.modified("bruise", "large", "growing", "fast_growing")),
+        quote(f.modified("bleeding", "restarted")),
+    ), "anticoagulant")
+
+
+@rule("U5", "urgent")
+def fainted_and_recovered_or_still_dizzy(f: Facts) -> str | None:
+    """Fainted after leaving the clinic and fully recovered (no E2 features); or dizziness still
+    present more than 2 hours after the session."""
+    still_dizzy = [
+        m for m in f.has("dizzy")
+        if f.hours > T["dizziness_after_hours"] and not m.modifiers & {"in_clinic", "on_way_home"}
+    ]
+    return first(quote(_fainted_after_leaving(f)), quote(still_dizzy))
+
+
+@rule("U6", "urgent")
+def sharp_pain_at_shoulder_blade_or_chest_wall(f: Facts) -> str | None:
+    """Lung-risk region with new or increasing sharp pain at the shoulder blade or chest wall and
+    no breathing symptom (the patient is also told: if breathing becomes hard or painful, call 911)."""
+    if not f.lung_risk or f.breathing_symptom or f.improving:
+        return None
+    return quote(f.modified("shoulder_blade_pain", "sharp"))
+
+
+@rule("U7", "urgent")
+def resolved_breathing_or_chest_symptom(f: Facts) -> str | None:
+    """A breathing or chest symptom that has fully resolved."""
+    return quote(m for m in f.reading.mentions if m.red_flag and m.status == RESOLVED)
+
+
+# -- Routine --------------------------------------------------------------------------------------
+
+@rule("R1", "routine")
+def day2_soreness_not_improving(f: Facts) -> str | None:
+    """Day 2: S >= 4 and not improving (no improving trend, and P unknown or S >= P)."""
+    if f.window != "day2" or f.soreness is None or f.soreness < 4 or f.improving:
+        return None
+    if f.reference is not None and f.soreness < f.reference:
+        return None
+    return f"soreness {f.soreness} ({f.soreness_words}) on day 2, not improving"
+
+
+@rule("R2", "routine")
+def soreness_worsening_from_day2(f: Facts) -> str | None:
+    """From day 2 on: S >= P + 2, or the patient says the soreness is getting worse."""
+    if f.hours < 36 or not f.worsening:
+        return None
+    return f"soreness worse ({f.worsening_words})"
+
+
+@rule("R3", "routine")
+def soreness_lasting(f: Facts) -> str | None:
+    """Day 3: S >= 3. Late: S >= 2."""
+    limit = {"day3": 3, "late": 2}.get(f.window)
+    if limit is not None and f.soreness is not None and f.soreness >= limit:
+        return f"soreness {f.soreness} ({f.soreness_words}) on {f.window}"
+    return None
+
+
+@rule("R4", "routine")
+def flare_after_48h(f: Facts) -> str | None:
+    """After 48 h: the usual symptoms still worse than before the session."""
+    if f.hours <= T["lingering_hours"]:
+        return None
+    return quote(f.has("flare"))
+
+
+@rule("R5", "routine")
+def large_or_growing_or_lasting_bruise(f: Facts) -> str | None:
+    """A large bruise ("bigger than my palm", "huge") or one getting bigger, not `anticoagulant`
+    (U4 takes those); any bruise still there after 14 days."""
+    lasting = f.has("bruise") if f.hours >= T["late_bruise_hours"] else ()
+    large = () if "anticoagulant" in f.precautions else f.modified("bruise", "large", "growing", "fast_growing")
+    return first(quote(large), quote(lasting))
+
+
+@rule("R6", "routine")
+def numbness_lasting(f: Facts) -> str | None:
+    """Numbness or tingling lasting more than 24 hours, without weakness."""
+    if f.hours <= T["numbness_hours"] or f.has("weakness", statuses=HAPPENED):
+        return None
+    return quote(f.has("numbness", "tingling"))
+
+
+@rule("R7", "routine")
+def tiredness_or_nausea_lasting(f: Facts) -> str | None:
+    """Tiredness, drowsiness or nausea lasting more than 48 hours."""
+    if f.hours <= T["lingering_hours"]:
+        return None
+    return quote(f.has("fatigue", "nausea"))
+
+
+@rule("R8", "routine")
+def for_a_person(f: Facts) -> str | None:
+    """A question the bot cannot answer; the patient says they will stop treatment because of
+    soreness; `pregnancy` mentioned for the first time."""
+    r = f.reading
+    question = f"asks '{r.question_words}'" if r.is_question and not r.question_answerable else None
+    pregnancy = None if "pregnancy" in f.precautions else quote(f.has("pregnancy", statuses=HAPPENED | {HYPOTHETICAL}))
+    return first(question, quote(f.has("stop_treatment", statuses=HAPPENED)), pregnancy)
+
+
+@rule("R9", "routine")
+def lump_a_week_later(f: Facts) -> str | None:
+    """A lump or sore at a needle site a week or more later."""
+    if f.hours < T["late_lump_hours"]:
+        return None
+    return quote(f.has("lump"))
+
+
+# -- Monitor --------------------------------------------------------------------------------------
+
+@rule("M1", "monitor")
+def early_soreness_7(f: Facts) -> str | None:
+    """Early: S = 7."""
+    return f"soreness 7 ({f.soreness_words}) early" if f.window == "early" and f.soreness == 7 else None
+
+
+@rule("M2", "monitor")
+def day1_soreness_high_or_worse(f: Facts) -> str | None:
+    """Day 1: S = 6 or 7; or S >= P + 2, or worse in the patient's words (late onset is allowed in
+    the first 24 h, so it is re-checked rather than escalated)."""
+    if f.window != "day1":
+        return None
+    if f.soreness in (6, 7):
+        return f"soreness {f.soreness} ({f.soreness_words}) on day 1"
+    if f.worsening:
+        return f"soreness worse ({f.worsening_words}) on day 1"
+    return None
+
+
+@rule("M3", "monitor")
+def day2_soreness_improving(f: Facts) -> str | None:
+    """Day 2: S of 4 to 7 and improving (an improving trend, or S < P)."""
+    if f.window != "day2" or f.soreness is None or not 4 <= f.soreness <= 7:
+        return None
+    if f.improving or (f.reference is not None and f.soreness < f.reference):
+        return f"soreness {f.soreness} ({f.soreness_words}) on day 2, improving"
+    return None
+
+
+@rule("M4", "monitor")
+def passing_lightheadedness_nausea_headache(f: Facts) -> str | None:
+    """Light-headedness in the clinic or on the way home that has passed, or a faint in the clinic;
+    nausea; a headache that is not sudden and severe."""
+    passed_dizzy = [
+        m for m in f.reading.mentions
+        if m.finding == "dizzy" and (
+            m.status in (PAST, RESOLVED)
+            or (m.status in CURRENT and (f.hours <= T["dizziness_after_hours"] or m.modifiers & {"in_clinic", "on_way_home"}))
+        )
+    ]
+    faint_in_clinic = [m for m in f.has("fainted", statuses=HAPPENED | {RESOLVED}) if "in_clinic" in m.modifiers]
+    return first(
+        quote(passed_dizzy), quote(faint_in_clinic),
+        quote(f.has("nausea", "vomiting", statuses=HAPPENED)), quote(f.has("headache", statuses=HAPPENED)),
+    )
+
+
+@rule("M5", "monitor")
+def small_local_redness_or_swelling(f: Facts) -> str | None:
+    """A small pink spot or slight swelling at a needle point, not spreading, not warm, no fever."""
+    if f.has("warmth", *FEVER):
+        return None
+    calm = [
+        m for m in f.has("redness", "swelling", "lump")
+        if not m.modifiers & {"growing", "fast_growing"}
+    ]
+    return quote(calm)
+
+
+@rule("M6", "monitor")
+def anticoagulant_with_small_bruise(f: Facts) -> str | None:
+    """`anticoagulant` with a small bruise (smaller than the palm, not growing)."""
+    if "anticoagulant" not in f.precautions:
+        return None
+    small = [m for m in f.has("bruise") if not m.modifiers & {"large", "growing", "fast_growing"}]
+    return all_of(quote(small), "anticoagulant")
+
+
+@rule("M7", "monitor")
+def early_numbness_or_tingling(f: Facts) -> str | None:
+    """Numbness or tingling in the first 24 hours, without weakness."""
+    if f.hours > T["numbness_hours"] or f.has("weakness", statuses=HAPPENED):
+        return None
+    return quote(f.has("numbness", "tingling"))
+
+
+def _fainted_after_leaving(f: Facts) -> list[Mention]:
+    return [
+        m for m in f.has("fainted", statuses=HAPPENED | {RESOLVED})
+        if "in_clinic" not in m.modifiers
+    ]
+
+
+def apply(facts: Facts) -> list[Hit]:
+    """Every rule that fires, highest level first (the protocol's order within a level)."""
+    hits = []
+    for rule_id, level, fn in RULES:
+        words = fn(facts)
+        if words:
+            hits.append(Hit(rule_id, level, f"{rule_id}: {words}"))
+    hits.sort(key=lambda h: -PROTOCOL.rank(h.level))
+    return hits
+
+
+def expected_reason(facts: Facts) -> str:
+    """Why a reply with no rule firing is `expected` (section 5, "Expected")."""
+    r = facts.reading
+    band = PROTOCOL.window(facts.hours).expected_max_soreness
+    parts = []
+    if facts.soreness is not None:
+        parts.append(f"soreness {facts.soreness} ({facts.soreness_words}) within {facts.window} band 0-{band}")
+    things = quote(m for m in r.mentions if m.status in HAPPENED | {RESOLVED})
+    if things:
+        parts.append(things)
+    if r.wellness:
+        parts.append(", ".join(f"'{w}'" for w in dict.fromkeys(r.wellness)))
+    if r.is_question and r.question_answerable:
+        parts.append(f"answerable question '{r.question_words}'")
+    denied = quote(m for m in (*r.mentions, *r.topics) if m.status == NEGATED)
+    if denied:
+        parts.append(f"denied {denied}")
+    return "expected: " + ("; ".join(parts) if parts else "nothing of concern")

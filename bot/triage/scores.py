@@ -1,0 +1,120 @@
+"""The soreness score a patient states, and the numbers that are not one (PROTOCOL.md section 4).
+
+A score is a number 0-10: digits or words ("six", "seis"), "7/10", "7 out of 10", "a 6". A range
+takes its midpoint rounded up ("4-5" -> 5). A number is *not* a score when a unit follows it
+("3 needles", "2 days", "9pm", "2 advil"), when a word before it makes it a count, a time or a day
+("after 2 days", "at 9", "day 2"), or when it is out of range or not whole ("911", "100.4").
+A score said of the past ("was a 7 yesterday", "went from 7 to 4") is kept apart from today's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bot.triage.lexicon import Lexicon
+
+
+@dataclass(frozen=True)
+class Score:
+    value: int
+    start: int              # word positions in the clause, for reasons
+    end: int
+    past: bool              # said of an earlier time: not today's score
+    text: str
+
+
+def _int(word: str, lex: Lexicon) -> int | None:
+    if word.isdigit():
+        return int(word)
+    return lex.number_words.get(word)
+
+
+def _scale_after(words: list[str], j: int, lex: Lexicon) -> int:
+    """Length of a "/10", "out of 10", "de diez" starting at j, or 0."""
+    if j < len(words) and words[j] == "/" and j + 1 < len(words) and words[j + 1] in lex.scale:
+        return 2
+    for lead in lex.scale_words:
+        k = j + len(lead)
+        if tuple(words[j:k]) == lead and k < len(words) and words[k] in lex.scale:
+            return len(lead) + 1
+    return 0
+
+
+def scores_in(words: list[str], lex: Lexicon, whole_reply: bool) -> list[Score]:
+    """Every score stated in one clause's words. `whole_reply`: the clause is the entire reply."""
+    out: list[Score] = []
+    n = len(words)
+    i = 0
+    while i < n:
+        value = _int(words[i], lex)
+        if value is None or value > 10:
+            i += 1
+            continue
+        start, end = i, i + 1
+        is_word = not words[i].isdigit()
+        scaled = _scale_after(words, end, lex)
+        high = None
+        if scaled:
+            end += scaled
+        elif end + 1 < n and words[end] in lex.range_words:
+            high = _int(words[end + 1], lex)
+            if high is not None and value < high <= value + lex.range_max_width:
+                end += 2
+                end += _scale_after(words, end, lex)
+                value = math.ceil((value + high) / 2)
+            else:
+                high = None
+        if _is_score(words, start, end, is_word, bool(scaled), whole_reply, lex):
+            out.append(Score(value, start, end, _said_of_past(words, start, end, lex), " ".join(words[start:end])))
+            i = end
+        else:
+            i += 1
+    return out
+
+
+def _is_score(words: list[str], start: int, end: int, is_word: bool, scaled: bool,
+              whole_reply: bool, lex: Lexicon) -> bool:
+    if end < len(words) and words[end] in lex.units:
+        return False
+    if scaled:
+        return True
+    before = words[start - 1] if start else None
+    if before in lex.not_after:
+        # "at 9" is a time, but "pain is at 6" / "sore at a 5" is a score.
+        if not (before == "at" and start >= 2 and words[start - 2] in lex.score_lead):
+            return False
+    if is_word:
+        if words[start] in lex.needs_scale:
+            return whole_reply and len(words) == 1
+        return before in lex.score_lead or (whole_reply and len(words) <= 2)
+    return True
+
+
+def _said_of_past(words: list[str], start: int, end: int, lex: Lexicon) -> bool:
+    for k in range(start - 1, max(-1, start - 4), -1):
+        if words[k][0].isdigit() or words[k] in lex.number_words:
+            break                     # "from 7 to 4": "from" belongs to the 7, not to the 4
+        if words[k] in lex.past_before:
+            return True
+    return any(w in lex.past_after for w in words[end:end + 2])
+
+
+def temperatures_in(words: list[str], lex: Lexicon) -> list[float]:
+    """Numbers that read as a body temperature (Fahrenheit or Celsius)."""
+    out = []
+    for w in words:
+        if w[0].isdigit() and ":" not in w:
+            try:
+                t = float(w.replace(",", "."))
+            except ValueError:
+                continue
+            if 95 <= t <= 110 or 35 <= t <= 43:
+                out.append(t)
+    return out
+
+
+def is_fever(temperature: float, lex: Lexicon) -> bool:
+    if temperature >= 90:
+        return temperature >= lex.thresholds["fever_f"]
+    return temperature >= lex.thresholds["fever_c"]
