@@ -90,7 +90,9 @@ def classify(
 def _check(text: Any, hours: Any, region: str | None, precautions: frozenset[str], previous: Any) -> None:
     if not isinstance(text, str):
         raise ValueError(f"reply text must be a string, not {type(text).__name__}")
-    if isinstance(hours, bool) or not isinstance(hours, Real) or not math.isfinite(hours):
+    if type(hours) not in (int, float) and (isinstance(hours, bool) or not isinstance(hours, Real)):
+        raise ValueError(f"hours_since_session must be a finite number, not {hours!r}")
+    if not math.isfinite(hours):
         raise ValueError(f"hours_since_session must be a finite number, not {hours!r}")
     PROTOCOL.check_region(region)
     PROTOCOL.check_precautions(precautions)

@@ -32,8 +32,18 @@ CUE = "cue"
 QUESTION = "question"
 
 _SECTIONS = (FINDING, TOPIC, MODIFIER, INTENSITY, TREND, STATEMENT, CUE, QUESTION)
+# A match inside a longer one is dropped ("chest pain" is not also "pain"), except for these
+# (outer, inner) pairs: a modifier inside a finding still qualifies it ("sharp" in "sharp pain under
+# my shoulder blade"), a finding inside a modifier is still reported ("sangrando" in "sigue
+# sangrando"), a negation inside a statement still negates ("no" in "no issues breathing"), and a
+# statement inside a cue still counts ("bien" in "ya estoy bien").
+# Question forms never drop anything and are never dropped.
+_KEEPS = frozenset({(FINDING, MODIFIER), (MODIFIER, FINDING), (TREND, MODIFIER), (STATEMENT, CUE),
+                    (CUE, STATEMENT), (QUESTION, FINDING),
+                    (QUESTION, CUE), (QUESTION, MODIFIER), (QUESTION, INTENSITY), (QUESTION, TREND),
+                    (QUESTION, STATEMENT), (QUESTION, TOPIC)})
 
-_TOKEN = re.compile(r"\d+(?:[.,:]\d+)?|[a-z]+|[?!.,;:/\-+\n]")
+_TOKEN = re.compile(r"\d+(?:[.,:]\d+)?|[a-z]+|[?!.,;:/\-+\n()\[\]]")
 _APOSTROPHES = re.compile(r"['’`´ʼ]")
 _HYPHEN_IN_WORD = re.compile(r"(?<=[a-z])-(?=[a-z])")
 _RUN_OF_3 = re.compile(r"([a-z])\1{2,}")
@@ -41,7 +51,7 @@ _RUN_OF_2 = re.compile(r"([a-z])\1+")
 _DEGREES = re.compile(r"°\s*([fc])?\b")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # compared and hashed by identity: one object per group
 class Entry:
     """One lexicon group a phrase belongs to, e.g. finding `short_of_breath` or cue `negation`."""
 
@@ -54,15 +64,25 @@ class Entry:
     applies_to: frozenset[str] = frozenset()  # modifier: the findings it can qualify
 
 
-@dataclass(frozen=True)
 class Match:
-    start: int
-    end: int                          # exclusive
-    entry: Entry
+    """A phrase of `entry` over words[start:end] of a clause."""
+
+    __slots__ = ("start", "end", "entry")
+
+    def __init__(self, start: int, end: int, entry: Entry):
+        self.start = start
+        self.end = end                # exclusive
+        self.entry = entry
 
     @property
     def size(self) -> int:
         return self.end - self.start
+
+    def __repr__(self) -> str:
+        return f"Match({self.start}, {self.end}, {self.entry.kind}.{self.entry.id})"
+
+
+NUMBER = "#"   # in a phrase: any number, in digits or words ("pressing for 10 minutes")
 
 
 @dataclass(eq=False)
@@ -100,6 +120,9 @@ class Lexicon:
         }
         self.not_typos = frozenset(norm["not_typos"])
         self.fuzzy_min_length: int = norm["fuzzy_min_length"]
+        # Digits used as words in texting ("hurts 2 breathe"): read as the word before a verb.
+        self.digit_words: dict[str, str] = dict(norm["digit_words"])
+        self.digit_word_before = frozenset(norm["digit_word_before"])
         emoji = dict(norm["emoji"])
         self._emoji = re.compile("|".join(re.escape(e) for e in sorted(emoji, key=len, reverse=True)))
         self._emoji_words = {e: f" {w} " for e, w in emoji.items()}
@@ -116,6 +139,8 @@ class Lexicon:
         self.score_lead = frozenset(numbers["score_lead"])
         self.past_before = frozenset(numbers["past_before"])
         self.past_after = frozenset(numbers["past_after"])
+        self.present_before = frozenset(numbers["present_before"])
+        self.score_follow = frozenset(numbers["score_follow"])
 
         self.classes: dict[str, frozenset[str]] = {
             name: frozenset(words) for name, words in raw["classes"].items()
@@ -125,6 +150,7 @@ class Lexicon:
         # Every word a phrase uses; typo tolerance aims at the words of findings only.
         self.vocabulary: set[str] = set(self.number_words)
         finding_words: set[str] = set()
+        other_words: set[str] = set()
         for kind in _SECTIONS:
             for entry_id, spec in raw.get(kind, {}).items():
                 entry = self._entry(kind, entry_id, spec)
@@ -132,8 +158,10 @@ class Lexicon:
                 for lang in PROTOCOL.languages:
                     for phrase in spec.get(lang, ()):
                         words = self._add(phrase, entry)
-                        if kind in (FINDING, TOPIC):
-                            finding_words |= words
+                        (finding_words if kind in (FINDING, TOPIC) else other_words).update(words)
+        # Typo tolerance aims at symptom words only, not at the small words that phrases share
+        # with everyday speech ("puedo", "still").
+        finding_words -= other_words
         self._squashed: dict[str, str | None] = {}
         for word in self.vocabulary:
             key = _RUN_OF_2.sub(r"\1", word)
@@ -165,6 +193,8 @@ class Lexicon:
     def _element(self, text: str) -> frozenset[str] | int:
         if text.startswith(".."):
             return int(text[2:] or 3)
+        if text == NUMBER:
+            return frozenset([NUMBER, *self.number_words])
         if text.startswith("<") and text.endswith(">"):
             words = self.classes[text[1:-1]]
         else:
@@ -208,20 +238,31 @@ class Lexicon:
     def words(self, text: str) -> list[str]:
         """Raw text -> normalised words and punctuation marks, in order."""
         text = text.lower()
-        text = self._emoji.sub(lambda m: self._emoji_words[m.group()], text)
-        text = _DEGREES.sub(lambda m: f" {m.group(1) or 'degrees'} ", text)
-        text = text.replace("w/o", " without ").replace("w/", " with ").replace("%", " percent ")
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(c for c in text if not unicodedata.combining(c))
+        if not text.isascii():
+            text = self._emoji.sub(lambda m: self._emoji_words[m.group()], text)
+            text = _DEGREES.sub(lambda m: f" {m.group(1) or 'degrees'} ", text)
+            text = unicodedata.normalize("NFKD", text)
+            text = "".join(c for c in text if not unicodedata.combining(c))
+        if "/" in text or "%" in text:
+            text = text.replace("w/o", " without ").replace("w/", " with ").replace("%", " percent ")
         text = _APOSTROPHES.sub("", text)
         text = _HYPHEN_IN_WORD.sub(" ", text)
         out: list[str] = []
-        for token in _TOKEN.findall(text):
+        tokens = _TOKEN.findall(text)
+        for i, token in enumerate(tokens):
             if token[0].isalpha():
                 out.extend(self.word(token))
+            elif token in self.digit_words and out and out[-1].isalpha() and self._verb_at(tokens, i + 1):
+                out.append(self.digit_words[token])          # "hurts 2 breathe" -> "hurts to breathe"
             else:
                 out.append(token)
         return out
+
+    def _verb_at(self, tokens: list[str], i: int) -> bool:
+        if i >= len(tokens) or not tokens[i][0].isalpha():
+            return False
+        fixed = self.word(tokens[i])
+        return bool(fixed) and fixed[0] in self.digit_word_before
 
     def word(self, token: str) -> tuple[str, ...]:
         """One lower-case token -> the lexicon's word(s) for it (cached: a webhook sees few new words)."""
@@ -242,11 +283,24 @@ class Lexicon:
         squashed = self._squashed.get(_RUN_OF_2.sub(r"\1", token))  # "soo" -> "so", "numbb" -> "numb"
         if squashed:
             return (squashed,)
+        base = self._without_diminutive(token)                  # "bultito" -> "bulto"
+        if base:
+            return (base,)
         if len(token) >= self.fuzzy_min_length:
             guess = self._one_typo_away(token)
             if guess:
                 return (guess,)
         return (token,)
+
+    def _without_diminutive(self, token: str) -> str | None:
+        """Spanish diminutives: "puntito" -> "punto", "moretoncito" -> "moreton", "llaguita" -> "llaga"."""
+        for suffix, endings in _DIMINUTIVES:
+            if token.endswith(suffix) and len(token) > len(suffix) + 2:
+                stem = token[: -len(suffix)]
+                for ending in endings:
+                    if stem + ending in self.vocabulary:
+                        return stem + ending
+        return None
 
     def _one_typo_away(self, token: str) -> str | None:
         """A finding word one deletion, insertion, substitution or swap away, if exactly one is."""
@@ -257,13 +311,14 @@ class Lexicon:
             if variant in self._finding_words:           # a letter too many: "bruisinng"
                 candidates.add(variant)
             candidates |= self._deletions.get(variant, set())  # a letter wrong or swapped
-        candidates = {c for c in candidates if abs(len(c) - len(token)) <= 1}
+        candidates = {c for c in candidates if _one_edit(c, token)}
         return candidates.pop() if len(candidates) == 1 else None
 
     # -- matching -------------------------------------------------------------------------------
 
     def matches(self, words: list[str]) -> list[Match]:
         """Every phrase found in one clause's words, minus those inside a longer match."""
+        words = [NUMBER if w[0].isdigit() else w for w in words]
         found: set[tuple[int, int, Entry]] = set()
         n = len(words)
         breakers = self.gap_breakers
@@ -283,7 +338,7 @@ class Lexicon:
                 for width, child in node.gaps:
                     k = j
                     while k < n:
-                        if k > j and (words[k - 1] in breakers or words[k - 1][0].isdigit()):
+                        if k > j and (words[k - 1] in breakers or words[k - 1] == NUMBER or words[k - 1] in self.number_words):
                             break
                         nxt = child.next.get(words[k])
                         if nxt is not None:
@@ -291,12 +346,40 @@ class Lexicon:
                         if k - j >= width:
                             break
                         k += 1
-        spans = sorted((Match(s, e, entry) for s, e, entry in found), key=lambda m: (m.start, -m.size))
-        # Question forms and topics are read beside the rest, never instead of it.
-        consuming = [m for m in spans if m.entry.kind != QUESTION]
-        return [m for m in spans if m.entry.kind == QUESTION or not any(
-            o.size > m.size and o.start <= m.start and m.end <= o.end for o in consuming
-        )]
+        if len(found) < 2:
+            return [Match(s, e, entry) for s, e, entry in found]
+        spans = sorted(found, key=lambda t: (t[0], t[0] - t[1]))
+        out = []
+        for s, e, entry in spans:
+            if entry.kind != QUESTION and any(
+                e2 - s2 > e - s and s2 <= s and e <= e2 and (outer.kind, entry.kind) not in _KEEPS
+                for s2, e2, outer in spans
+            ):
+                continue
+            out.append(Match(s, e, entry))
+        return out
+
+
+_DIMINUTIVES = (   # suffix, endings that may replace it; longer suffixes first
+    ("guita", ("ga",)), ("guito", ("go",)), ("quita", ("ca",)), ("quito", ("co",)),
+    ("citos", ("", "es")), ("citas", ("", "es")), ("cito", ("", "e")), ("cita", ("", "e")),
+    ("itos", ("os", "o", "")), ("itas", ("as", "a", "")), ("ito", ("o", "")), ("ita", ("a", "")),
+)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when b is a (Damerau) edit of a: one letter added, missing, changed, or two swapped."""
+    if a == b:
+        return True
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (
+            len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+        )
+    if abs(len(a) - len(b)) != 1:
+        return False
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
 
 
 def _deletions(word: str) -> set[str]:

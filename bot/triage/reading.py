@@ -33,10 +33,11 @@ HYPOTHETICAL = "hypothetical"
 CURRENT = frozenset({PRESENT, DOUBTED})
 HAPPENED = frozenset({PRESENT, DOUBTED, PAST})
 
+_NONE: list = []
 _SEPARATORS = frozenset({".", ",", ";", "!", "?", "\n", ":"})
 _NUMERIC_JOINERS = frozenset({"-", "/"})
 # Findings that are pain, for the binding of intensity and trend words to soreness.
-PAIN_FINDINGS = frozenset({"soreness", "shoulder_blade_pain"})
+PAIN_FINDINGS = frozenset({"soreness", "shoulder_blade_pain", "stiff_neck"})
 # Findings the bot can answer "is this normal?" about (section 4).
 ANSWERABLE_FINDINGS = frozenset({"soreness", "bruise", "fatigue"})
 
@@ -92,16 +93,32 @@ class _Clause:
     words: list[str]
     question_mark: bool
     matches: list[Match] = field(default_factory=list)
+    _kinds: dict[str, list[Match]] = field(default_factory=dict)
+    _ids: dict[str, dict[str, list[Match]]] = field(default_factory=dict)
+
+    def set_matches(self, matches: list[Match]) -> None:
+        self.matches = matches
+        for m in matches:
+            self._kinds.setdefault(m.entry.kind, []).append(m)
+            self._ids.setdefault(m.entry.kind, {}).setdefault(m.entry.id, []).append(m)
 
     def of(self, kind: str, *ids: str) -> list[Match]:
-        return [m for m in self.matches if m.entry.kind == kind and (not ids or m.entry.id in ids)]
+        """This clause's matches of one kind, optionally of some ids only."""
+        if not ids:
+            return self._kinds.get(kind, _NONE)
+        by_id = self._ids.get(kind)
+        if by_id is None:
+            return _NONE
+        if len(ids) == 1:
+            return by_id.get(ids[0], _NONE)
+        return [m for i in ids for m in by_id.get(i, _NONE)]
 
 
 def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     words = lex.words(text)
     clauses = _clauses(words, lex)
     for clause in clauses:
-        clause.matches = lex.matches(clause.words)
+        clause.set_matches(lex.matches(clause.words))
 
     mentions: list[Mention] = []
     topics: list[Mention] = []
@@ -201,7 +218,7 @@ def _topics(clause: _Clause, lex: Lexicon) -> list[Mention]:
     out = []
     for m in clause.of(TOPIC):
         status = _status(clause, m, lex)
-        if status not in (NEGATED, RESOLVED, HYPOTHETICAL) and _post_cue(clause, m, "normal_after", lex):
+        if status not in (NEGATED, RESOLVED, HYPOTHETICAL) and _post_cue(clause, m, "normal_after", lex, strict=False):
             status = NEGATED
         if status in CURRENT or status == PAST:
             # a bare word is not a complaint of its own: it stays "in doubt"
@@ -246,14 +263,15 @@ def _negated_before(clause: _Clause, m: Match, lex: Lexicon, max_gap: int | None
     return False
 
 
-def _post_cue(clause: _Clause, m: Match, cue_id: str, lex: Lexicon) -> bool:
-    """A cue just after `m` that closes the clause's findings: "fever: none", "breathing fine"."""
+def _post_cue(clause: _Clause, m: Match, cue_id: str, lex: Lexicon, strict: bool = True) -> bool:
+    """A cue just after `m`: "fever: none", "breathing fine". `strict`: only when no finding
+    follows it, since "no" before a finding negates that one instead ("dizzy no fever")."""
     later = [o.start for o in clause.matches if o.entry.kind in (FINDING, TOPIC) and o.start >= m.end]
     for cue in clause.of(CUE, cue_id):
         if cue.start < m.end or cue.start - m.end > lex.post_cue_window:
             continue
-        if later:
-            continue   # a cue followed by another finding negates that one ("dizzy no fever")
+        if any(s < cue.start for s in later) or (strict and later):
+            continue
         return True
     return False
 
@@ -287,6 +305,8 @@ def _bind_modifiers(clauses: list[_Clause], mentions: list[Mention]) -> list[Men
     extra: dict[int, set[str]] = {}
     for clause in clauses:
         for mod in clause.of(MODIFIER):
+            if _negated_before(clause, mod, LEXICON, max_gap=2):
+                continue   # "not spreading", "no está creciendo"
             fits = [
                 (i, m) for i, m in enumerate(mentions)
                 if m.clause == clause.index and m.finding in mod.entry.applies_to
@@ -295,8 +315,6 @@ def _bind_modifiers(clauses: list[_Clause], mentions: list[Mention]) -> list[Men
                 i, _ = min(fits, key=lambda im: _distance(im[1], mod))
                 extra.setdefault(i, set()).add(mod.entry.id)
                 continue
-            if any(m.clause == clause.index for m in mentions):
-                continue   # the clause is about something else
             earlier = [
                 (i, m) for i, m in enumerate(mentions)
                 if m.clause < clause.index and m.finding in mod.entry.applies_to
@@ -378,10 +396,11 @@ def _trend(clauses: list[_Clause], by_clause: dict[int, list[Mention]]) -> tuple
     same = False
     for clause in clauses:
         here = by_clause.get(clause.index, [])
+        flare_only = any(m.finding == "flare" for m in here) and not any(m.finding in PAIN_FINDINGS for m in here)
         for o in clause.of(TREND):
             nearest = _nearest(here, o, max_gap=2)
-            if nearest is not None and nearest.finding not in PAIN_FINDINGS and nearest.finding != "flare":
-                continue
+            if flare_only or (nearest is not None and nearest.finding not in PAIN_FINDINGS):
+                continue   # about a bruise, or the usual complaint (a flare), not the soreness
             if _negated_before(clause, o, LEXICON, max_gap=1):
                 continue   # "not worse", "no better" is a phrase of its own
             words = " ".join(clause.words[o.start:o.end])
@@ -406,6 +425,8 @@ def _questions(clauses: list[_Clause], mentions: list[Mention]) -> tuple[bool, b
             identity = True
             continue
         form = any(m.start <= 1 for m in clause.of(QUESTION, "form"))
+        if not form and not clause.question_mark:
+            continue
         topic = bool(clause.of(QUESTION, "answerable", "person"))
         content = any(m.clause == clause.index for m in mentions) or any(
             s for s in scores.scores_in(clause.words, LEXICON, whole_reply=False)

@@ -40,10 +40,11 @@ class Facts:
     worsening: bool
     worsening_words: str
 
-    def has(self, *findings: str, statuses: frozenset[str] = CURRENT) -> tuple[Mention, ...]:
+    def has(self, *findings: str, statuses: frozenset[str] = HAPPENED) -> tuple[Mention, ...]:
+        """Findings reported as now, in doubt, or in the past without having passed."""
         return self.reading.having(*findings, statuses=statuses)
 
-    def modified(self, finding: str, *mods: str, statuses: frozenset[str] = CURRENT) -> tuple[Mention, ...]:
+    def modified(self, finding: str, *mods: str, statuses: frozenset[str] = HAPPENED) -> tuple[Mention, ...]:
         return self.reading.with_modifier(finding, *mods, statuses=statuses)
 
     @property
@@ -64,12 +65,14 @@ class Hit:
 
 
 Rule = Callable[[Facts], "str | None"]
-RULES: list[tuple[str, str, Rule]] = []
+RULES: list[tuple[str, str, frozenset[str] | None, Rule]] = []
 
 
-def rule(rule_id: str, level: str) -> Callable[[Rule], Rule]:
+def rule(rule_id: str, level: str, needs: tuple[str, ...] | None = None) -> Callable[[Rule], Rule]:
+    """Register a rule. `needs`: findings (or "S" for a soreness, "trend", "question") without
+    which it cannot fire, so `apply` can skip it; None: always run it."""
     def register(fn: Rule) -> Rule:
-        RULES.append((rule_id, level, fn))
+        RULES.append((rule_id, level, frozenset(needs) if needs else None, fn))
         return fn
     return register
 
@@ -111,7 +114,7 @@ def breathing_or_chest_symptom(f: Facts) -> str | None:
     return None
 
 
-@rule("E2", "emergency")
+@rule("E2", "emergency", needs=('fainted',))
 def fainted_with_danger_signs(f: Facts) -> str | None:
     """Fainted after leaving the clinic and chest or breathing symptoms, still dizzy now, hurt in
     the fall, or `anticoagulant`."""
@@ -120,13 +123,13 @@ def fainted_with_danger_signs(f: Facts) -> str | None:
         return None
     return all_of(quote(fainted), first(
         quote(f.breathing_symptom),
-        quote(f.has("dizzy")),
+        quote(f.has("dizzy", statuses=CURRENT)),
         quote(f.has("fall_injury", statuses=HAPPENED)),
         "anticoagulant" if "anticoagulant" in f.precautions else None,
     ))
 
 
-@rule("E3", "emergency")
+@rule("E3", "emergency", needs=('numbness', 'weakness', 'face_droop', 'slurred_speech', 'confusion'))
 def stroke_like_signs(f: Facts) -> str | None:
     """New weakness or numbness in both arms or both legs, or an arm and a leg on one side; face
     drooping, slurred speech or confusion."""
@@ -137,7 +140,7 @@ def stroke_like_signs(f: Facts) -> str | None:
     )
 
 
-@rule("E4", "emergency")
+@rule("E4", "emergency", needs=('fever', 'chills'))
 def fever_with_sepsis_signs(f: Facts) -> str | None:
     """Fever or chills with a racing heart, fast breathing, confusion, fainting, vomiting or rapidly
     spreading redness; or fever with any infection sign in `diabetes` or `immunosuppressed`."""
@@ -155,7 +158,7 @@ def fever_with_sepsis_signs(f: Facts) -> str | None:
     return all_of(quote(fever), signs)
 
 
-@rule("E5", "emergency")
+@rule("E5", "emergency", needs=('swelling',))
 def swelling_with_compromise(f: Facts) -> str | None:
     """Swelling at a needled area that keeps growing or is tight or hard, together with severe pain,
     numbness or a pale or cold limb."""
@@ -166,13 +169,13 @@ def swelling_with_compromise(f: Facts) -> str | None:
     return all_of(quote(swelling), first(severe, quote(f.has("numbness", "pale_cold_limb"))))
 
 
-@rule("E6", "emergency")
+@rule("E6", "emergency", needs=('bleeding',))
 def bleeding_that_will_not_stop(f: Facts) -> str | None:
     """Bleeding that will not stop after 10 minutes of firm pressure (design)."""
     return quote(f.modified("bleeding", "wont_stop"))
 
 
-@rule("E7", "emergency")
+@rule("E7", "emergency", needs=('worst_headache', 'headache', 'stiff_neck'))
 def thunderclap_headache_or_meningism(f: Facts) -> str | None:
     """Sudden worst-ever headache; stiff neck with vomiting (design)."""
     sudden_severe = [m for m in f.has("headache") if {"sudden", "severe"} <= m.modifiers]
@@ -185,7 +188,7 @@ def thunderclap_headache_or_meningism(f: Facts) -> str | None:
 
 # -- Urgent ---------------------------------------------------------------------------------------
 
-@rule("U1", "urgent")
+@rule("U1", "urgent", needs=('redness', 'red_streak', 'warmth', 'discharge', 'swelling', 'fever', 'chills', 'lump'))
 def infection_signs(f: Facts) -> str | None:
     """Redness spreading, warmth, increasing swelling, pus, a red streak; or fever or chills (E4
     takes those with its features). With `diabetes` or `immunosuppressed`, any one local sign
@@ -204,13 +207,13 @@ def infection_signs(f: Facts) -> str | None:
     return None
 
 
-@rule("U2", "urgent")
+@rule("U2", "urgent", needs=('weakness',))
 def weakness_of_treated_limb(f: Facts) -> str | None:
     """Weakness of the treated limb: wrist or foot drop, weak grip, can't lift the arm."""
     return quote(f.has("weakness", statuses=HAPPENED))
 
 
-@rule("U3", "urgent")
+@rule("U3", "urgent", needs=('S',))
 def severe_soreness(f: Facts) -> str | None:
     """S >= 8 at any time."""
     if f.soreness is not None and f.soreness >= T["urgent_soreness"]:
@@ -218,7 +221,7 @@ def severe_soreness(f: Facts) -> str | None:
     return None
 
 
-@rule("U4", "urgent")
+@rule("U4", "urgent", needs=('bruise', 'bleeding'))
 def anticoagulant_with_large_bruise_or_rebleed(f: Facts) -> str | None:
     """`anticoagulant` with a bruise larger than the palm, a bruise getting bigger, or bleeding
     that restarted."""
@@ -230,18 +233,18 @@ def anticoagulant_with_large_bruise_or_rebleed(f: Facts) -> str | None:
     ), "anticoagulant")
 
 
-@rule("U5", "urgent")
+@rule("U5", "urgent", needs=('fainted', 'dizzy'))
 def fainted_and_recovered_or_still_dizzy(f: Facts) -> str | None:
     """Fainted after leaving the clinic and fully recovered (no E2 features); or dizziness still
     present more than 2 hours after the session."""
     still_dizzy = [
-        m for m in f.has("dizzy")
+        m for m in f.has("dizzy", statuses=CURRENT)
         if f.hours > T["dizziness_after_hours"] and not m.modifiers & {"in_clinic", "on_way_home"}
     ]
     return first(quote(_fainted_after_leaving(f)), quote(still_dizzy))
 
 
-@rule("U6", "urgent")
+@rule("U6", "urgent", needs=('shoulder_blade_pain',))
 def sharp_pain_at_shoulder_blade_or_chest_wall(f: Facts) -> str | None:
     """Lung-risk region with new or increasing sharp pain at the shoulder blade or chest wall and
     no breathing symptom (the patient is also told: if breathing becomes hard or painful, call 911)."""
@@ -258,7 +261,7 @@ def resolved_breathing_or_chest_symptom(f: Facts) -> str | None:
 
 # -- Routine --------------------------------------------------------------------------------------
 
-@rule("R1", "routine")
+@rule("R1", "routine", needs=('S',))
 def day2_soreness_not_improving(f: Facts) -> str | None:
     """Day 2: S >= 4 and not improving (no improving trend, and P unknown or S >= P)."""
     if f.window != "day2" or f.soreness is None or f.soreness < 4 or f.improving:
@@ -268,7 +271,7 @@ def day2_soreness_not_improving(f: Facts) -> str | None:
     return f"soreness {f.soreness} ({f.soreness_words}) on day 2, not improving"
 
 
-@rule("R2", "routine")
+@rule("R2", "routine", needs=('S', 'trend'))
 def soreness_worsening_from_day2(f: Facts) -> str | None:
     """From day 2 on: S >= P + 2, or the patient says the soreness is getting worse."""
     if f.hours < 36 or not f.worsening:
@@ -276,7 +279,7 @@ def soreness_worsening_from_day2(f: Facts) -> str | None:
     return f"soreness worse ({f.worsening_words})"
 
 
-@rule("R3", "routine")
+@rule("R3", "routine", needs=('S',))
 def soreness_lasting(f: Facts) -> str | None:
     """Day 3: S >= 3. Late: S >= 2."""
     limit = {"day3": 3, "late": 2}.get(f.window)
@@ -285,7 +288,7 @@ def soreness_lasting(f: Facts) -> str | None:
     return None
 
 
-@rule("R4", "routine")
+@rule("R4", "routine", needs=('flare',))
 def flare_after_48h(f: Facts) -> str | None:
     """After 48 h: the usual symptoms still worse than before the session."""
     if f.hours <= T["lingering_hours"]:
@@ -293,7 +296,7 @@ def flare_after_48h(f: Facts) -> str | None:
     return quote(f.has("flare"))
 
 
-@rule("R5", "routine")
+@rule("R5", "routine", needs=('bruise',))
 def large_or_growing_or_lasting_bruise(f: Facts) -> str | None:
     """A large bruise ("bigger than my palm", "huge") or one getting bigger, not `anticoagulant`
     (U4 takes those); any bruise still there after 14 days."""
@@ -302,7 +305,7 @@ def large_or_growing_or_lasting_bruise(f: Facts) -> str | None:
     return first(quote(large), quote(lasting))
 
 
-@rule("R6", "routine")
+@rule("R6", "routine", needs=('numbness', 'tingling'))
 def numbness_lasting(f: Facts) -> str | None:
     """Numbness or tingling lasting more than 24 hours, without weakness."""
     if f.hours <= T["numbness_hours"] or f.has("weakness", statuses=HAPPENED):
@@ -310,7 +313,7 @@ def numbness_lasting(f: Facts) -> str | None:
     return quote(f.has("numbness", "tingling"))
 
 
-@rule("R7", "routine")
+@rule("R7", "routine", needs=('fatigue', 'nausea'))
 def tiredness_or_nausea_lasting(f: Facts) -> str | None:
     """Tiredness, drowsiness or nausea lasting more than 48 hours."""
     if f.hours <= T["lingering_hours"]:
@@ -318,7 +321,7 @@ def tiredness_or_nausea_lasting(f: Facts) -> str | None:
     return quote(f.has("fatigue", "nausea"))
 
 
-@rule("R8", "routine")
+@rule("R8", "routine", needs=('question', 'stop_treatment', 'pregnancy'))
 def for_a_person(f: Facts) -> str | None:
     """A question the bot cannot answer; the patient says they will stop treatment because of
     soreness; `pregnancy` mentioned for the first time."""
@@ -328,23 +331,23 @@ def for_a_person(f: Facts) -> str | None:
     return first(question, quote(f.has("stop_treatment", statuses=HAPPENED)), pregnancy)
 
 
-@rule("R9", "routine")
+@rule("R9", "routine", needs=('lump', 'site_sore'))
 def lump_a_week_later(f: Facts) -> str | None:
     """A lump or sore at a needle site a week or more later."""
     if f.hours < T["late_lump_hours"]:
         return None
-    return quote(f.has("lump"))
+    return quote(f.has("lump", "site_sore"))
 
 
 # -- Monitor --------------------------------------------------------------------------------------
 
-@rule("M1", "monitor")
+@rule("M1", "monitor", needs=('S',))
 def early_soreness_7(f: Facts) -> str | None:
     """Early: S = 7."""
     return f"soreness 7 ({f.soreness_words}) early" if f.window == "early" and f.soreness == 7 else None
 
 
-@rule("M2", "monitor")
+@rule("M2", "monitor", needs=('S', 'trend'))
 def day1_soreness_high_or_worse(f: Facts) -> str | None:
     """Day 1: S = 6 or 7; or S >= P + 2, or worse in the patient's words (late onset is allowed in
     the first 24 h, so it is re-checked rather than escalated)."""
@@ -357,7 +360,7 @@ def day1_soreness_high_or_worse(f: Facts) -> str | None:
     return None
 
 
-@rule("M3", "monitor")
+@rule("M3", "monitor", needs=('S',))
 def day2_soreness_improving(f: Facts) -> str | None:
     """Day 2: S of 4 to 7 and improving (an improving trend, or S < P)."""
     if f.window != "day2" or f.soreness is None or not 4 <= f.soreness <= 7:
@@ -367,7 +370,7 @@ def day2_soreness_improving(f: Facts) -> str | None:
     return None
 
 
-@rule("M4", "monitor")
+@rule("M4", "monitor", needs=('dizzy', 'fainted', 'nausea', 'vomiting', 'headache'))
 def passing_lightheadedness_nausea_headache(f: Facts) -> str | None:
     """Light-headedness in the clinic or on the way home that has passed, or a faint in the clinic;
     nausea; a headache that is not sudden and severe."""
@@ -385,7 +388,7 @@ def passing_lightheadedness_nausea_headache(f: Facts) -> str | None:
     )
 
 
-@rule("M5", "monitor")
+@rule("M5", "monitor", needs=('redness', 'swelling', 'lump'))
 def small_local_redness_or_swelling(f: Facts) -> str | None:
     """A small pink spot or slight swelling at a needle point, not spreading, not warm, no fever."""
     if f.has("warmth", *FEVER):
@@ -397,7 +400,7 @@ def small_local_redness_or_swelling(f: Facts) -> str | None:
     return quote(calm)
 
 
-@rule("M6", "monitor")
+@rule("M6", "monitor", needs=('bruise',))
 def anticoagulant_with_small_bruise(f: Facts) -> str | None:
     """`anticoagulant` with a small bruise (smaller than the palm, not growing)."""
     if "anticoagulant" not in f.precautions:
@@ -406,7 +409,7 @@ def anticoagulant_with_small_bruise(f: Facts) -> str | None:
     return all_of(quote(small), "anticoagulant")
 
 
-@rule("M7", "monitor")
+@rule("M7", "monitor", needs=('numbness', 'tingling'))
 def early_numbness_or_tingling(f: Facts) -> str | None:
     """Numbness or tingling in the first 24 hours, without weakness."""
     if f.hours > T["numbness_hours"] or f.has("weakness", statuses=HAPPENED):
@@ -423,13 +426,32 @@ def _fainted_after_leaving(f: Facts) -> list[Mention]:
 
 def apply(facts: Facts) -> list[Hit]:
     """Every rule that fires, highest level first (the protocol's order within a level)."""
+    present = {m.finding for m in facts.reading.mentions}
+    if facts.soreness is not None:
+        present.add("S")
+    if facts.reading.improving or facts.reading.worsening or facts.reference is not None:
+        present.add("trend")
+    if facts.reading.is_question:
+        present.add("question")
+    chosen = set(_ALWAYS)
+    for need in present:
+        chosen.update(_BY_NEED.get(need, ()))
     hits = []
-    for rule_id, level, fn in RULES:
+    for index in sorted(chosen):
+        rule_id, level, _, fn = RULES[index]
         words = fn(facts)
         if words:
             hits.append(Hit(rule_id, level, f"{rule_id}: {words}"))
     hits.sort(key=lambda h: -PROTOCOL.rank(h.level))
     return hits
+
+
+# Which rules can fire given what a reply has (see `rule(needs=...)`), so `apply` skips the rest.
+_ALWAYS = tuple(i for i, (_, _, needs, _) in enumerate(RULES) if needs is None)
+_BY_NEED: dict[str, tuple[int, ...]] = {}
+for _i, (_, _, _needs, _) in enumerate(RULES):
+    for _need in _needs or ():
+        _BY_NEED[_need] = (*_BY_NEED.get(_need, ()), _i)
 
 
 def expected_reason(facts: Facts) -> str:

@@ -25,8 +25,12 @@ class Score:
 
 
 def _int(word: str, lex: Lexicon) -> int | None:
+    """A whole number, a word number, or a decimal 0-10 rounded up ("1.5" -> 2)."""
     if word.isdigit():
         return int(word)
+    if word[0].isdigit() and ":" not in word:
+        value = float(word.replace(",", "."))
+        return math.ceil(value) if value <= 10 else 99
     return lex.number_words.get(word)
 
 
@@ -57,6 +61,9 @@ def scores_in(words: list[str], lex: Lexicon, whole_reply: bool) -> list[Score]:
         high = None
         if scaled:
             end += scaled
+        elif end + 1 < n and words[end] == "/" and words[end + 1][0].isdigit():
+            i = end + 2       # a date or a fraction that is not of 10 ("3/14"): not a score
+            continue
         elif end + 1 < n and words[end] in lex.range_words:
             high = _int(words[end + 1], lex)
             if high is not None and value < high <= value + lex.range_max_width:
@@ -85,19 +92,21 @@ def _is_score(words: list[str], start: int, end: int, is_word: bool, scaled: boo
         if not (before == "at" and start >= 2 and words[start - 2] in lex.score_lead):
             return False
     if is_word:
+        alone = len(words) <= 2 and end == len(words)       # "seis", "a six": the clause is the number
         if words[start] in lex.needs_scale:
-            return whole_reply and len(words) == 1
-        return before in lex.score_lead or (whole_reply and len(words) <= 2)
+            return alone and whole_reply
+        after = words[end] if end < len(words) else None
+        return before in lex.score_lead or alone or after in lex.score_follow
     return True
 
 
 def _said_of_past(words: list[str], start: int, end: int, lex: Lexicon) -> bool:
-    for k in range(start - 1, max(-1, start - 4), -1):
-        if words[k][0].isdigit() or words[k] in lex.number_words:
+    for k in range(start - 1, max(-1, start - 5), -1):
+        if words[k][0].isdigit() or words[k] in lex.number_words or words[k] in lex.present_before:
             break                     # "from 7 to 4": "from" belongs to the 7, not to the 4
         if words[k] in lex.past_before:
             return True
-    return any(w in lex.past_after for w in words[end:end + 2])
+    return end < len(words) and words[end] in lex.past_after
 
 
 def temperatures_in(words: list[str], lex: Lexicon) -> list[float]:

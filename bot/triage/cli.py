@@ -1,0 +1,47 @@
+"""`flask triage "TEXT" --hours 26 ...` and `flask triage-eval FILE.jsonl [--json]`.
+
+The integrator registers `bp` in the app factory; the commands need no database.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask import Blueprint
+
+from bot.triage import classify, evaluation
+
+bp = Blueprint("triage", __name__, cli_group=None)
+
+
+@bp.cli.command("triage")
+@click.argument("text")
+@click.option("--hours", type=float, required=True, help="Hours since the session ended.")
+@click.option("--region", default=None, help="The needled region (protocol vocabulary).")
+@click.option("--precaution", "precautions", multiple=True, help="A precaution; repeat for several.")
+@click.option("--previous", type=int, default=None, help="The previous soreness score, 0-10.")
+def triage_command(text: str, hours: float, region: str | None, precautions: tuple[str, ...],
+                   previous: int | None) -> None:
+    """Classify one reply and print the result as JSON."""
+    try:
+        result = classify(text, hours, region=region, precautions=precautions, previous_soreness=previous)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+
+
+@bp.cli.command("triage-eval")
+@click.argument("path", metavar="FILE.jsonl", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON.")
+def triage_eval_command(path: str, as_json: bool) -> None:
+    """Evaluate the classifier on a labelled JSONL file (PROTOCOL.md section 6)."""
+    try:
+        examples = evaluation.load(path)
+    except evaluation.MalformedLine as exc:
+        raise click.ClickException(f"malformed labelled file: {exc}") from None
+    ev = evaluation.evaluate(evaluation.run(examples))
+    if as_json:
+        click.echo(json.dumps(evaluation.as_json(ev), ensure_ascii=False, indent=2))
+    else:
+        click.echo(evaluation.report(ev))
