@@ -26,6 +26,8 @@ from bot.triage.reading import HAPPENED, RESOLVED, Reading, read
 
 __all__ = ["Triage", "classify"]
 
+SORENESS_FINDINGS = frozenset({"soreness"})
+
 
 @dataclass(frozen=True)
 class Triage:
@@ -142,7 +144,10 @@ def _soreness(reading: Reading, previous: int | None) -> tuple[int | None, str]:
         return value, f"'{words}'"
     if reading.same and previous is not None:
         return previous, f"'same' as {previous}"
-    pains = [m for m in reading.mentions if m.finding in ("soreness", "shoulder_blade_pain")]
+    flare_clauses = {m.clause for m in reading.mentions if m.finding == "flare"}
+    # Soreness words in a clause about the usual complaint describe the flare (R4), and pain at
+    # the shoulder blade is U6's; neither is today's soreness score.
+    pains = [m for m in reading.mentions if m.finding in SORENESS_FINDINGS and m.clause not in flare_clauses]
     current = [m for m in pains if m.status in ("present", "doubted")]
     if current:
         return 4, f"'{current[0].words}'"

@@ -62,6 +62,7 @@ class Entry:
     value: int | None = None          # intensity stand-in score
     standalone: bool = True           # intensity: counts without a soreness word next to it
     applies_to: frozenset[str] = frozenset()  # modifier: the findings it can qualify
+    clause_wide: bool = False         # modifier: qualifies every such finding of its clause
 
 
 class Match:
@@ -188,6 +189,7 @@ class Lexicon:
             value=spec.get("value"),
             standalone=bool(spec.get("standalone", True)),
             applies_to=frozenset(spec.get("applies_to", ())),
+            clause_wide=bool(spec.get("clause_wide", False)),
         )
 
     def _element(self, text: str) -> frozenset[str] | int:
@@ -338,7 +340,7 @@ class Lexicon:
                 for width, child in node.gaps:
                     k = j
                     while k < n:
-                        if k > j and (words[k - 1] in breakers or words[k - 1] == NUMBER or words[k - 1] in self.number_words):
+                        if k > j and (words[k - 1] in breakers or words[k - 1] == NUMBER):
                             break
                         nxt = child.next.get(words[k])
                         if nxt is not None:

@@ -37,7 +37,7 @@ _NONE: list = []
 _SEPARATORS = frozenset({".", ",", ";", "!", "?", "\n", ":"})
 _NUMERIC_JOINERS = frozenset({"-", "/"})
 # Findings that are pain, for the binding of intensity and trend words to soreness.
-PAIN_FINDINGS = frozenset({"soreness", "shoulder_blade_pain", "stiff_neck"})
+PAIN_FINDINGS = frozenset({"soreness", "shoulder_blade_pain"})
 # Findings the bot can answer "is this normal?" about (section 4).
 ANSWERABLE_FINDINGS = frozenset({"soreness", "bruise", "fatigue"})
 
@@ -312,8 +312,10 @@ def _bind_modifiers(clauses: list[_Clause], mentions: list[Mention]) -> list[Men
                 if m.clause == clause.index and m.finding in mod.entry.applies_to
             ]
             if fits:
-                i, _ = min(fits, key=lambda im: _distance(im[1], mod))
-                extra.setdefault(i, set()).add(mod.entry.id)
+                if not mod.entry.clause_wide:
+                    fits = [min(fits, key=lambda im: _distance(im[1], mod))]
+                for i, _ in fits:
+                    extra.setdefault(i, set()).add(mod.entry.id)
                 continue
             earlier = [
                 (i, m) for i, m in enumerate(mentions)
@@ -372,6 +374,8 @@ def _intensity(clauses: list[_Clause], by_clause: dict[int, list[Mention]]) -> t
     found: list[tuple[int, str]] = []
     for clause in clauses:
         here = [m for m in by_clause.get(clause.index, []) if m.status != NEGATED]
+        if any(m.finding == "flare" for m in here):
+            continue   # "my usual pain is really bad": the flare, not today's soreness
         pains = [m for m in here if m.finding in PAIN_FINDINGS]
         for o in clause.of(INTENSITY):
             words = " ".join(clause.words[o.start:o.end])
@@ -396,10 +400,10 @@ def _trend(clauses: list[_Clause], by_clause: dict[int, list[Mention]]) -> tuple
     same = False
     for clause in clauses:
         here = by_clause.get(clause.index, [])
-        flare_only = any(m.finding == "flare" for m in here) and not any(m.finding in PAIN_FINDINGS for m in here)
+        flare = any(m.finding == "flare" for m in here)
         for o in clause.of(TREND):
             nearest = _nearest(here, o, max_gap=2)
-            if flare_only or (nearest is not None and nearest.finding not in PAIN_FINDINGS):
+            if flare or (nearest is not None and nearest.finding not in PAIN_FINDINGS):
                 continue   # about a bruise, or the usual complaint (a flare), not the soreness
             if _negated_before(clause, o, LEXICON, max_gap=1):
                 continue   # "not worse", "no better" is a phrase of its own
@@ -424,7 +428,8 @@ def _questions(clauses: list[_Clause], mentions: list[Mention]) -> tuple[bool, b
         if clause.of(QUESTION, "identity"):
             identity = True
             continue
-        form = any(m.start <= 1 for m in clause.of(QUESTION, "form"))
+        opener = 1 if clause.of(QUESTION, "openers") and clause.of(QUESTION, "openers")[0].start == 0 else 0
+        form = any(m.start <= opener for m in clause.of(QUESTION, "form"))
         if not form and not clause.question_mark:
             continue
         topic = bool(clause.of(QUESTION, "answerable", "person"))

@@ -177,8 +177,9 @@ def bleeding_that_will_not_stop(f: Facts) -> str | None:
 
 @rule("E7", "emergency", needs=('worst_headache', 'headache', 'stiff_neck'))
 def thunderclap_headache_or_meningism(f: Facts) -> str | None:
-    """Sudden worst-ever headache; stiff neck with vomiting (design)."""
-    sudden_severe = [m for m in f.has("headache") if {"sudden", "severe"} <= m.modifiers]
+    """Sudden worst-ever headache; stiff neck with vomiting (design). A headache said to be sudden,
+    or the worst ever, is taken as this one (safety first)."""
+    sudden_severe = [m for m in f.has("headache") if "sudden" in m.modifiers]
     return first(
         quote(f.has("worst_headache")),
         quote(sudden_severe),
@@ -197,11 +198,11 @@ def infection_signs(f: Facts) -> str | None:
         quote(f.modified("redness", "growing", "fast_growing")),
         quote(f.has("red_streak", "warmth", "discharge")),
         quote(f.modified("swelling", "growing", "fast_growing")),
-        quote(f.has(*FEVER)),
+        None if fever_with_sepsis_signs(f) else quote(f.has(*FEVER)),
     )
     if signs:
         return signs
-    if f.precautions & INFECTION_RISK and f.hours >= T["local_sign_after_hours"]:
+    if _local_sign_is_urgent(f):
         local = quote(f.has("redness", "warmth", "swelling", "lump"))
         return all_of(local, ", ".join(sorted(f.precautions & INFECTION_RISK)))
     return None
@@ -210,7 +211,7 @@ def infection_signs(f: Facts) -> str | None:
 @rule("U2", "urgent", needs=('weakness',))
 def weakness_of_treated_limb(f: Facts) -> str | None:
     """Weakness of the treated limb: wrist or foot drop, weak grip, can't lift the arm."""
-    return quote(f.has("weakness", statuses=HAPPENED))
+    return quote(_one_sided(f.has("weakness")))
 
 
 @rule("U3", "urgent", needs=('S',))
@@ -241,7 +242,8 @@ def fainted_and_recovered_or_still_dizzy(f: Facts) -> str | None:
         m for m in f.has("dizzy", statuses=CURRENT)
         if f.hours > T["dizziness_after_hours"] and not m.modifiers & {"in_clinic", "on_way_home"}
     ]
-    return first(quote(_fainted_after_leaving(f)), quote(still_dizzy))
+    fainted = None if fainted_with_danger_signs(f) else quote(_fainted_after_leaving(f))
+    return first(fainted, quote(still_dizzy))
 
 
 @rule("U6", "urgent", needs=('shoulder_blade_pain',))
@@ -308,9 +310,9 @@ def large_or_growing_or_lasting_bruise(f: Facts) -> str | None:
 @rule("R6", "routine", needs=('numbness', 'tingling'))
 def numbness_lasting(f: Facts) -> str | None:
     """Numbness or tingling lasting more than 24 hours, without weakness."""
-    if f.hours <= T["numbness_hours"] or f.has("weakness", statuses=HAPPENED):
+    if f.hours <= T["numbness_hours"] or _one_sided(f.has("weakness")):
         return None
-    return quote(f.has("numbness", "tingling"))
+    return quote(_one_sided(f.has("numbness", "tingling")))
 
 
 @rule("R7", "routine", needs=('fatigue', 'nausea'))
@@ -326,7 +328,10 @@ def for_a_person(f: Facts) -> str | None:
     """A question the bot cannot answer; the patient says they will stop treatment because of
     soreness; `pregnancy` mentioned for the first time."""
     r = f.reading
-    question = f"asks '{r.question_words}'" if r.is_question and not r.question_answerable else None
+    band = PROTOCOL.window(f.hours).expected_max_soreness
+    within_course = f.soreness is None or f.soreness <= band
+    answerable = r.question_answerable and within_course
+    question = f"asks '{r.question_words}'" if r.is_question and not answerable else None
     pregnancy = None if "pregnancy" in f.precautions else quote(f.has("pregnancy", statuses=HAPPENED | {HYPOTHETICAL}))
     return first(question, quote(f.has("stop_treatment", statuses=HAPPENED)), pregnancy)
 
@@ -382,20 +387,22 @@ def passing_lightheadedness_nausea_headache(f: Facts) -> str | None:
         )
     ]
     faint_in_clinic = [m for m in f.has("fainted", statuses=HAPPENED | {RESOLVED}) if "in_clinic" in m.modifiers]
+    headache = [] if thunderclap_headache_or_meningism(f) else f.has("headache")
     return first(
-        quote(passed_dizzy), quote(faint_in_clinic),
-        quote(f.has("nausea", "vomiting", statuses=HAPPENED)), quote(f.has("headache", statuses=HAPPENED)),
+        quote(passed_dizzy), quote(faint_in_clinic), quote(f.has("nausea", "vomiting")), quote(headache),
     )
 
 
 @rule("M5", "monitor", needs=('redness', 'swelling', 'lump'))
 def small_local_redness_or_swelling(f: Facts) -> str | None:
     """A small pink spot or slight swelling at a needle point, not spreading, not warm, no fever."""
-    if f.has("warmth", *FEVER):
-        return None
+    if f.has("warmth", *FEVER) or _local_sign_is_urgent(f):
+        return None                      # U1 takes these
+    late = f.hours >= T["late_lump_hours"]
     calm = [
         m for m in f.has("redness", "swelling", "lump")
-        if not m.modifiers & {"growing", "fast_growing"}
+        if not m.modifiers & {"growing", "fast_growing", "tight_hard"}   # U1 / E5 take these
+        and not (late and m.finding == "lump")                            # R9 takes these
     ]
     return quote(calm)
 
@@ -412,9 +419,23 @@ def anticoagulant_with_small_bruise(f: Facts) -> str | None:
 @rule("M7", "monitor", needs=('numbness', 'tingling'))
 def early_numbness_or_tingling(f: Facts) -> str | None:
     """Numbness or tingling in the first 24 hours, without weakness."""
-    if f.hours > T["numbness_hours"] or f.has("weakness", statuses=HAPPENED):
+    if f.hours > T["numbness_hours"] or _one_sided(f.has("weakness")):
         return None
-    return quote(f.has("numbness", "tingling"))
+    return quote(_one_sided(f.has("numbness", "tingling")))
+
+
+def _local_sign_is_urgent(f: Facts) -> bool:
+    """U1 with `diabetes` or `immunosuppressed`: any one local sign once more than 24 h have passed."""
+    return bool(f.precautions & INFECTION_RISK) and f.hours > T["local_sign_after_hours"]
+
+
+def _bilateral(mentions) -> bool:
+    return any("bilateral" in m.modifiers for m in mentions)
+
+
+def _one_sided(mentions) -> list[Mention]:
+    """Numbness, tingling or weakness that is not E3's (both sides, or an arm and a leg)."""
+    return [m for m in mentions if "bilateral" not in m.modifiers]
 
 
 def _fainted_after_leaving(f: Facts) -> list[Mention]:
