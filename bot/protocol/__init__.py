@@ -52,7 +52,7 @@ class Protocol:
     extra_checkin_after_hours: float
     quiet_start: time
     quiet_end: time
-    c1_fallback: time
+    c1_lead_minutes: int
     reminder_after_hours: float
     missed_in_a_row_lung_risk: int
     missed_total: int
@@ -121,7 +121,7 @@ def load(version: str = "1") -> Protocol:
         extra_checkin_after_hours=raw["extra_checkin"]["after_hours"],
         quiet_start=_clock(raw["quiet_hours"]["start"]),
         quiet_end=_clock(raw["quiet_hours"]["end"]),
-        c1_fallback=_clock(raw["quiet_hours"]["c1_fallback"]),
+        c1_lead_minutes=raw["quiet_hours"]["c1_lead_minutes"],
         reminder_after_hours=raw["reminders"]["after_hours"],
         missed_in_a_row_lung_risk=raw["missed"]["in_a_row_lung_risk"],
         missed_total=raw["missed"]["total"],
