@@ -1,0 +1,86 @@
+"""Aftercare: follows patients by text after dry needling and gets the ones who need it to their PT.
+
+`create_app` builds the Flask application: settings, database, one blueprint per area, the SMS
+gateway. Background work (the dispatcher) is started by `flask scheduler`, `flask serve` or
+`wsgi.py`, never by merely creating an app, so CLI commands and tests stay side-effect free.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+import config
+
+from .extensions import csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the environment (and `.env`), overridden by `test_config` when given."""
+    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    if test_config is None and not os.environ.get("FLASK_SKIP_DOTENV"):
+        from dotenv import load_dotenv
+
+        load_dotenv(ROOT / ".env", override=False)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(config.load(instance_path=app.instance_path))
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    config.check(app.config)
+    _configure_logging(app)
+    _configure_database(app)
+
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from . import cli, dashboard, gateways, health, webhooks
+    from .triage.cli import bp as triage_cli
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(webhooks.bp)
+    csrf.exempt(webhooks.bp)  # Twilio cannot send a CSRF token; its signature is checked instead
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(cli.bp)
+    app.register_blueprint(triage_cli)
+
+    app.extensions["aftercare.gateway"] = gateways.from_config(app.config)
+    return app
+
+
+def _configure_database(app: Flask) -> None:
+    url = sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "postgresql":
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """SQLite: enforce foreign keys, let readers and a writer work at once, wait on a busy lock."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def _configure_logging(app: Flask) -> None:
+    """Plain, timestamped logs. Log ids, never phone numbers or message bodies."""
+    level = getattr(logging, app.config["LOG_LEVEL"], logging.INFO)
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bot").setLevel(level)
+    # The twilio SDK logs request URLs and bodies (phone numbers, texts) at DEBUG/INFO.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)

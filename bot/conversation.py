@@ -1,0 +1,279 @@
+"""One inbound text: who sent it, what it means, what we answer, and who else must hear of it.
+
+`handle_inbound` does everything inside one transaction and returns the answer for the TwiML
+response, well within Twilio's 15 seconds: a few indexed queries and `classify`, which is pure
+and fast. Sending to providers is left to the dispatcher through the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from . import episodes, escalation, messages, phones, schedule
+from .extensions import db
+from .models import Assessment, CheckIn, Message, Patient, Provider, TreatmentSession, audit
+from .protocol import PROTOCOL, UNCLEAR
+from .triage import classify
+
+log = logging.getLogger(__name__)
+
+# Carrier keywords (Twilio's defaults), matched on the whole text, case and spacing ignored.
+OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
+OPT_IN = frozenset({"START", "YES", "UNSTOP"})
+HELP = frozenset({"HELP", "INFO", "AYUDA"})
+# The answer to "Reply CALL for a call today, or WAIT if it can wait" (not YES: an opt-in keyword).
+CALL = frozenset({"CALL", "LLAMAR", "LLAMADA", "LLAMENME"})
+WAIT = frozenset({"WAIT", "ESPERAR", "ESPERO", "PUEDEESPERAR"})
+
+# Someone asking in words to stop the texts: asked to confirm with STOP, never opted out silently.
+_STOP_REQUEST = re.compile(
+    r"\b(?:stop|quit|cease)\s+(?:texting|messaging|sending|contacting|the\s+texts|these\s+texts|the\s+messages)"
+    r"|\b(?:don'?t|do\s+not|dont)\s+(?:text|message|contact)\s+me"
+    r"|\bno\s+more\s+(?:texts|messages)|\bunsubscribe\b|\bopt\s+me\s+out"
+    r"|\b(?:dejen|deja|dejar|paren)\s+de\s+(?:escribir|mandar|enviar)"
+    r"|\bno\s+me\s+(?:escriban|manden|env[ií]en)|\bno\s+quiero\s+(?:m[aá]s\s+)?mensajes|\bbasta\s+de\s+mensajes",
+    re.IGNORECASE,
+)
+GROUP_WINDOW = timedelta(minutes=2)  # texts this close together are read as one reply
+MAX_TRIAGE_CHARS = 2000  # a reply longer than any SMS conversation is read up to here
+REPEAT_MONITOR_RULE = "M-again"  # "a second monitor in a row becomes routine" (PROTOCOL 5)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    sid: str
+    sender: str  # as Twilio sent it, E.164
+    body: str
+    received_at: datetime
+
+
+def keyword_of(body: str) -> str | None:
+    """The carrier or bot keyword a text is, if it is only that word ("stop", " Stop. ", "opt out")."""
+    word = re.sub(r"[\s.!¡]+", "", body).upper()
+    for name, words in (("opt_out", OPT_OUT), ("opt_in", OPT_IN), ("help", HELP), ("call", CALL), ("wait", WAIT)):
+        if word in words:
+            return name
+    return None
+
+
+def asks_to_stop(body: str) -> bool:
+    """ "please stop texting me" asks to stop; "it won't stop hurting" does not."""
+    return bool(_STOP_REQUEST.search(body))
+
+
+def handle_inbound(msg: Inbound, *, secret: str, default_region: str) -> str:
+    """Store, understand and answer one inbound text; returns the answer ("" for none).
+
+    1. A MessageSid seen before gets the answer it got then (Twilio retries are harmless).
+    2. A provider's phone: ACK commands.
+    3. An unknown number: one short answer; only a keyed hash of the number is kept.
+    4. Keywords before triage: opt-out, opt-in, help, CALL/WAIT.
+    5. Anything else is a reply: attributed to its check-in, read together with texts sent in the
+       last two minutes, triaged, escalated by level, and the schedule adjusted.
+    """
+    earlier = _answer_to(msg.sid)
+    if earlier is not None:
+        return earlier
+    now = msg.received_at
+    sender = phones.try_normalise(msg.sender, default_region)
+    patient = _patient_for(sender) if sender else None
+    provider = _provider_for(sender) if sender else None
+    if provider is not None and (patient is None or msg.body.strip().upper().startswith("ACK")):
+        return _store_and_answer(msg, None, provider, "provider",
+                                 lambda inbound: escalation.acknowledge_by_text(provider, msg.body, now))
+    if patient is None:
+        audit("sms.unknown_sender", at=now, sender=phones.pseudonym(sender or msg.sender, secret))
+        db.session.commit()
+        log.info("inbound text from an unknown number; answered and not stored")
+        return messages.render("answer.unknown", "en")
+    keyword = keyword_of(msg.body)
+    if keyword in ("call", "wait") and escalation.awaiting_choice(patient) is None:
+        keyword = None  # nothing waits on this answer: read it as an ordinary reply
+    if keyword is not None:
+        return _store_and_answer(msg, patient, None, "keyword", lambda inbound: _keyword(patient, keyword, now))
+    return _store_and_answer(msg, patient, None, "reply", lambda inbound: _reply(patient, inbound, now))
+
+
+def _answer_to(sid: str) -> str | None:
+    inbound_id = db.session.scalar(sa.select(Message.id).where(Message.twilio_sid == sid))
+    if inbound_id is None:
+        return None
+    answer = db.session.scalar(sa.select(Message.body).where(Message.reply_to_id == inbound_id,
+                                                             Message.purpose == "answer"))
+    return answer or ""
+
+
+def _patient_for(number: str) -> Patient | None:
+    """The patient with this number; across clinics, the one whose episode is most recent."""
+    return db.session.scalar(
+        sa.select(Patient).outerjoin(TreatmentSession, TreatmentSession.patient_id == Patient.id)
+        .where(Patient.phone == number)
+        .order_by((TreatmentSession.status == "open").desc(), TreatmentSession.ended_at.desc().nulls_last(),
+                  Patient.id.desc()).limit(1)
+    )
+
+
+def _provider_for(number: str) -> Provider | None:
+    return db.session.scalar(sa.select(Provider).where(Provider.phone == number, Provider.active.is_(True)).limit(1))
+
+
+def _store_and_answer(msg: Inbound, patient: Patient | None, provider: Provider | None, purpose: str,
+                      decide) -> str:  # noqa: ANN001 - a callable taking the stored inbound Message
+    clinic_id = patient.clinic_id if patient else provider.clinic_id  # type: ignore[union-attr]
+    inbound = Message(clinic_id=clinic_id, direction="in", patient=patient, provider=provider, purpose=purpose,
+                      body=msg.body, twilio_sid=msg.sid, status="received", created_at=msg.received_at,
+                      updated_at=msg.received_at)
+    db.session.add(inbound)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same MessageSid arrived twice at once; the other request answers
+        db.session.rollback()
+        return _answer_to(msg.sid) or ""
+    answer = decide(inbound)
+    if answer:
+        db.session.add(Message(clinic_id=clinic_id, direction="out", patient=patient, provider=provider,
+                               reply_to_id=inbound.id, purpose="answer", body=answer, status="twiml",
+                               created_at=msg.received_at, updated_at=msg.received_at))
+    db.session.commit()
+    log.info("inbound message id=%s purpose=%s answered=%s", inbound.id, purpose, bool(answer))
+    return answer
+
+
+def _keyword(patient: Patient, keyword: str, now: datetime) -> str:
+    clinic = patient.clinic
+    fields = {"clinic": clinic.sms_name}
+    if keyword == "opt_out":
+        episodes.opt_out(patient, now=now, source="sms")
+        return messages.render("answer.opted_out", patient.language, **fields)
+    if keyword == "opt_in":
+        episodes.opt_in(patient, now=now)
+        return messages.render("answer.opted_in", patient.language, **fields)
+    if keyword == "help":
+        return messages.render("answer.help", patient.language, clinic_phone=_national(clinic.phone), **fields)
+    escalation.record_patient_choice(patient, keyword, now)
+    return messages.render(f"answer.{keyword}", patient.language)
+
+
+def _national(number: str) -> str:
+    import phonenumbers
+
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(number), phonenumbers.PhoneNumberFormat.NATIONAL)
+    except phonenumbers.NumberParseException:
+        return number
+
+
+def _latest_session(patient: Patient) -> TreatmentSession | None:
+    return db.session.scalar(
+        sa.select(TreatmentSession).where(TreatmentSession.patient_id == patient.id)
+        .order_by((TreatmentSession.status == "open").desc(), TreatmentSession.ended_at.desc()).limit(1)
+    )
+
+
+def _attributed_checkin(session: TreatmentSession, now: datetime) -> CheckIn | None:
+    """The check-in a reply answers: the latest one sent before it, even if already marked missed."""
+    return db.session.scalar(
+        sa.select(CheckIn).where(CheckIn.session_id == session.id, CheckIn.sent_at <= now,
+                                 CheckIn.status.in_(("sent", "replied", "missed")))
+        .order_by(CheckIn.sent_at.desc(), CheckIn.id.desc()).limit(1)
+    )
+
+
+def primary_region(regions: list[str]) -> str | None:
+    """The region triage reads a reply against: a lung-risk one if any was needled (safety first)."""
+    risky = [r for r in regions if r in PROTOCOL.lung_risk_regions]
+    return (risky or regions or [None])[0]
+
+
+def _reply(patient: Patient, inbound: Message, now: datetime) -> str:
+    session = _latest_session(patient)
+    group = list(db.session.scalars(
+        sa.select(Message).where(Message.patient_id == patient.id, Message.direction == "in",
+                                 Message.purpose == "reply", Message.created_at >= now - GROUP_WINDOW)
+        .order_by(Message.created_at, Message.id)
+    ))
+    group_ids = {m.id for m in group}
+    text = " ".join(m.body.strip() for m in group if m.body.strip())[:MAX_TRIAGE_CHARS]
+    history = list(db.session.scalars(
+        sa.select(Assessment).where(Assessment.patient_id == patient.id,
+                                    Assessment.session_id == (session.id if session else None),
+                                    Assessment.message_id.not_in(group_ids))
+        .order_by(Assessment.created_at, Assessment.id)
+    ))
+    previous = history[-1] if history else None
+    previous_score = next((a.soreness for a in reversed(history) if a.soreness is not None), None)
+    hours = (now - session.ended_at).total_seconds() / 3600 if session else 0.0
+    result = classify(text, hours_since_session=hours, region=primary_region(session.regions) if session else None,
+                      precautions=tuple(patient.precautions), previous_soreness=previous_score)
+
+    level, rules, reasons = result.level, list(result.rules), list(result.reasons)
+    if level == "monitor" and previous is not None and previous.level == "monitor":
+        level = "routine"
+        rules.insert(0, REPEAT_MONITOR_RULE)
+        reasons.append(f"{REPEAT_MONITOR_RULE}: a second monitor in a row becomes routine")
+    if level == UNCLEAR and previous is not None and previous.level == UNCLEAR:
+        level = "routine"
+        rules.insert(0, "R10")
+        reasons.append("R10: still unclear after one clarifying question")
+    wants_stop = asks_to_stop(text) and PROTOCOL.rank(level) < PROTOCOL.rank("routine")
+
+    checkin = _attributed_checkin(session, now) if session else None
+    if checkin is not None and checkin.status != "replied":
+        checkin.status, checkin.replied_at = "replied", now
+    assessment = Assessment(message=inbound, patient=patient, session_id=session.id if session else None,
+                            checkin_id=checkin.id if checkin else None, level=level, text=text,
+                            soreness=result.soreness, symptoms=sorted(result.symptoms), rules=rules,
+                            reasons=reasons, hours_since_session=round(hours, 2),
+                            protocol_version=result.protocol_version, created_at=now)
+    db.session.add(assessment)
+    db.session.flush()
+
+    if PROTOCOL.rank(level) >= PROTOCOL.rank("routine"):
+        escalation.open_escalation(patient=patient, session=session, level=level, rule=rules[0] if rules else "",
+                                   assessment=assessment, now=now)
+    if session is not None and session.status == "open":
+        _replan(session, patient, history + [assessment], now)
+    if wants_stop:
+        return messages.render("answer.stop_question", patient.language, clinic=patient.clinic.sms_name)
+    return answer_for(level, patient, session, result.symptoms, turn=len(history))
+
+
+def _replan(session: TreatmentSession, patient: Patient, assessments: list[Assessment], now: datetime) -> None:
+    protocol_ids = {c.id: c.protocol_id for c in session.checkins}
+    findings = [schedule.Finding(level=a.level, rules=frozenset(a.rules), symptoms=frozenset(a.symptoms),
+                                 protocol_id=protocol_ids.get(a.checkin_id), at=a.created_at) for a in assessments]
+    states = [schedule.CheckInState(c.id, c.protocol_id, c.status, c.due_at) for c in session.checkins]
+    change = schedule.replan_after_finding(
+        ended_at=session.ended_at, regions=session.regions, precautions=patient.precautions,
+        tz=episodes.patient_zone(patient), quiet=episodes.quiet_hours(patient.clinic), checkins=states,
+        findings=findings, now=now)
+    for planned in change.add:
+        db.session.add(CheckIn(session=session, protocol_id=planned.protocol_id, due_at=planned.due_at,
+                               created_at=now))
+    if change.cancel:
+        db.session.execute(sa.update(CheckIn).where(CheckIn.id.in_(change.cancel), CheckIn.status == "planned")
+                           .values(status="cancelled", status_reason="no longer needed")
+                           .execution_options(synchronize_session="fetch"))
+
+
+def answer_for(level: str, patient: Patient, session: TreatmentSession | None, symptoms: frozenset[str],
+               *, turn: int = 0) -> str:
+    """What the patient is told for a level (PROTOCOL 5), in their language."""
+    lang, name = patient.language, messages.first_name(patient.name)
+    if level == "emergency":
+        tz = episodes.patient_zone(patient)
+        return messages.render("answer.emergency", lang, name=name,
+                               region=messages.region_words(session.regions if session else [], lang),
+                               date=messages.short_date(session.ended_at if session else patient.created_at, tz, lang))
+    if level in ("urgent", "routine"):
+        return messages.render(f"answer.{level}", lang, name=name)
+    if level in ("monitor", "expected"):
+        tip = messages.choose_tip(symptoms, patient.precautions, turn, medication=level == "expected")
+        return messages.render(f"answer.{level}", lang, name=name, tip=tip)
+    return messages.render("answer.unclear", lang, name=name)

@@ -1,0 +1,171 @@
+"""Episodes of follow-up: enrolment, opt-out and back, closing, and correcting the session time.
+
+The doors (CLI, dashboard, webhook) call these and never change schedule rows themselves, so
+every path cancels, re-plans and audits the same way. Callers commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from . import schedule
+from .extensions import db
+from .models import CheckIn, Clinic, Message, Patient, Provider, TreatmentSession, audit
+from .protocol import PROTOCOL
+
+# Outbound purposes that are the schedule's own texts, withdrawn when the schedule is cancelled.
+SCHEDULED_PURPOSES = ("checkin", "reminder")
+
+
+def quiet_hours(clinic: Clinic) -> schedule.QuietHours:
+    return schedule.QuietHours(clinic.quiet_start, clinic.quiet_end)
+
+
+def patient_zone(patient: Patient) -> ZoneInfo:
+    return ZoneInfo(patient.tz_name)
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    patient: Patient
+    session: TreatmentSession
+    checkins: list[CheckIn]
+
+
+def enroll(*, clinic: Clinic, phone: str, name: str, ended_at: datetime, regions: Sequence[str],
+           precautions: Sequence[str] = (), language: str = "en", timezone_name: str | None = None,
+           provider: Provider | None = None, now: datetime, actor: str = "system") -> Enrolment:
+    """Start a new episode: the patient (created or updated), the session, and its planned check-ins.
+
+    A new session for the same patient starts a new episode: the old one's remaining schedule is
+    cancelled. A patient who has opted out gets the plan recorded but nothing sent until START.
+    """
+    if not regions:
+        raise ValueError("at least one region is required")
+    for region in regions:
+        PROTOCOL.check_region(region)
+    PROTOCOL.check_precautions(precautions)
+    if language not in PROTOCOL.languages:
+        raise ValueError(f"language must be one of {', '.join(PROTOCOL.languages)}")
+    if timezone_name is not None:
+        ZoneInfo(timezone_name)  # raises for an unknown zone
+    if ended_at.tzinfo is None:
+        raise ValueError("the session end time needs a time zone or UTC offset")
+    if ended_at > now:
+        raise ValueError("the session end time is in the future")
+
+    patient = db.session.scalar(sa.select(Patient).where(Patient.clinic_id == clinic.id, Patient.phone == phone))
+    if patient is None:
+        patient = Patient(clinic=clinic, phone=phone, created_at=now)
+        db.session.add(patient)
+    patient.name, patient.language = name, language
+    patient.precautions = sorted(set(precautions))
+    if timezone_name is not None:
+        patient.timezone = timezone_name
+    db.session.flush()
+
+    for old in db.session.scalars(sa.select(TreatmentSession).where(
+            TreatmentSession.patient_id == patient.id, TreatmentSession.status == "open")):
+        old.status, old.closed_at = "superseded", now
+        cancel_schedule(old, reason="new episode", now=now)
+        audit("episode.superseded", actor=actor, clinic_id=clinic.id, subject=f"session:{old.id}", at=now)
+
+    session = TreatmentSession(patient=patient, provider=provider, ended_at=ended_at, regions=list(regions),
+                               created_at=now)
+    db.session.add(session)
+    planned = schedule.plan_checkins(ended_at=ended_at, regions=regions, precautions=precautions,
+                                     tz=patient_zone(patient), quiet=quiet_hours(clinic), now=now)
+    rows = [CheckIn(session=session, protocol_id=p.protocol_id, due_at=p.due_at, created_at=now) for p in planned]
+    if patient.opted_out_at is not None:
+        for row in rows:
+            row.status, row.status_reason = "cancelled", "opted out"
+    db.session.add_all(rows)
+    db.session.flush()
+    audit("episode.enrolled", actor=actor, clinic_id=clinic.id, subject=f"session:{session.id}", at=now,
+          patient_id=patient.id, regions=list(regions), checkins=len(rows))
+    return Enrolment(patient, session, rows)
+
+
+def cancel_schedule(session: TreatmentSession, *, reason: str, now: datetime) -> int:
+    """Cancel what is still to be sent for an episode: planned check-ins and unsent scheduled texts."""
+    checkin_ids = sa.select(CheckIn.id).where(CheckIn.session_id == session.id)
+    cancelled = db.session.execute(
+        sa.update(CheckIn).where(CheckIn.session_id == session.id, CheckIn.status == "planned")
+        .values(status="cancelled", status_reason=reason).execution_options(synchronize_session="fetch")
+    ).rowcount
+    db.session.execute(
+        sa.update(Message).where(Message.checkin_id.in_(checkin_ids), Message.status == "pending",
+                                 Message.purpose.in_(SCHEDULED_PURPOSES))
+        .values(status="cancelled", updated_at=now).execution_options(synchronize_session="fetch")
+    )
+    return cancelled
+
+
+def open_session(patient: Patient) -> TreatmentSession | None:
+    return db.session.scalar(
+        sa.select(TreatmentSession).where(TreatmentSession.patient_id == patient.id,
+                                          TreatmentSession.status == "open")
+        .order_by(TreatmentSession.ended_at.desc()).limit(1)
+    )
+
+
+def opt_out(patient: Patient, *, now: datetime, source: str) -> None:
+    """The patient said STOP (or the carrier says they did): nothing more is sent until START."""
+    if patient.opted_out_at is None:
+        patient.opted_out_at = now
+    for session in db.session.scalars(sa.select(TreatmentSession).where(
+            TreatmentSession.patient_id == patient.id, TreatmentSession.status == "open")):
+        cancel_schedule(session, reason="opted out", now=now)
+    audit("patient.opted_out", actor=f"patient:{patient.id}" if source == "sms" else "system",
+          clinic_id=patient.clinic_id, subject=f"patient:{patient.id}", at=now, source=source)
+
+
+def opt_in(patient: Patient, *, now: datetime) -> int:
+    """START/UNSTOP: texts resume; check-ins cancelled by the opt-out and still ahead are re-planned."""
+    patient.opted_out_at = None
+    session = open_session(patient)
+    restored = 0
+    if session is not None:
+        restored = db.session.execute(
+            sa.update(CheckIn).where(CheckIn.session_id == session.id, CheckIn.status == "cancelled",
+                                     CheckIn.status_reason == "opted out", CheckIn.due_at > now)
+            .values(status="planned", status_reason=None).execution_options(synchronize_session="fetch")
+        ).rowcount
+    audit("patient.opted_in", actor=f"patient:{patient.id}", clinic_id=patient.clinic_id,
+          subject=f"patient:{patient.id}", at=now, restored=restored)
+    return restored
+
+
+def close_episode(session: TreatmentSession, *, actor: str, now: datetime) -> None:
+    """The provider closes the episode: the rest of its schedule is cancelled."""
+    if session.status != "open":
+        return
+    session.status, session.closed_at = "closed", now
+    cancelled = cancel_schedule(session, reason="episode closed", now=now)
+    audit("episode.closed", actor=actor, clinic_id=session.patient.clinic_id, subject=f"session:{session.id}",
+          at=now, cancelled=cancelled)
+
+
+def correct_session_time(session: TreatmentSession, new_ended_at: datetime, *, actor: str, now: datetime) -> int:
+    """The session time was entered wrong: re-plan the check-ins still to come from the right time."""
+    if new_ended_at.tzinfo is None:
+        raise ValueError("the session end time needs a time zone or UTC offset")
+    if new_ended_at > now:
+        raise ValueError("the session end time is in the future")
+    patient = session.patient
+    states = [schedule.CheckInState(c.id, c.protocol_id, c.status, c.due_at) for c in session.checkins]
+    moves = schedule.moved_plan(old_ended_at=session.ended_at, new_ended_at=new_ended_at, checkins=states,
+                                tz=patient_zone(patient), quiet=quiet_hours(patient.clinic))
+    old = session.ended_at
+    session.ended_at = new_ended_at
+    for checkin in session.checkins:
+        if checkin.id in moves:
+            checkin.due_at = moves[checkin.id]
+    audit("episode.time_corrected", actor=actor, clinic_id=patient.clinic_id, subject=f"session:{session.id}",
+          at=now, old=old.isoformat(), new=new_ended_at.isoformat(), moved=len(moves))
+    return len(moves)

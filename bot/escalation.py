@@ -1,0 +1,300 @@
+"""Findings beyond the expected course reach a provider, by urgency, until someone acknowledges them.
+
+- emergency: the on-call provider now, again every 5 minutes; from 15 minutes on, the backup
+  provider and the clinic's phone too.
+- urgent: the on-call provider now; from 30 minutes on, the backup too, every 30 minutes.
+- routine: one digest per provider at the start of the clinic's next business day.
+
+Timings are clinic settings (defaults from the protocol). Alerts are outbox rows, so the dispatcher
+sends them; quiet hours never apply to them. Every change is an audit event.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from . import messages
+from .extensions import db
+from .models import Assessment, Clinic, Escalation, Message, Patient, Provider, TreatmentSession, audit
+from .protocol import PROTOCOL
+from .schedule import at_local
+
+log = logging.getLogger(__name__)
+
+ALERTED_LEVELS = ("emergency", "urgent")
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
+
+
+@dataclass(frozen=True)
+class Timings:
+    emergency_realert: timedelta
+    emergency_backup: timedelta
+    urgent_backup: timedelta
+
+    @classmethod
+    def of(cls, clinic: Clinic) -> Timings:
+        return cls(timedelta(minutes=clinic.emergency_realert_minutes),
+                   timedelta(minutes=clinic.emergency_backup_minutes),
+                   timedelta(minutes=clinic.urgent_backup_minutes))
+
+
+@dataclass(frozen=True)
+class AlertStep:
+    targets: tuple[str, ...]  # on_call | backup | clinic
+    next_at: datetime | None
+
+
+def alert_step(level: str, opened_at: datetime, now: datetime, timings: Timings) -> AlertStep:
+    """Who is alerted at `now` for an unacknowledged finding, and when to look again. Pure."""
+    waited = now - opened_at
+    if level == "emergency":
+        targets = ("on_call", "backup", "clinic") if waited >= timings.emergency_backup else ("on_call",)
+        return AlertStep(targets, now + timings.emergency_realert)
+    if level == "urgent":
+        targets = ("on_call", "backup") if waited >= timings.urgent_backup else ("on_call",)
+        return AlertStep(targets, now + timings.urgent_backup)
+    return AlertStep((), None)
+
+
+def next_business_start(now: datetime, tz: ZoneInfo, opens: time, days: str) -> datetime:
+    """The next opening time of the clinic after `now` (today's, if it is still to come). Pure."""
+    local = now.astimezone(tz)
+    for ahead in range(8):
+        day = local.date() + timedelta(days=ahead)
+        if str(day.isoweekday()) in days:
+            start = at_local(local, day, opens)
+            if start > local:
+                return start.astimezone(timezone.utc)
+    return now + timedelta(days=1)  # a clinic with no business days set still hears within a day
+
+
+def _new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(5))
+
+
+def _recipients(clinic: Clinic, roles: Sequence[str]) -> list[tuple[Provider | None, str]]:
+    """(provider, number) for each role; the clinic's phone stands in when no one holds a role."""
+    providers = db.session.scalars(
+        sa.select(Provider).where(Provider.clinic_id == clinic.id, Provider.active.is_(True),
+                                  Provider.phone.is_not(None))
+    ).all()
+    by_duty: dict[str, list[Provider]] = defaultdict(list)
+    for p in providers:
+        by_duty[p.duty].append(p)
+    out: list[tuple[Provider | None, str]] = []
+    for role in roles:
+        if role == "clinic":
+            out.append((None, clinic.phone))
+        elif by_duty.get(role):
+            out.extend((p, p.phone) for p in by_duty[role])
+        else:
+            out.append((None, clinic.phone))
+    seen: set[str] = set()
+    return [(p, n) for p, n in out if not (n in seen or seen.add(n))]
+
+
+def _alert_text(esc: Escalation, now: datetime, *, backup: bool) -> str:
+    words = esc.assessment.text if esc.assessment else ""
+    session = db.session.get(TreatmentSession, esc.session_id) if esc.session_id else None
+    hours = int((now - session.ended_at).total_seconds() // 3600) if session else 0
+    fields = dict(level=esc.level.upper(), patient=esc.patient.short_name, hours=hours,
+                  rule=esc.rule, words=words, code=esc.code)
+    if backup:
+        minutes = int((now - (esc.alert_started_at or esc.created_at)).total_seconds() // 60)
+        return messages.render("alert.backup", "en", minutes=minutes, **fields)
+    return messages.render("alert", "en", **fields)
+
+
+def _queue_alerts(esc: Escalation, clinic: Clinic, roles: Sequence[str], now: datetime) -> int:
+    backup = "backup" in roles
+    body = _alert_text(esc, now, backup=backup)
+    count = 0
+    for provider, number in _recipients(clinic, roles):
+        db.session.add(Message(clinic_id=clinic.id, direction="out", provider_id=provider.id if provider else None,
+                               escalation_id=esc.id, purpose="alert", body=body, to_number=number,
+                               status="pending", send_after=now, created_at=now, updated_at=now))
+        count += 1
+    esc.alerts_sent += count
+    if backup and esc.backup_alerted_at is None:
+        esc.backup_alerted_at = now
+    audit("escalation.alerted", clinic_id=clinic.id, subject=f"escalation:{esc.id}", at=now,
+          roles=list(roles), recipients=count)
+    return count
+
+
+def open_escalation(*, patient: Patient, session: TreatmentSession | None, level: str, rule: str,
+                    assessment: Assessment | None, now: datetime) -> Escalation:
+    """Raise a finding for the providers, or raise an open one for the same episode to this level.
+
+    One open escalation per episode keeps a patient who writes three worried texts from paging
+    the on-call three times; a more urgent finding upgrades it and restarts its alerts.
+    """
+    clinic = patient.clinic
+    open_one = db.session.scalar(
+        sa.select(Escalation).where(Escalation.patient_id == patient.id,
+                                    Escalation.session_id == (session.id if session else None),
+                                    Escalation.status == "open")
+        .order_by(Escalation.id.desc()).limit(1)
+    )
+    if open_one is not None and PROTOCOL.rank(open_one.level) >= PROTOCOL.rank(level):
+        audit("escalation.finding_added", clinic_id=clinic.id, subject=f"escalation:{open_one.id}", at=now,
+              level=level, rule=rule, assessment_id=assessment.id if assessment else None)
+        return open_one
+    if open_one is not None:
+        esc = open_one
+        audit("escalation.upgraded", clinic_id=clinic.id, subject=f"escalation:{esc.id}", at=now,
+              previous=esc.level, level=level, rule=rule)
+        esc.level, esc.rule, esc.assessment = level, rule, assessment or esc.assessment
+        esc.alert_started_at, esc.backup_alerted_at = now, None
+    else:
+        esc = Escalation(clinic_id=clinic.id, patient=patient, session_id=session.id if session else None,
+                         assessment=assessment, level=level, rule=rule, code=_unique_code(), created_at=now,
+                         alert_started_at=now)
+        db.session.add(esc)
+        db.session.flush()
+        audit("escalation.opened", clinic_id=clinic.id, subject=f"escalation:{esc.id}", at=now,
+              level=level, rule=rule, assessment_id=assessment.id if assessment else None)
+    _start_alerting(esc, clinic, now)
+    return esc
+
+
+def _unique_code() -> str:
+    while True:
+        code = _new_code()
+        if db.session.scalar(sa.select(Escalation.id).where(Escalation.code == code)) is None:
+            return code
+
+
+def _start_alerting(esc: Escalation, clinic: Clinic, now: datetime) -> None:
+    if esc.level in ALERTED_LEVELS:
+        step = alert_step(esc.level, esc.alert_started_at or esc.created_at, now, Timings.of(clinic))
+        _queue_alerts(esc, clinic, step.targets, now)
+        esc.next_alert_at = step.next_at
+    else:
+        esc.next_alert_at = next_business_start(now, ZoneInfo(clinic.timezone), clinic.business_open,
+                                                clinic.business_days)
+
+
+def run_timers(now: datetime) -> int:
+    """Re-alert unacknowledged emergencies and urgents, and send routine digests that are due.
+
+    1. Find open escalations whose next alert time has come.
+    2. Claim each by moving its timer with a conditional update (exactly one row changed), so
+       several dispatcher processes never alert twice for the same step.
+    3. Queue the alerts (emergency/urgent) or collect the finding into its provider's digest.
+    """
+    due = db.session.execute(
+        sa.select(Escalation.id, Escalation.next_alert_at)
+        .where(Escalation.status == "open", Escalation.next_alert_at <= now).order_by(Escalation.next_alert_at)
+    ).all()
+    queued = 0
+    digests: dict[tuple[int, int | None, str], list[Escalation]] = defaultdict(list)
+    for esc_id, next_at in due:
+        claimed = db.session.execute(
+            sa.update(Escalation).where(Escalation.id == esc_id, Escalation.next_alert_at == next_at,
+                                        Escalation.status == "open")
+            .values(next_alert_at=None).execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed != 1:
+            continue
+        esc = db.session.get(Escalation, esc_id)
+        db.session.refresh(esc)
+        clinic = db.session.get(Clinic, esc.clinic_id)
+        if esc.level in ALERTED_LEVELS:
+            step = alert_step(esc.level, esc.alert_started_at or esc.created_at, now, Timings.of(clinic))
+            queued += _queue_alerts(esc, clinic, step.targets, now)
+            esc.next_alert_at = step.next_at
+        else:
+            provider, number = _digest_recipient(esc, clinic)
+            digests[(clinic.id, provider.id if provider else None, number)].append(esc)
+    for (clinic_id, provider_id, number), items in digests.items():
+        queued += _queue_digest(clinic_id, provider_id, number, items, now)
+    db.session.commit()
+    return queued
+
+
+def _digest_recipient(esc: Escalation, clinic: Clinic) -> tuple[Provider | None, str]:
+    """The treating provider when they can be texted, else whoever is on call, else the clinic."""
+    session = db.session.get(TreatmentSession, esc.session_id) if esc.session_id else None
+    treating = session.provider if session else None
+    if treating is not None and treating.active and treating.phone:
+        return treating, treating.phone
+    return _recipients(clinic, ["on_call"])[0]
+
+
+def _queue_digest(clinic_id: int, provider_id: int | None, number: str, items: list[Escalation],
+                  now: datetime) -> int:
+    entries = [f"{e.patient.short_name} {e.rule} ({e.code})" for e in items]
+    body = messages.render_list("digest", "en", field="items", entries=entries, count=len(entries))
+    db.session.add(Message(clinic_id=clinic_id, direction="out", provider_id=provider_id, purpose="digest",
+                           body=body, to_number=number, status="pending", send_after=now,
+                           created_at=now, updated_at=now))
+    for e in items:
+        e.digest_sent_at = now
+        e.alerts_sent += 1
+        audit("escalation.digested", clinic_id=clinic_id, subject=f"escalation:{e.id}", at=now,
+              provider_id=provider_id)
+    return 1
+
+
+def acknowledge(esc: Escalation, provider: Provider, now: datetime, *, via: str) -> bool:
+    """Mark a finding as taken in hand; its re-alerts stop. False if it was not open."""
+    if esc.status != "open" or esc.clinic_id != provider.clinic_id:
+        return False
+    esc.status, esc.acknowledged_by_id, esc.acknowledged_at, esc.next_alert_at = "acknowledged", provider.id, now, None
+    audit("escalation.acknowledged", actor=f"provider:{provider.id}", clinic_id=esc.clinic_id,
+          subject=f"escalation:{esc.id}", at=now, via=via)
+    return True
+
+
+def acknowledge_by_text(provider: Provider, text: str, now: datetime) -> str:
+    """A provider's text: "ACK <code>" acknowledges that alert, "ACK" alone their latest open one."""
+    words = text.strip().upper().split()
+    if not words or words[0] != "ACK" or len(words) > 2:
+        return messages.render("ack.help", "en")
+    if len(words) == 2:
+        esc = db.session.scalar(sa.select(Escalation).where(Escalation.code == words[1],
+                                                            Escalation.clinic_id == provider.clinic_id))
+    else:
+        esc = db.session.scalar(
+            sa.select(Escalation).join(Message, Message.escalation_id == Escalation.id)
+            .where(Message.provider_id == provider.id, Message.purpose.in_(("alert", "digest")),
+                   Escalation.status == "open")
+            .order_by(Message.created_at.desc(), Escalation.id.desc()).limit(1)
+        )
+    if esc is None or not acknowledge(esc, provider, now, via="sms"):
+        return messages.render("ack.none", "en")
+    return messages.render("ack.done", "en", code=esc.code, patient=esc.patient.short_name, level=esc.level.upper())
+
+
+def awaiting_choice(patient: Patient) -> Escalation | None:
+    """The open routine or urgent finding a patient's CALL or WAIT answers, if any."""
+    return db.session.scalar(
+        sa.select(Escalation).where(Escalation.patient_id == patient.id, Escalation.status == "open",
+                                    Escalation.level.in_(("routine", "urgent")))
+        .order_by(Escalation.id.desc()).limit(1)
+    )
+
+
+def record_patient_choice(patient: Patient, choice: str, now: datetime) -> Escalation | None:
+    """CALL or WAIT after a routine or urgent finding; CALL raises a routine one to urgent."""
+    esc = awaiting_choice(patient)
+    if esc is None:
+        return None
+    esc.patient_choice, esc.patient_choice_at = choice, now
+    audit("escalation.patient_choice", actor=f"patient:{patient.id}", clinic_id=esc.clinic_id,
+          subject=f"escalation:{esc.id}", at=now, choice=choice)
+    if choice == "call" and esc.level == "routine":
+        audit("escalation.upgraded", clinic_id=esc.clinic_id, subject=f"escalation:{esc.id}", at=now,
+              previous="routine", level="urgent", rule=esc.rule, why="patient asked for a call")
+        esc.level, esc.alert_started_at = "urgent", now
+        _start_alerting(esc, patient.clinic, now)
+    return esc

@@ -1,0 +1,329 @@
+"""The tables. Every timestamp is stored in UTC and comes back timezone-aware.
+
+The durable rows are the system's memory: check-ins are the schedule, outbound messages are the
+outbox the dispatcher claims from, escalations carry their own alert timers. Nothing that matters
+lives only in a process.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timezone
+from typing import Any, Optional
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask_login import UserMixin
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timestamp that is always UTC and timezone-aware in Python, on SQLite and PostgreSQL alike.
+
+    SQLite has no time zones, so values are stored there as naive UTC (which still sorts and
+    compares correctly); a naive datetime from our own code is a bug, so it is refused.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime], dialect: sa.Dialect) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; attach a time zone")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Optional[datetime], dialect: sa.Dialect) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Clinic(db.Model):
+    __tablename__ = "clinics"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    # How texts are signed ("Harbor PT"): short, so every text still fits one SMS segment.
+    sms_name: so.Mapped[str] = so.mapped_column(sa.String(20))
+    phone: so.Mapped[str] = so.mapped_column(sa.String(20))
+    timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="America/New_York")
+    quiet_start: so.Mapped[time] = so.mapped_column(sa.Time, default=time(21, 0))
+    quiet_end: so.Mapped[time] = so.mapped_column(sa.Time, default=time(8, 0))
+    business_open: so.Mapped[time] = so.mapped_column(sa.Time, default=time(8, 0))
+    business_close: so.Mapped[time] = so.mapped_column(sa.Time, default=time(17, 0))
+    # ISO weekdays the clinic is open, e.g. "12345" for Monday to Friday.
+    business_days: so.Mapped[str] = so.mapped_column(sa.String(7), default="12345")
+    emergency_realert_minutes: so.Mapped[int] = so.mapped_column(default=5)
+    emergency_backup_minutes: so.Mapped[int] = so.mapped_column(default=15)
+    urgent_backup_minutes: so.Mapped[int] = so.mapped_column(default=30)
+    daily_text_limit: so.Mapped[int] = so.mapped_column(default=4)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    providers: so.Mapped[list[Provider]] = so.relationship(back_populates="clinic")
+    patients: so.Mapped[list[Patient]] = so.relationship(back_populates="clinic")
+
+    def __repr__(self) -> str:
+        return f"<Clinic {self.id}>"
+
+
+class Provider(UserMixin, db.Model):
+    __tablename__ = "providers"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    clinic_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("clinics.id"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    phone: so.Mapped[Optional[str]] = so.mapped_column(sa.String(20), index=True)
+    email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)
+    password_hash: so.Mapped[str] = so.mapped_column(sa.String(256))
+    role: so.Mapped[str] = so.mapped_column(sa.String(16), default="provider")  # provider | admin
+    duty: so.Mapped[str] = so.mapped_column(sa.String(16), default="off")  # on_call | backup | off
+    active: so.Mapped[bool] = so.mapped_column(default=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    clinic: so.Mapped[Clinic] = so.relationship(back_populates="providers")
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
+        return self.active
+
+    def __repr__(self) -> str:
+        return f"<Provider {self.id}>"
+
+
+class Patient(db.Model):
+    __tablename__ = "patients"
+    __table_args__ = (sa.UniqueConstraint("clinic_id", "phone", name="uq_patients_clinic_phone"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    clinic_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("clinics.id"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    phone: so.Mapped[str] = so.mapped_column(sa.String(20), index=True)  # E.164
+    language: so.Mapped[str] = so.mapped_column(sa.String(2), default="en")  # en | es
+    timezone: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))  # None: the clinic's
+    opted_out_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    precautions: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    # Set when Twilio says the number cannot take texts (21211 invalid, 21614 not a mobile).
+    phone_problem_code: so.Mapped[Optional[int]] = so.mapped_column()
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    clinic: so.Mapped[Clinic] = so.relationship(back_populates="patients")
+    sessions: so.Mapped[list[TreatmentSession]] = so.relationship(
+        back_populates="patient", order_by="TreatmentSession.ended_at"
+    )
+
+    @property
+    def tz_name(self) -> str:
+        return self.timezone or self.clinic.timezone
+
+    @property
+    def short_name(self) -> str:
+        """First name and last initial: the least a provider needs to recognise the patient."""
+        parts = self.name.split()
+        if not parts:
+            return "Patient"
+        return parts[0] if len(parts) == 1 else f"{parts[0]} {parts[-1][0]}."
+
+    def __repr__(self) -> str:
+        return f"<Patient {self.id}>"
+
+
+class TreatmentSession(db.Model):
+    """One dry-needling session and the follow-up episode it starts."""
+
+    __tablename__ = "treatment_sessions"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    patient_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("patients.id"), index=True)
+    provider_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("providers.id"))
+    ended_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    regions: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="open")  # open | closed | superseded
+    closed_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    patient: so.Mapped[Patient] = so.relationship(back_populates="sessions")
+    provider: so.Mapped[Optional[Provider]] = so.relationship()
+    checkins: so.Mapped[list[CheckIn]] = so.relationship(
+        back_populates="session", order_by="CheckIn.due_at"
+    )
+
+    def __repr__(self) -> str:
+        return f"<TreatmentSession {self.id}>"
+
+
+class CheckIn(db.Model):
+    """One planned text of the protocol (C0-C5, or an extra one), and what became of it."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (sa.Index("ix_checkins_status_due_at", "status", "due_at"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    session_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("treatment_sessions.id"), index=True)
+    protocol_id: so.Mapped[str] = so.mapped_column(sa.String(8))  # C0..C5 | extra
+    due_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    # planned -> sent -> replied | missed; or skipped | cancelled | failed
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="planned")
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    sent_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    reminder_due_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    reminded_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    replied_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    status_reason: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    session: so.Mapped[TreatmentSession] = so.relationship(back_populates="checkins")
+
+    def __repr__(self) -> str:
+        return f"<CheckIn {self.id} {self.protocol_id} {self.status}>"
+
+
+class Message(db.Model):
+    """Every text in or out. Outbound rows are the outbox: pending -> sending -> queued/sent/...
+
+    `to_number` is kept on outbound rows so a resend or a reconciliation uses the number the text
+    was meant for, even if the patient's number is edited meanwhile.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.Index("ix_messages_status_send_after", "status", "send_after"),
+        sa.Index("ix_messages_patient_created", "patient_id", "created_at"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    clinic_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("clinics.id"), index=True)
+    direction: so.Mapped[str] = so.mapped_column(sa.String(3))  # in | out
+    patient_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("patients.id"))
+    provider_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("providers.id"))
+    checkin_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("checkins.id"), index=True)
+    # use_alter: messages -> escalations -> assessments -> messages is a cycle; this key is added last.
+    escalation_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("escalations.id", use_alter=True),
+                                                              index=True)
+    reply_to_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("messages.id"), index=True)
+    # checkin | reminder | answer | alert | digest | notice | inbound
+    purpose: so.Mapped[str] = so.mapped_column(sa.String(16))
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    to_number: so.Mapped[Optional[str]] = so.mapped_column(sa.String(20))
+    twilio_sid: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64), unique=True)
+    # in: received | out: pending, sending, queued, sent, delivered, undelivered, failed, held, twiml
+    status: so.Mapped[str] = so.mapped_column(sa.String(16))
+    error_code: so.Mapped[Optional[int]] = so.mapped_column()
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    send_after: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    claimed_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    sent_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    updated_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    patient: so.Mapped[Optional[Patient]] = so.relationship()
+    provider: so.Mapped[Optional[Provider]] = so.relationship()
+    checkin: so.Mapped[Optional[CheckIn]] = so.relationship()
+
+    def __repr__(self) -> str:
+        return f"<Message {self.id} {self.direction} {self.purpose} {self.status}>"
+
+
+class Assessment(db.Model):
+    """What triage decided about one reply, and under which protocol version."""
+
+    __tablename__ = "assessments"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    message_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("messages.id"), index=True)
+    patient_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("patients.id"), index=True)
+    session_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("treatment_sessions.id"), index=True)
+    checkin_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("checkins.id"))
+    level: so.Mapped[str] = so.mapped_column(sa.String(16))
+    # What triage read: the reply, or several texts sent within two minutes read as one.
+    text: so.Mapped[str] = so.mapped_column(sa.Text)
+    soreness: so.Mapped[Optional[int]] = so.mapped_column()
+    symptoms: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    rules: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    reasons: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    hours_since_session: so.Mapped[Optional[float]] = so.mapped_column()
+    protocol_version: so.Mapped[str] = so.mapped_column(sa.String(16))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    message: so.Mapped[Message] = so.relationship()
+    patient: so.Mapped[Patient] = so.relationship()
+
+    def __repr__(self) -> str:
+        return f"<Assessment {self.id} {self.level}>"
+
+
+class Escalation(db.Model):
+    """A finding beyond the expected course, alerted by urgency until a provider acknowledges it."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (sa.Index("ix_escalations_status_next_alert", "status", "next_alert_at"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    clinic_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("clinics.id"), index=True)
+    patient_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("patients.id"), index=True)
+    session_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("treatment_sessions.id"))
+    # None for findings without a reply, e.g. "not responding".
+    assessment_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("assessments.id"))
+    level: so.Mapped[str] = so.mapped_column(sa.String(16))  # routine | urgent | emergency
+    rule: so.Mapped[str] = so.mapped_column(sa.String(16))  # the rule id that set the level
+    code: so.Mapped[str] = so.mapped_column(sa.String(8), unique=True)  # "ACK <code>" from a phone
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="open")  # open | acknowledged
+    # When the current level's alerting began (an upgrade restarts the clock).
+    alert_started_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    alerts_sent: so.Mapped[int] = so.mapped_column(default=0)
+    next_alert_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    backup_alerted_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    digest_sent_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    patient_choice: so.Mapped[Optional[str]] = so.mapped_column(sa.String(8))  # call | wait
+    patient_choice_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    acknowledged_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("providers.id"))
+    acknowledged_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    patient: so.Mapped[Patient] = so.relationship()
+    assessment: so.Mapped[Optional[Assessment]] = so.relationship()
+    acknowledged_by: so.Mapped[Optional[Provider]] = so.relationship()
+
+    def __repr__(self) -> str:
+        return f"<Escalation {self.id} {self.level} {self.status}>"
+
+
+class AuditEvent(db.Model):
+    """Who changed what, and when. Rows are only ever added."""
+
+    __tablename__ = "audit_events"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    clinic_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("clinics.id"), index=True)
+    actor: so.Mapped[str] = so.mapped_column(sa.String(32))  # system | provider:<id> | patient:<id>
+    action: so.Mapped[str] = so.mapped_column(sa.String(48))
+    subject: so.Mapped[Optional[str]] = so.mapped_column(sa.String(48))  # e.g. escalation:12
+    detail: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    def __repr__(self) -> str:
+        return f"<AuditEvent {self.id} {self.action}>"
+
+
+def audit(action: str, *, actor: str = "system", clinic_id: Optional[int] = None,
+          subject: Optional[str] = None, at: Optional[datetime] = None, **detail: Any) -> AuditEvent:
+    """Record a state change in the current transaction (ids only, never phone numbers or bodies)."""
+    event = AuditEvent(actor=actor, action=action, clinic_id=clinic_id, subject=subject,
+                       detail=detail, created_at=at or utcnow())
+    db.session.add(event)
+    return event

@@ -1,0 +1,106 @@
+"""Settings: environment variables (and an optional `.env`), with defaults that run with none set.
+
+`load(environ)` turns the environment into a Flask config mapping; `check(config)` refuses a
+configuration that cannot work, naming the setting to fix. Production must be told its secrets;
+development invents what it can so that `make run` needs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("development", "production", "testing")
+SMS_BACKENDS = ("console", "twilio")
+SCHEDULERS = ("in-process", "off")
+
+# name: (default, description) -- the README's settings table is written from this.
+SETTINGS: dict[str, tuple[str, str]] = {
+    "AFTERCARE_ENV": ("development", "`development` or `production` (production refuses unsafe defaults)"),
+    "DATABASE_URL": ("sqlite:///<instance>/aftercare.db", "SQLAlchemy URL; PostgreSQL in production"),
+    "SMS_BACKEND": ("console", "`console` (writes texts to CONSOLE_SMS_FILE) or `twilio`"),
+    "TWILIO_ACCOUNT_SID": ("", "Twilio account SID (twilio backend)"),
+    "TWILIO_AUTH_TOKEN": ("", "Twilio auth token; also checks every webhook signature"),
+    "TWILIO_FROM_NUMBER": ("", "Sending number in E.164, or set TWILIO_MESSAGING_SERVICE_SID"),
+    "TWILIO_MESSAGING_SERVICE_SID": ("", "Messaging Service SID (preferred over a from-number)"),
+    "TWILIO_HTTP_TIMEOUT": ("10", "Seconds before a Twilio API call gives up"),
+    "PUBLIC_BASE_URL": ("http://127.0.0.1:5000", "The https URL Twilio reaches us at (signatures, callbacks)"),
+    "SECRET_KEY": ("random per start in development", "Signs sessions and forms; required in production"),
+    "SCHEDULER": ("in-process (development), off (production)", "`in-process` or `off`; production runs `flask scheduler`"),
+    "SCHEDULER_INTERVAL_SECONDS": ("15", "How often the dispatcher looks for due work"),
+    "CONSOLE_SMS_FILE": ("<instance>/console-sms.jsonl", "Where the console backend records what it sends"),
+    "DEFAULT_PHONE_REGION": ("US", "Region for phone numbers written without a country code"),
+    "LOG_LEVEL": ("INFO", "Python logging level"),
+}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work; the message names the setting to fix."""
+
+
+def _normalise_database_url(url: str) -> str:
+    """Accept the URLs hosting providers hand out and use psycopg 3 for PostgreSQL."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load(environ: Mapping[str, str] | None = None, *, instance_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Build the Flask config from the environment; nothing here talks to the network or database."""
+    env = os.environ if environ is None else environ
+    instance = Path(instance_path)
+
+    def get(name: str, default: str = "") -> str:
+        return (env.get(name) or default).strip()
+
+    app_env = get("AFTERCARE_ENV", "development").lower()
+    production = app_env == "production"
+    return {
+        "AFTERCARE_ENV": app_env,
+        "SECRET_KEY": get("SECRET_KEY") or (None if production else secrets.token_hex(32)),
+        "SQLALCHEMY_DATABASE_URI": _normalise_database_url(
+            get("DATABASE_URL") or f"sqlite:///{instance / 'aftercare.db'}"
+        ),
+        "SMS_BACKEND": get("SMS_BACKEND", "console").lower(),
+        "TWILIO_ACCOUNT_SID": get("TWILIO_ACCOUNT_SID"),
+        "TWILIO_AUTH_TOKEN": get("TWILIO_AUTH_TOKEN"),
+        "TWILIO_FROM_NUMBER": get("TWILIO_FROM_NUMBER"),
+        "TWILIO_MESSAGING_SERVICE_SID": get("TWILIO_MESSAGING_SERVICE_SID"),
+        "TWILIO_HTTP_TIMEOUT": float(get("TWILIO_HTTP_TIMEOUT", "10")),
+        "PUBLIC_BASE_URL": get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "SCHEDULER": get("SCHEDULER", "off" if production else "in-process").lower(),
+        "SCHEDULER_INTERVAL_SECONDS": float(get("SCHEDULER_INTERVAL_SECONDS", "15")),
+        "CONSOLE_SMS_FILE": get("CONSOLE_SMS_FILE") or str(instance / "console-sms.jsonl"),
+        "DEFAULT_PHONE_REGION": get("DEFAULT_PHONE_REGION", "US").upper(),
+        "LOG_LEVEL": get("LOG_LEVEL", "INFO").upper(),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+    }
+
+
+def check(config: Mapping[str, Any]) -> None:
+    """Refuse a configuration that cannot work, saying which setting is missing or wrong."""
+    if config["AFTERCARE_ENV"] not in ENVIRONMENTS:
+        raise ConfigError(f"AFTERCARE_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    if config["SMS_BACKEND"] not in SMS_BACKENDS:
+        raise ConfigError(f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}")
+    if config["SCHEDULER"] not in SCHEDULERS:
+        raise ConfigError(f"SCHEDULER must be one of {', '.join(SCHEDULERS)}")
+    if not config.get("SECRET_KEY"):
+        raise ConfigError("SECRET_KEY is not set; production needs a long random value")
+    if config["SMS_BACKEND"] == "twilio":
+        for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+            if not config.get(name):
+                raise ConfigError(f"{name} is not set; the twilio SMS backend needs it")
+        if not (config.get("TWILIO_FROM_NUMBER") or config.get("TWILIO_MESSAGING_SERVICE_SID")):
+            raise ConfigError(
+                "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID is not set; the twilio SMS backend needs one"
+            )
+        if config["AFTERCARE_ENV"] == "production" and not config["PUBLIC_BASE_URL"].startswith("https://"):
+            raise ConfigError("PUBLIC_BASE_URL must be the https:// address Twilio reaches this service at")

@@ -1,0 +1,66 @@
+"""Helpers for tests: signed Twilio requests, enrolment, and reading what was sent."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+from twilio.request_validator import RequestValidator
+
+from conftest import AUTH_TOKEN, PUBLIC_BASE_URL
+
+_sids = itertools.count(1)
+
+
+def new_sid() -> str:
+    return f"SM{next(_sids):032x}"
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def signature(path: str, params: dict[str, str], *, token: str = AUTH_TOKEN, base: str = PUBLIC_BASE_URL) -> str:
+    """What Twilio would put in X-Twilio-Signature for a POST of `params` to base + path."""
+    return RequestValidator(token).compute_signature(base + path, params)
+
+
+def post_signed(client: Any, path: str, params: dict[str, str], **kwargs: Any) -> Any:
+    return client.post(path, data=urlencode(params), content_type="application/x-www-form-urlencoded",
+                       headers={"X-Twilio-Signature": signature(path, params, **kwargs)})
+
+
+def text_in(client: Any, sender: str, body: str, *, sid: str | None = None, to: str = "+12125550199") -> Any:
+    """A patient's (or provider's) text arriving on the inbound webhook, signed as Twilio signs it."""
+    params = {"MessageSid": sid or new_sid(), "AccountSid": "AC" + "0" * 32, "From": sender, "To": to,
+              "Body": body, "NumMedia": "0"}
+    return post_signed(client, "/sms/inbound", params)
+
+
+def twiml_text(response: Any) -> str:
+    """The text of the TwiML <Message> in a webhook answer ("" when there is none)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(response.data)
+    message = root.find("Message")
+    return "" if message is None else (message.text or "")
+
+
+def enroll(clinic: Any, *, ended: datetime, phone: str = "+12125550143", name: str = "Maria Lopez",
+           regions: tuple[str, ...] = ("knee",), precautions: tuple[str, ...] = (), language: str = "en",
+           now: datetime | None = None) -> Any:
+    """Enrol a patient as the CLI does, at a controlled `now` (default: when the session ended)."""
+    from bot import episodes
+    from bot.extensions import db
+
+    enrolment = episodes.enroll(clinic=clinic, phone=phone, name=name, ended_at=ended, regions=list(regions),
+                                precautions=list(precautions), language=language, now=now or ended)
+    db.session.commit()
+    return enrolment
+
+
+def sent_to(gateway: Any, number: str) -> list[str]:
+    """Bodies the console gateway sent to one number, oldest first."""
+    return [r["body"] for r in gateway.records() if r["to"] == number]
