@@ -34,7 +34,7 @@ CURRENT = frozenset({PRESENT, DOUBTED})
 HAPPENED = frozenset({PRESENT, DOUBTED, PAST})
 
 _NONE: list = []
-_SEPARATORS = frozenset({".", ",", ";", "!", "?", "\n", ":"})
+_SEPARATORS = frozenset({".", ",", ";", "!", "?", "\n", "(", ")", "[", "]"})
 _NUMERIC_JOINERS = frozenset({"-", "/"})
 # Findings that are pain, for the binding of intensity and trend words to soreness.
 PAIN_FINDINGS = frozenset({"soreness", "shoulder_blade_pain"})
@@ -189,8 +189,8 @@ def _clauses(words: list[str], lex: Lexicon) -> list[_Clause]:
             close(w == "?")
         elif w in lex.clause_breakers:
             close(False)
-        elif w == "+":
-            continue
+        elif w in ("+", ":"):
+            continue      # "fever: none" reads as "fever none"
         else:
             current.append(w)
     close(False)

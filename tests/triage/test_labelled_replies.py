@@ -1,0 +1,45 @@
+"""The classifier against the labelled development set (tests/data/replies.jsonl).
+
+The held-out set is not used here: it measures generalisation and is run only from outside.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.triage import evaluation
+
+REPLIES = Path(__file__).resolve().parent.parent / "data" / "replies.jsonl"
+
+
+@pytest.fixture(scope="module")
+def ev() -> evaluation.Evaluation:
+    if not REPLIES.exists():
+        pytest.skip("tests/data/replies.jsonl is not there")
+    return evaluation.evaluate(evaluation.run(evaluation.load(REPLIES)))
+
+
+def test_every_emergency_is_caught(ev):
+    assert ev.recall["emergency"] == 1.0, evaluation.report(ev)
+
+
+def test_urgent_or_higher_recall_is_at_least_98_percent(ev):
+    assert ev.urgent_or_higher_recall >= 0.98, evaluation.report(ev)
+
+
+def test_under_triage_is_at_most_2_percent(ev):
+    assert ev.under_triage <= 0.02, evaluation.report(ev)
+
+
+def test_over_escalation_is_at_most_5_percent(ev):
+    assert ev.over_escalation <= 0.05, evaluation.report(ev)
+
+
+def test_level_accuracy_is_at_least_92_percent(ev):
+    assert ev.accuracy >= 0.92, evaluation.report(ev)
+
+
+def test_soreness_exact_match_is_at_least_95_percent(ev):
+    assert ev.soreness_exact >= 0.95, evaluation.report(ev)
