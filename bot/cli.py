@@ -14,9 +14,9 @@ import click
 import sqlalchemy as sa
 from flask import Blueprint, current_app
 
-from . import dispatch, episodes, phones
+from . import clock, dispatch, episodes, phones
 from .extensions import db
-from .models import Clinic, Provider, TreatmentSession, audit, utcnow
+from .models import Clinic, Provider, TreatmentSession, audit
 from .protocol import PROTOCOL
 
 bp = Blueprint("commands", __name__, cli_group=None)
@@ -82,7 +82,7 @@ def enroll_command(clinic_id: int, phone: str, name: str, ended_at: str, regions
             clinic=clinic, phone=_phone(phone), name=name.strip(),
             ended_at=_parse_time(ended_at, ZoneInfo(zone_name)), regions=regions, precautions=precautions,
             language=language, timezone_name=timezone_name, provider=provider,
-            now=_parse_time(now_text, timezone.utc) if now_text else utcnow(), actor="cli")
+            now=_parse_time(now_text, timezone.utc) if now_text else clock.now(), actor="cli")
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
@@ -100,7 +100,7 @@ def enroll_command(clinic_id: int, phone: str, name: str, ended_at: str, regions
 @click.option("--now", "now_text", default=None, help="Act as if it were this time (ISO; no offset = UTC).")
 def dispatch_command(once: bool, now_text: str | None) -> None:
     """Send what is due through the configured SMS backend, then exit (`flask scheduler` runs forever)."""
-    now = _parse_time(now_text, timezone.utc) if now_text else utcnow()
+    now = _parse_time(now_text, timezone.utc) if now_text else clock.now()
     report = dispatch.run_once(now=now)
     click.echo(f"dispatch at {now.isoformat()}: {report}")
 
@@ -196,7 +196,7 @@ def close_episode_command(session_id: int) -> None:
     session = db.session.get(TreatmentSession, session_id)
     if session is None:
         raise click.BadParameter(f"no session {session_id}", param_hint="--session")
-    episodes.close_episode(session, actor="cli", now=utcnow())
+    episodes.close_episode(session, actor="cli", now=clock.now())
     db.session.commit()
     click.echo(f"Session {session_id}: {session.status}.")
 
@@ -212,7 +212,7 @@ def correct_session_command(session_id: int, ended_at: str) -> None:
     zone = session.patient.tz_name
     try:
         moved = episodes.correct_session_time(session, _parse_time(ended_at, ZoneInfo(zone)), actor="cli",
-                                              now=utcnow())
+                                              now=clock.now())
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()

@@ -17,9 +17,9 @@ from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
 
-from . import conversation, dispatch
+from . import clock, conversation, dispatch
 from .extensions import db
-from .models import Message, utcnow
+from .models import Message
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def inbound() -> Response:
         abort(400, "MessageSid and From are required")
     body = form_text("Body", MAX_BODY)
     answer = conversation.handle_inbound(
-        conversation.Inbound(sid=sid, sender=sender, body=body, received_at=utcnow()),
+        conversation.Inbound(sid=sid, sender=sender, body=body, received_at=clock.now()),
         secret=current_app.config["SECRET_KEY"], default_region=current_app.config["DEFAULT_PHONE_REGION"])
     return twiml(answer)
 
@@ -103,7 +103,7 @@ def status() -> tuple[str, int]:
         message = db.session.scalar(sa.select(Message).where(Message.twilio_sid == sid))
     if message is None or message.direction != "out":
         return "", 204  # not one of ours (or already gone): nothing to record
-    changed = dispatch.record_status(message, state, int(error_code) if error_code.isdigit() else None, sid, utcnow())
+    changed = dispatch.record_status(message, state, int(error_code) if error_code.isdigit() else None, sid, clock.now())
     db.session.commit()
     log.info("status for message id=%s: %s%s", message.id, state, "" if changed else " (ignored, not newer)")
     return "", 204

@@ -113,3 +113,24 @@ def clinic(app) -> Clinic:
     db.session.add_all([clinic, on_call, backup])
     db.session.commit()
     return clinic
+
+
+class Clock:
+    """The time requests arrive at, set by the test (real time until set)."""
+
+    def __init__(self) -> None:
+        self.moment: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.moment or datetime.now(timezone.utc)
+
+    def set(self, moment: datetime) -> datetime:
+        self.moment = moment.astimezone(timezone.utc)
+        return self.moment
+
+
+@pytest.fixture
+def clock(app) -> Clock:
+    clock = Clock()
+    app.extensions["aftercare.clock"] = clock
+    return clock

@@ -15,9 +15,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
-from .. import episodes, escalation
+from .. import clock, episodes, escalation
 from ..extensions import db, login_manager
-from ..models import Assessment, Clinic, Escalation, Message, Patient, Provider, TreatmentSession, audit, utcnow
+from ..models import Assessment, Clinic, Escalation, Message, Patient, Provider, TreatmentSession, audit
 from ..protocol import PROTOCOL
 from .forms import ConfirmForm, LoginForm
 
@@ -101,7 +101,7 @@ def index() -> ResponseReturnValue:
 def acknowledge(escalation_id: int) -> ResponseReturnValue:
     esc = _own(Escalation, escalation_id)
     if ConfirmForm().validate_on_submit():
-        if escalation.acknowledge(esc, current_user, utcnow(), via="dashboard"):
+        if escalation.acknowledge(esc, current_user, clock.now(), via="dashboard"):
             flash(f"Acknowledged {esc.code}.")
         db.session.commit()
     return redirect(url_for("dashboard.index"))
@@ -134,7 +134,7 @@ def patient(patient_id: int) -> ResponseReturnValue:
 def close_session(session_id: int) -> ResponseReturnValue:
     session = _own(TreatmentSession, session_id)
     if ConfirmForm().validate_on_submit():
-        episodes.close_episode(session, actor=f"provider:{current_user.id}", now=utcnow())
+        episodes.close_episode(session, actor=f"provider:{current_user.id}", now=clock.now())
         db.session.commit()
         flash("Episode closed; its remaining texts are cancelled.")
     return redirect(url_for("dashboard.patient", patient_id=session.patient_id))
