@@ -163,6 +163,7 @@ class Lexicon:
         # Typo tolerance aims at symptom words only, not at the small words that phrases share
         # with everyday speech ("puedo", "still").
         finding_words -= other_words
+        self._start = _freeze(self._root).__getitem__(0)   # first word -> compiled node
         self._squashed: dict[str, str | None] = {}
         for word in self.vocabulary:
             key = _RUN_OF_2.sub(r"\1", word)
@@ -251,9 +252,11 @@ class Lexicon:
         text = _HYPHEN_IN_WORD.sub(" ", text)
         out: list[str] = []
         tokens = _TOKEN.findall(text)
+        cache = self._word_cache
         for i, token in enumerate(tokens):
             if token[0].isalpha():
-                out.extend(self.word(token))
+                fixed = cache.get(token)
+                out.extend(fixed if fixed is not None else self.word(token))
             elif token in self.digit_words and out and out[-1].isalpha() and self._verb_at(tokens, i + 1):
                 out.append(self.digit_words[token])          # "hurts 2 breathe" -> "hurts to breathe"
             else:
@@ -321,43 +324,55 @@ class Lexicon:
     def matches(self, words: list[str]) -> list[Match]:
         """Every phrase found in one clause's words, minus those inside a longer match."""
         words = [NUMBER if w[0].isdigit() else w for w in words]
-        found: set[tuple[int, int, Entry]] = set()
         n = len(words)
         breakers = self.gap_breakers
-        root = self._root
+        start = self._start
+        found: list[tuple[int, int, Entry]] = []
+        gapped = False
         for i in range(n):
-            if words[i] not in root.next:
+            node = start.get(words[i])
+            if node is None:
                 continue
-            stack = [(root.next[words[i]], i + 1)]
+            stack = [(node, i + 1)]
             while stack:
-                node, j = stack.pop()
-                for entry in node.ends:
-                    found.add((i, j, entry))
+                (following, gaps, ends), j = stack.pop()
+                for entry in ends:
+                    found.append((i, j, entry))
                 if j < n:
-                    child = node.next.get(words[j])
+                    child = following.get(words[j])
                     if child is not None:
                         stack.append((child, j + 1))
-                for width, child in node.gaps:
+                for width, child_following in gaps:
+                    gapped = True
                     k = j
                     while k < n:
                         if k > j and (words[k - 1] in breakers or words[k - 1] == NUMBER):
                             break
-                        nxt = child.next.get(words[k])
+                        nxt = child_following.get(words[k])
                         if nxt is not None:
                             stack.append((nxt, k + 1))
                         if k - j >= width:
                             break
                         k += 1
+        if gapped:
+            found = list(dict.fromkeys(found))
         if len(found) < 2:
             return [Match(s, e, entry) for s, e, entry in found]
         spans = sorted(found, key=lambda t: (t[0], t[0] - t[1]))
         out = []
         for s, e, entry in spans:
-            if entry.kind != QUESTION and any(
-                e2 - s2 > e - s and s2 <= s and e <= e2 and (outer.kind, entry.kind) not in _KEEPS
-                for s2, e2, outer in spans
-            ):
-                continue
+            kind = entry.kind
+            if kind != QUESTION:
+                size = e - s
+                inside = False
+                for s2, e2, outer in spans:       # sorted by start: containers come first
+                    if s2 > s:
+                        break
+                    if e2 >= e and e2 - s2 > size and (outer.kind, kind) not in _KEEPS:
+                        inside = True
+                        break
+                if inside:
+                    continue
             out.append(Match(s, e, entry))
         return out
 
@@ -382,6 +397,21 @@ def _one_edit(a: str, b: str) -> bool:
         return False
     short, long = (a, b) if len(a) < len(b) else (b, a)
     return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
+def _freeze(node: _Node, memo: dict[int, tuple] | None = None) -> tuple:
+    """The trie as nested tuples (following words, gaps, entries ending here), for fast walking.
+    A gap is (width, the words that may follow it)."""
+    memo = {} if memo is None else memo
+    if id(node) in memo:
+        return memo[id(node)]
+    frozen = (
+        {w: _freeze(c, memo) for w, c in node.next.items()},
+        tuple((width, _freeze(child, memo)[0]) for width, child in node.gaps),
+        tuple(node.ends),
+    )
+    memo[id(node)] = frozen
+    return frozen
 
 
 def _deletions(word: str) -> set[str]:

@@ -17,6 +17,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import NamedTuple
 
 from bot.triage import scores
 from bot.triage.lexicon import (
@@ -42,9 +44,9 @@ PAIN_FINDINGS = frozenset({"soreness", "shoulder_blade_pain"})
 ANSWERABLE_FINDINGS = frozenset({"soreness", "bruise", "fatigue"})
 
 
-@dataclass(frozen=True)
-class Mention:
-    """One finding in the reply, with its status and what qualifies it."""
+class Mention(NamedTuple):
+    """One finding in the reply, with its status and what qualifies it. (A named tuple: immutable,
+    and cheap to make, which matters at webhook speed.)"""
 
     finding: str
     tag: str | None
@@ -59,6 +61,8 @@ class Mention:
 
 @dataclass(frozen=True)
 class Reading:
+    """What the reply says. (Frozen; `by_finding` is a cache filled on first use.)"""
+
     text: str
     words: tuple[str, ...]
     mentions: tuple[Mention, ...]
@@ -76,7 +80,15 @@ class Reading:
     identity_question: bool
 
     def having(self, *findings: str, statuses: frozenset[str] = CURRENT) -> tuple[Mention, ...]:
-        return tuple(m for m in self.mentions if m.finding in findings and m.status in statuses)
+        by = self.by_finding
+        return tuple(m for f in findings for m in by.get(f, ()) if m.status in statuses)
+
+    @cached_property
+    def by_finding(self) -> dict[str, list[Mention]]:
+        by: dict[str, list[Mention]] = {}
+        for m in self.mentions:
+            by.setdefault(m.finding, []).append(m)
+        return by
 
     def with_modifier(self, finding: str, *modifiers: str,
                       statuses: frozenset[str] = CURRENT) -> tuple[Mention, ...]:
@@ -87,7 +99,7 @@ class Reading:
         return bool(self.topics) or any(m.red_flag for m in self.mentions)
 
 
-@dataclass
+@dataclass(eq=False)   # compared by identity
 class _Clause:
     index: int
     words: list[str]
@@ -96,11 +108,23 @@ class _Clause:
     _kinds: dict[str, list[Match]] = field(default_factory=dict)
     _ids: dict[str, dict[str, list[Match]]] = field(default_factory=dict)
 
+    scores: list[scores.Score] = field(default_factory=list)
+
     def set_matches(self, matches: list[Match]) -> None:
         self.matches = matches
         for m in matches:
             self._kinds.setdefault(m.entry.kind, []).append(m)
             self._ids.setdefault(m.entry.kind, {}).setdefault(m.entry.id, []).append(m)
+        cues = self._ids.get(CUE, {})
+        # What `_status` asks of every finding, worked out once per clause.
+        self.negations = cues.get("negation", _NONE)
+        self.presents = cues.get("present", _NONE)
+        self.hypotheticals = cues.get("hypothetical", _NONE)
+        self.resolved_by_negation = "resolved_negation" in cues
+        self.resolved = "resolved" in cues
+        self.doubted = self.question_mark or "doubt" in cues
+        self.past = "past" in cues and "present" not in cues
+        self.finding_starts = {m.start for m in matches if m.entry.kind in (FINDING, TOPIC)}
 
     def of(self, kind: str, *ids: str) -> list[Match]:
         """This clause's matches of one kind, optionally of some ids only."""
@@ -117,34 +141,46 @@ class _Clause:
 def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     words = lex.words(text)
     clauses = _clauses(words, lex)
+    number_words = lex.number_words
     for clause in clauses:
         clause.set_matches(lex.matches(clause.words))
+        if any(w[0].isdigit() or w in number_words for w in clause.words):
+            clause.scores = scores.scores_in(clause.words, lex, whole_reply=len(clauses) == 1)
 
     mentions: list[Mention] = []
     topics: list[Mention] = []
+    kinds: set[str] = set()          # which kinds of lexicon entries the reply has at all
     for clause in clauses:
-        mentions.extend(_findings(clause, lex))
-        topics.extend(_topics(clause, lex))
-    mentions = _resolve_backwards(clauses, mentions)
-    mentions = _bind_modifiers(clauses, mentions)
-    mentions = _fevers_from_temperatures(clauses, mentions, lex)
+        kinds.update(clause._kinds)
+        if FINDING in clause._kinds:
+            mentions.extend(_findings(clause, lex))
+        if TOPIC in clause._kinds:
+            topics.extend(_topics(clause, lex))
+    # Each step below is skipped when the reply has nothing it works on: the webhook calls
+    # `classify` inline, and most replies are a few words.
+    if mentions and len(clauses) > 1:
+        mentions = _resolve_backwards(clauses, mentions)
+    if mentions and MODIFIER in kinds:
+        mentions = _bind_modifiers(clauses, mentions)
+    if any(c.scores or any(w[0].isdigit() for w in c.words) for c in clauses):
+        mentions = _fevers_from_temperatures(clauses, mentions, lex)
 
-    all_scores = [
-        s for c in clauses
-        for s in scores.scores_in(c.words, lex, whole_reply=len(clauses) == 1)
-    ]
+    all_scores = [s for c in clauses for s in c.scores]
     current = [s for s in all_scores if not s.past]
     past = [s for s in all_scores if s.past]
 
     by_clause = _mentions_by_clause(mentions)
-    intensity = _intensity(clauses, by_clause)
-    improving, worsening, same = _trend(clauses, by_clause)
-    is_question, answerable, asked, identity = _questions(clauses, mentions)
+    intensity = _intensity(clauses, by_clause) if INTENSITY in kinds else None
+    improving, worsening, same = _trend(clauses, by_clause) if TREND in kinds else ((), (), False)
+    if QUESTION in kinds or any(c.question_mark for c in clauses):
+        is_question, answerable, asked, identity = _questions(clauses, mentions)
+    else:
+        is_question, answerable, asked, identity = False, False, [], False
     wellness = tuple(
         " ".join(c.words[m.start:m.end])
-        for c in clauses if c not in asked for m in c.of(STATEMENT, "wellness")
+        for c in clauses if all(c is not a for a in asked) for m in c.of(STATEMENT, "wellness")
         if not _negated_before(c, m, lex, max_gap=1)
-    )
+    ) if STATEMENT in kinds else ()
 
     return Reading(
         text=text,
@@ -232,26 +268,27 @@ def _topics(clause: _Clause, lex: Lexicon) -> list[Mention]:
 
 def _status(clause: _Clause, m: Match, lex: Lexicon) -> str:
     negated = _negated_before(clause, m, lex) or _post_cue(clause, m, "negation_after", lex)
-    resolved_by_negation = bool(clause.of(CUE, "resolved_negation"))
-    if negated and not resolved_by_negation:
+    if negated and not clause.resolved_by_negation:
         return NEGATED
-    if resolved_by_negation or clause.of(CUE, "resolved"):
+    if clause.resolved_by_negation or clause.resolved:
         return RESOLVED
-    if any(c.end <= m.start for c in clause.of(CUE, "hypothetical")):
+    if any(c.end <= m.start for c in clause.hypotheticals):
         return HYPOTHETICAL
-    if clause.question_mark or clause.of(CUE, "doubt"):
+    if clause.doubted:
         return DOUBTED
-    if clause.of(CUE, "past") and not clause.of(CUE, "present"):
+    if clause.past:
         return PAST
     return PRESENT
 
 
 def _negated_before(clause: _Clause, m: Match, lex: Lexicon, max_gap: int | None = None) -> bool:
     """A negation cue before `m` whose scope reaches it (its clause, a few words, a list)."""
+    if not clause.negations:
+        return False
     window = lex.negation_window if max_gap is None else max_gap
-    starts = {o.start for o in clause.matches if o.entry.kind in (FINDING, TOPIC)}
-    presents = [c for c in clause.of(CUE, "present")]
-    for cue in clause.of(CUE, "negation"):
+    starts = clause.finding_starts
+    presents = clause.presents
+    for cue in clause.negations:
         if cue.end > m.start or m.start - cue.end > window:
             continue
         broken = any(
@@ -433,9 +470,7 @@ def _questions(clauses: list[_Clause], mentions: list[Mention]) -> tuple[bool, b
         if not form and not clause.question_mark:
             continue
         topic = bool(clause.of(QUESTION, "answerable", "person"))
-        content = any(m.clause == clause.index for m in mentions) or any(
-            s for s in scores.scores_in(clause.words, LEXICON, whole_reply=False)
-        )
+        content = any(m.clause == clause.index for m in mentions) or bool(clause.scores)
         if form or (clause.question_mark and (topic or (len(clause.words) >= 3 and not content))):
             asked.append(clause)
     if not asked:
@@ -455,5 +490,4 @@ def _questions(clauses: list[_Clause], mentions: list[Mention]) -> tuple[bool, b
 
 
 def _replace(m: Mention, **changes) -> Mention:
-    from dataclasses import replace
-    return replace(m, **changes)
+    return m._replace(**changes)

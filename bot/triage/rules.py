@@ -13,7 +13,7 @@ carried by "same"); `P` the previous score (or one the patient quotes: "was a 7 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from bot.protocol import PROTOCOL
 from bot.triage.lexicon import LEXICON
@@ -57,8 +57,7 @@ class Facts:
         return tuple(m for m in self.reading.mentions if m.red_flag and m.status in HAPPENED)
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     rule: str
     level: str
     reason: str
@@ -458,14 +457,16 @@ def apply(facts: Facts) -> list[Hit]:
     for need in present:
         chosen.update(_BY_NEED.get(need, ()))
     hits = []
-    for index in sorted(chosen):
+    for index in sorted(chosen):       # RULES is in the protocol's order: highest level first
         rule_id, level, _, fn = RULES[index]
         words = fn(facts)
         if words:
             hits.append(Hit(rule_id, level, f"{rule_id}: {words}"))
-    hits.sort(key=lambda h: -PROTOCOL.rank(h.level))
     return hits
 
+
+if [PROTOCOL.rank(lv) for _, lv, _, _ in RULES] != sorted((PROTOCOL.rank(lv) for _, lv, _, _ in RULES), reverse=True):
+    raise RuntimeError("rules must be registered highest level first: `apply` relies on it")
 
 # Which rules can fire given what a reply has (see `rule(needs=...)`), so `apply` skips the rest.
 _ALWAYS = tuple(i for i, (_, _, needs, _) in enumerate(RULES) if needs is None)

@@ -10,13 +10,12 @@ A score said of the past ("was a 7 yesterday", "went from 7 to 4") is kept apart
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.triage.lexicon import Lexicon
 
 
-@dataclass(frozen=True)
-class Score:
+class Score(NamedTuple):
     value: int
     start: int              # word positions in the clause, for reasons
     end: int
@@ -50,7 +49,11 @@ def scores_in(words: list[str], lex: Lexicon, whole_reply: bool) -> list[Score]:
     out: list[Score] = []
     n = len(words)
     i = 0
+    number_words = lex.number_words
     while i < n:
+        if not (words[i][0].isdigit() or words[i] in number_words):
+            i += 1
+            continue
         value = _int(words[i], lex)
         if value is None or value > 10:
             i += 1
@@ -111,9 +114,9 @@ def _said_of_past(words: list[str], start: int, end: int, lex: Lexicon) -> bool:
 
 def temperatures_in(words: list[str], lex: Lexicon) -> list[float]:
     """Numbers that read as a body temperature (Fahrenheit or Celsius)."""
-    out = []
+    out: list[float] = []
     for w in words:
-        if w[0].isdigit() and ":" not in w:
+        if w[0].isdigit() and ":" not in w and len(w) >= 2:
             try:
                 t = float(w.replace(",", "."))
             except ValueError:
