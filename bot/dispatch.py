@@ -76,20 +76,22 @@ def run_once(*, now: datetime, gateway: SmsGateway | None = None) -> Report:
     _materialise_checkins(now, report)
     _queue_reminders(now, report)
     _mark_missed(now, report)
-    report["alerts_queued"] += escalation.run_timers(now)
+    alerts = escalation.run_timers(now)
+    if alerts:
+        report["alerts_queued"] += alerts
     _send_outbox(now, gateway, report)
     return report
 
 
 # -- claiming ---------------------------------------------------------------------------------
 
-def _claim(model: Any, where: Sequence[Any], values: dict[str, Any], order_by: Sequence[Any],
-           limit: int = BATCH_SIZE) -> list[int]:
-    """Claim up to `limit` rows matching `where` by setting `values`; returns the ids now ours.
+def _claim(model: Any, where: Sequence[Any], values: dict[str, Any], order_by: Sequence[Any]) -> list[int]:
+    """Claim up to a batch of rows matching `where` by setting `values`; returns the ids now ours.
 
     The caller commits; on PostgreSQL the rows stay locked until then, so the claim and the work
     done under it land together.
     """
+    limit = current_app.config.get("DISPATCH_BATCH_SIZE", BATCH_SIZE)
     query = sa.select(model.id).where(*where).order_by(*order_by).limit(limit)
     if db.engine.dialect.name == "postgresql":
         ids = list(db.session.scalars(query.with_for_update(skip_locked=True)))
