@@ -33,7 +33,7 @@ SORENESS_FINDINGS = frozenset({"soreness"})
 class Triage:
     level: str                      # expected | monitor | routine | urgent | emergency | unclear
     soreness: int | None            # the 0-10 score the patient stated (None for words alone)
-    symptoms: frozenset[str]        # protocol symptom tags reported (current, doubted or past)
+    symptoms: frozenset[str]        # protocol symptom tags reported (current, doubted, past or resolved)
     reasons: tuple[str, ...]        # "E1: 'hurts when i breathe in'", highest level first
     rules: tuple[str, ...]          # rule ids that fired, highest level first
     is_question: bool               # the reply asks something
@@ -147,7 +147,9 @@ def _soreness(reading: Reading, previous: int | None) -> tuple[int | None, str]:
     flare_clauses = {m.clause for m in reading.mentions if m.finding == "flare"}
     # Soreness words in a clause about the usual complaint describe the flare (R4), and pain at
     # the shoulder blade is U6's; neither is today's soreness score.
-    pains = [m for m in reading.mentions if m.finding in SORENESS_FINDINGS and m.clause not in flare_clauses]
+    # A soreness word in a question ("how long will the soreness last?") asks; it reports no score.
+    aside = flare_clauses | reading.question_clauses
+    pains = [m for m in reading.mentions if m.finding in SORENESS_FINDINGS and m.clause not in aside]
     current = [m for m in pains if m.status in ("present", "doubted")]
     if current:
         return 4, f"'{current[0].words}'"
@@ -166,8 +168,10 @@ def _assessable(reading: Reading, facts: rules.Facts) -> bool:
 
 
 def _symptoms(reading: Reading, facts: rules.Facts) -> frozenset[str]:
-    tags = {m.tag for m in reading.mentions if m.status in HAPPENED and m.tag}
-    tags.discard("soreness")
+    # Resolved findings keep their tag (tests/data/README.md, convention 28); `resolved` says which.
+    tags = {m.tag for m in reading.mentions if (m.status in HAPPENED or m.status == RESOLVED) and m.tag}
+    if facts.soreness == 0 and not reading.having("shoulder_blade_pain", statuses=HAPPENED):
+        tags.discard("soreness")         # "no pain", "fine": no soreness reported
     if facts.soreness:
         tags.add("soreness")
     if facts.improving:

@@ -78,6 +78,7 @@ class Reading:
     question_answerable: bool
     question_words: str
     identity_question: bool
+    question_clauses: frozenset[int]     # clauses that ask ("how long will the soreness last?")
 
     def having(self, *findings: str, statuses: frozenset[str] = CURRENT) -> tuple[Mention, ...]:
         by = self.by_finding
@@ -198,6 +199,7 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
         question_answerable=answerable,
         question_words=" / ".join(" ".join(c.words) for c in asked),
         identity_question=identity,
+        question_clauses=frozenset(c.index for c in asked),
     )
 
 

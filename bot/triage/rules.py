@@ -77,9 +77,12 @@ def rule(rule_id: str, level: str, needs: tuple[str, ...] | None = None) -> Call
 
 
 def quote(mentions) -> str | None:
-    """The patient's words behind some findings, for a reason ("'hurts when i breathe in'")."""
-    seen = list(dict.fromkeys(m.words for m in mentions))
-    return ", ".join(f"'{w}'" for w in seen) if seen else None
+    """The patient's words behind some findings, for a reason ("'hurts when i breathe in'",
+    "'bruise' (large)")."""
+    seen = list(dict.fromkeys(
+        f"'{m.words}' ({', '.join(sorted(m.modifiers))})" if m.modifiers else f"'{m.words}'" for m in mentions
+    ))
+    return ", ".join(seen) if seen else None
 
 
 def first(*parts: str | None) -> str | None:

@@ -264,3 +264,18 @@ def test_passing_lightheadedness_nausea_and_plain_headache_are_monitor():
 def test_small_bruise_spot_bleeding_that_stopped_and_fine_are_expected():
     for text in ("small bruise", "bled a little but it stopped", "all good", "a bit tired today", "tingling went away"):
         assert level(text, hours=5) == "expected", text
+
+
+def test_improvement_words_next_to_a_mild_adverb_still_count():
+    assert level("a bit better, 4 or 5", hours=40) == "monitor"           # M3, not R1
+    assert level("un poco mejor, como 5", hours=40) == "monitor"
+
+
+@pytest.mark.parametrize("text", ["pretty good", "really good today", "muy bien"])
+def test_intensity_adverbs_before_good_are_not_soreness(text):
+    r = result(text, hours=40)
+    assert r.level == "expected" and "soreness" not in r.symptoms
+
+
+def test_a_soreness_word_inside_a_question_is_not_a_report():
+    assert level("how long will the soreness last?", hours=40) == "expected"
