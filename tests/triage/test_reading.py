@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.triage.helpers import level, result
+from .helpers import level, result
 
 
 @pytest.mark.parametrize("text, tag", [

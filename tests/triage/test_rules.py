@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.protocol import PROTOCOL
-from tests.triage.helpers import level, result
+from .helpers import level, result
 
 ALL_REGIONS = sorted(PROTOCOL.regions)
 LUNG_RISK = sorted(PROTOCOL.lung_risk_regions)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.triage.helpers import result
+from .helpers import result
 
 
 @pytest.mark.parametrize("text, score", [
