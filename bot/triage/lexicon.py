@@ -248,8 +248,10 @@ class Lexicon:
             text = "".join(c for c in text if not unicodedata.combining(c))
         if "/" in text or "%" in text:
             text = text.replace("w/o", " without ").replace("w/", " with ").replace("%", " percent ")
-        text = _APOSTROPHES.sub("", text)
-        text = _HYPHEN_IN_WORD.sub(" ", text)
+        if "'" in text or not text.isascii():
+            text = _APOSTROPHES.sub("", text)
+        if "-" in text:
+            text = _HYPHEN_IN_WORD.sub(" ", text)
         out: list[str] = []
         tokens = _TOKEN.findall(text)
         cache = self._word_cache

@@ -206,32 +206,27 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
 # -- 2. clauses ------------------------------------------------------------------------------------
 
 def _clauses(words: list[str], lex: Lexicon) -> list[_Clause]:
+    """Split at punctuation and at clause-breaking words ("but", "pero"); "-" and "/" between two
+    numbers stay ("4-5", "7/10"); a clause ending in "?" is marked as asked."""
     clauses: list[_Clause] = []
     current: list[str] = []
-
-    def close(question_mark: bool) -> None:
-        if current:
-            clauses.append(_Clause(len(clauses), list(current), question_mark))
-            current.clear()
-        elif question_mark and clauses:
-            clauses[-1].question_mark = True
-
+    breakers = lex.clause_breakers
+    last = len(words) - 1
     for i, w in enumerate(words):
-        if w in _NUMERIC_JOINERS:
-            between_numbers = (0 < i < len(words) - 1 and _numeric(words[i - 1]) and _numeric(words[i + 1]))
-            if between_numbers:
-                current.append(w)
-            else:
-                close(False)
-        elif w in _SEPARATORS:
-            close(w == "?")
-        elif w in lex.clause_breakers:
-            close(False)
-        elif w in ("+", ":"):
-            continue      # "fever: none" reads as "fever none"
-        else:
+        if w[0].isalnum() and w not in breakers:
             current.append(w)
-    close(False)
+            continue
+        if w in _NUMERIC_JOINERS and 0 < i < last and _numeric(words[i - 1]) and _numeric(words[i + 1]):
+            current.append(w)
+        elif w in _SEPARATORS or w in _NUMERIC_JOINERS or w in breakers:
+            if current:
+                clauses.append(_Clause(len(clauses), current, w == "?"))
+                current = []
+            elif w == "?" and clauses:
+                clauses[-1].question_mark = True
+        # "+" and ":" are dropped: "fever: none" reads as "fever none"
+    if current:
+        clauses.append(_Clause(len(clauses), current, False))
     return clauses
 
 
