@@ -114,7 +114,8 @@ def _patient_for(number: str) -> Patient | None:
     return db.session.scalar(
         sa.select(Patient).outerjoin(TreatmentSession, TreatmentSession.patient_id == Patient.id)
         .where(Patient.phone == number)
-        .order_by((TreatmentSession.status == "open").desc(), TreatmentSession.ended_at.desc().nulls_last(),
+        .order_by(sa.case((TreatmentSession.status == "open", 0), else_=1),
+                  sa.case((TreatmentSession.ended_at.is_(None), 1), else_=0), TreatmentSession.ended_at.desc(),
                   Patient.id.desc()).limit(1)
     )
 
@@ -172,7 +173,8 @@ def _national(number: str) -> str:
 def _latest_session(patient: Patient) -> TreatmentSession | None:
     return db.session.scalar(
         sa.select(TreatmentSession).where(TreatmentSession.patient_id == patient.id)
-        .order_by((TreatmentSession.status == "open").desc(), TreatmentSession.ended_at.desc()).limit(1)
+        .order_by(sa.case((TreatmentSession.status == "open", 0), else_=1), TreatmentSession.ended_at.desc())
+        .limit(1)
     )
 
 

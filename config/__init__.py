@@ -77,6 +77,7 @@ def load(environ: Mapping[str, str] | None = None, *, instance_path: str | os.Pa
         "CONSOLE_SMS_FILE": get("CONSOLE_SMS_FILE") or str(instance / "console-sms.jsonl"),
         "DEFAULT_PHONE_REGION": get("DEFAULT_PHONE_REGION", "US").upper(),
         "LOG_LEVEL": get("LOG_LEVEL", "INFO").upper(),
+        "MAX_CONTENT_LENGTH": 256 * 1024,  # Twilio's posts are a few kB; refuse (413) anything near this
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,

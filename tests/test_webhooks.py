@@ -195,6 +195,12 @@ def test_a_json_body_is_refused(client, maria):
     assert response.status_code == 415
 
 
+def test_an_oversized_post_is_refused_before_it_is_read(client, maria):
+    form = params("x" * 300_000)
+    assert post_signed(client, "/sms/inbound", form).status_code == 413
+    assert stored_messages() == 0
+
+
 def test_a_get_is_not_allowed(client):
     assert client.get("/sms/inbound").status_code == 405
 
