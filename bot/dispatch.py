@@ -39,6 +39,7 @@ from .protocol import PROTOCOL
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+LOOK_AGAIN = 20  # without SKIP LOCKED, how often to re-read candidates that other processes took first
 # A text still `claimed` this long after its claim was orphaned by a crash. A live claimer stops
 # sending at half this age, so a reconciler never races a slow but living process.
 LEASE = timedelta(minutes=10)
@@ -99,13 +100,15 @@ def _claim(model: Any, where: Sequence[Any], values: dict[str, Any], order_by: S
             db.session.execute(sa.update(model).where(model.id.in_(ids)).values(**values)
                                .execution_options(synchronize_session=False))
         return ids
-    claimed = []
-    for row_id in db.session.scalars(query).all():
-        changed = db.session.execute(sa.update(model).where(model.id == row_id, *where).values(**values)
-                                     .execution_options(synchronize_session=False)).rowcount
-        if changed == 1:
-            claimed.append(row_id)
-    return claimed
+    for _ in range(LOOK_AGAIN):
+        candidates = db.session.scalars(query).all()
+        claimed = [row_id for row_id in candidates if db.session.execute(
+            sa.update(model).where(model.id == row_id, *where).values(**values)
+            .execution_options(synchronize_session=False)).rowcount == 1]
+        if claimed or not candidates:
+            return claimed
+        # Every candidate went to another process meanwhile: there may be more behind them.
+    return []
 
 
 # -- check-ins --------------------------------------------------------------------------------

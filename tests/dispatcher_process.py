@@ -1,6 +1,6 @@
 """A dispatcher process for the multi-process tests: `python tests/dispatcher_process.py --database-url ...`.
 
-Waits until --start-at (so several processes really race), then runs dispatch passes at --now
+Waits for --parties processes to be ready (so they really race), then runs dispatch passes at --now
 until nothing is left, and prints its report as JSON. --send-delay slows each send, so a test
 can kill the process in the middle of a batch.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from datetime import datetime
@@ -36,7 +37,8 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--sms-file", required=True)
     parser.add_argument("--now", required=True)
-    parser.add_argument("--start-at", type=float, default=0.0)
+    parser.add_argument("--ready-dir", default=None, help="a directory where the racing processes meet")
+    parser.add_argument("--parties", type=int, default=1)
     parser.add_argument("--send-delay", type=float, default=0.0)
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
@@ -47,7 +49,11 @@ def main() -> None:
     gateway = SlowGateway(args.sms_file, args.send_delay)
     total = Report()
     with app.app_context():
-        time.sleep(max(0.0, args.start_at - time.time()))
+        if args.ready_dir:
+            ready = Path(args.ready_dir)
+            (ready / str(os.getpid())).touch()
+            while len(list(ready.iterdir())) < args.parties:
+                time.sleep(0.01)
         while True:
             report = run_once(now=datetime.fromisoformat(args.now), gateway=gateway)
             total.update(report)

@@ -37,12 +37,12 @@ def seed_due_checkins(clinic, count: int) -> None:
     db.session.commit()
 
 
-def start(database_url: str, sms_file: Path, *, now: datetime = NOW, start_at: float = 0.0, send_delay: float = 0.0,
-          batch: int = 100) -> subprocess.Popen:
+def start(database_url: str, sms_file: Path, *, now: datetime = NOW, send_delay: float = 0.0, batch: int = 100,
+          ready_dir: Path | None = None, parties: int = 1) -> subprocess.Popen:
+    meet = ["--ready-dir", str(ready_dir), "--parties", str(parties)] if ready_dir else []
     return subprocess.Popen(
         [sys.executable, str(SCRIPT), "--database-url", database_url, "--sms-file", str(sms_file),
-         "--now", now.isoformat(), "--start-at", str(start_at), "--send-delay", str(send_delay),
-         "--batch", str(batch)],
+         "--now", now.isoformat(), "--send-delay", str(send_delay), "--batch", str(batch), *meet],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "FLASK_SKIP_DOTENV": "1"})
 
 
@@ -59,12 +59,15 @@ def sent_references(sms_file: Path) -> Counter:
 def test_two_dispatchers_at_once_send_each_of_2000_checkins_exactly_once(app, clinic, database_url, tmp_path):
     seed_due_checkins(clinic, 2000)
     sms_file = tmp_path / "sms.jsonl"
-    start_at = time.time() + 3  # both processes are up and wait for this moment
-    reports = [finish(p) for p in [start(database_url, sms_file, start_at=start_at) for _ in range(2)]]
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    # Both processes wait for each other, then race; a millisecond per send keeps them overlapping.
+    racers = [start(database_url, sms_file, send_delay=0.001, ready_dir=ready, parties=2) for _ in range(2)]
+    reports = [finish(p) for p in racers]
 
     references = sent_references(sms_file)
     assert len(references) == 2000 and max(references.values()) == 1
-    assert all(report.get("sent", 0) > 0 for report in reports)  # both really took part
+    assert all(report.get("sent", 0) > 0 for report in reports), reports  # both really took part
     assert sum(report["sent"] for report in reports) == 2000
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(Message.status == "sent")) == 2000
