@@ -16,6 +16,9 @@ from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
+from .protocol import PROTOCOL
+
+_TIMINGS = PROTOCOL.escalation  # the protocol's defaults for each clinic's settings
 
 
 def utcnow() -> datetime:
@@ -57,16 +60,16 @@ class Clinic(db.Model):
     sms_name: so.Mapped[str] = so.mapped_column(sa.String(20))
     phone: so.Mapped[str] = so.mapped_column(sa.String(20))
     timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="America/New_York")
-    quiet_start: so.Mapped[time] = so.mapped_column(sa.Time, default=time(21, 0))
-    quiet_end: so.Mapped[time] = so.mapped_column(sa.Time, default=time(8, 0))
+    quiet_start: so.Mapped[time] = so.mapped_column(sa.Time, default=PROTOCOL.quiet_start)
+    quiet_end: so.Mapped[time] = so.mapped_column(sa.Time, default=PROTOCOL.quiet_end)
     business_open: so.Mapped[time] = so.mapped_column(sa.Time, default=time(8, 0))
     business_close: so.Mapped[time] = so.mapped_column(sa.Time, default=time(17, 0))
     # ISO weekdays the clinic is open, e.g. "12345" for Monday to Friday.
     business_days: so.Mapped[str] = so.mapped_column(sa.String(7), default="12345")
-    emergency_realert_minutes: so.Mapped[int] = so.mapped_column(default=5)
-    emergency_backup_minutes: so.Mapped[int] = so.mapped_column(default=15)
-    urgent_backup_minutes: so.Mapped[int] = so.mapped_column(default=30)
-    daily_text_limit: so.Mapped[int] = so.mapped_column(default=4)
+    emergency_realert_minutes: so.Mapped[int] = so.mapped_column(default=_TIMINGS["emergency_realert_minutes"])
+    emergency_backup_minutes: so.Mapped[int] = so.mapped_column(default=_TIMINGS["emergency_backup_minutes"])
+    urgent_backup_minutes: so.Mapped[int] = so.mapped_column(default=_TIMINGS["urgent_backup_minutes"])
+    daily_text_limit: so.Mapped[int] = so.mapped_column(default=_TIMINGS["daily_text_limit"])
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     providers: so.Mapped[list[Provider]] = so.relationship(back_populates="clinic")
