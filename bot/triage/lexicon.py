@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.protocol import PROTOCOL
+from bot.triage import real_words
 
 # Kinds of lexicon entries, as the sections of triage.toml name them.
 FINDING = "finding"
@@ -45,6 +46,15 @@ _KEEPS = frozenset({(FINDING, MODIFIER), (MODIFIER, FINDING), (TREND, MODIFIER),
 
 _TOKEN = re.compile(r"\d+(?:[.,:]\d+)?|[a-z]+|[?!.,;:/\-+\n()\[\]]")
 _APOSTROPHES = re.compile(r"['’`´ʼ]")
+_APOSTROPHE_S = re.compile(r"\b([a-z]+)['’`´ʼ]s\b")
+# "it's", "that's" stay one word ("its", "thats": the lexicon's spelling); after any other word
+# "'s" is "is" or a possessive, and is dropped: "arm's weak" -> "arm weak".
+_S_CONTRACTIONS = frozenset({"it", "that", "what", "there", "here", "he", "she", "who", "let", "where", "how"})
+
+
+def _apostrophe_s(m: re.Match) -> str:
+    word = m.group(1)
+    return word + "s" if word in _S_CONTRACTIONS else word
 _HYPHEN_IN_WORD = re.compile(r"(?<=[a-z])-(?=[a-z])")
 _RUN_OF_3 = re.compile(r"([a-z])\1{2,}")
 _RUN_OF_2 = re.compile(r"([a-z])\1+")
@@ -114,12 +124,15 @@ class Lexicon:
         self.clause_breakers = frozenset(scope["clause_breakers"])
         self.gap_breakers = frozenset(scope["gap_breakers"])
         self.coordinators = frozenset(scope["coordinators"])
+        self.weak_words = frozenset(scope["weak_words"])
+        self.red_flag_negation_passes = frozenset(scope["red_flag_negation_passes"])
 
         norm = raw["normalise"]
         self.spelling: dict[str, tuple[str, ...]] = {
             k: tuple(v.split()) for k, v in norm["spelling"].items()
         }
         self.not_typos = frozenset(norm["not_typos"])
+        self.real_words = real_words.load()          # dictionary words one letter from a symptom word
         self.fuzzy_min_length: int = norm["fuzzy_min_length"]
         # Digits used as words in texting ("hurts 2 breathe"): read as the word before a verb.
         self.digit_words: dict[str, str] = dict(norm["digit_words"])
@@ -142,6 +155,7 @@ class Lexicon:
         self.past_after = frozenset(numbers["past_after"])
         self.present_before = frozenset(numbers["present_before"])
         self.score_follow = frozenset(numbers["score_follow"])
+        self.same_before = frozenset(numbers["same_before"])
 
         self.classes: dict[str, frozenset[str]] = {
             name: frozenset(words) for name, words in raw["classes"].items()
@@ -249,6 +263,7 @@ class Lexicon:
         if "/" in text or "%" in text:
             text = text.replace("w/o", " without ").replace("w/", " with ").replace("%", " percent ")
         if "'" in text or not text.isascii():
+            text = _APOSTROPHE_S.sub(_apostrophe_s, text)   # "breathing's fine" -> "breathing fine"
             text = _APOSTROPHES.sub("", text)
         if "-" in text:
             text = _HYPHEN_IN_WORD.sub(" ", text)
@@ -285,8 +300,13 @@ class Lexicon:
         token = _RUN_OF_3.sub(r"\1\1", token)           # "sooooo" -> "soo", "feeeel" -> "feel"
         if token in self.spelling:
             return self.spelling[token]
-        if token in self.vocabulary or token in self.not_typos or token in self.number_words:
-            return (token,)
+        if (token in self.vocabulary or token in self.not_typos or token in self.number_words
+                or token in self.real_words):
+            return (token,)                               # only unknown words are repaired
+        return self.repair(token)
+
+    def repair(self, token: str) -> tuple[str, ...]:
+        """An unknown word -> the lexicon word it misspells, or itself when none is certain."""
         squashed = self._squashed.get(_RUN_OF_2.sub(r"\1", token))  # "soo" -> "so", "numbb" -> "numb"
         if squashed:
             return (squashed,)
@@ -318,7 +338,10 @@ class Lexicon:
             if variant in self._finding_words:           # a letter too many: "bruisinng"
                 candidates.add(variant)
             candidates |= self._deletions.get(variant, set())  # a letter wrong or swapped
-        candidates = {c for c in candidates if _one_edit(c, token)}
+        # Typos rarely hit the first letter, and real words that differ from a symptom word only
+        # there are common ("napping" / "zapping", "having" / "heaving" differs later, but "hearing"
+        # / "bearing" ...): no correction is better than a wrong one.
+        candidates = {c for c in candidates if c[0] == token[0] and _one_edit(c, token)}
         return candidates.pop() if len(candidates) == 1 else None
 
     # -- matching -------------------------------------------------------------------------------

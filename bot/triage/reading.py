@@ -126,6 +126,7 @@ class _Clause:
         self.doubted = self.question_mark or "doubt" in cues
         self.past = "past" in cues and "present" not in cues
         self.finding_starts = {m.start for m in matches if m.entry.kind in (FINDING, TOPIC)}
+        self.finding_ends = {m.start: m.end for m in matches if m.entry.kind in (FINDING, TOPIC)}
 
     def of(self, kind: str, *ids: str) -> list[Match]:
         """This clause's matches of one kind, optionally of some ids only."""
@@ -238,11 +239,16 @@ def _numeric(word: str) -> bool:
 
 def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
     out = []
+    limbs = lex.classes["limb"]
     for m in clause.of(FINDING):
         status = _status(clause, m, lex)
+        words = " ".join(clause.words[m.start:m.end])
+        finding, tag = m.entry.id, m.entry.tag
+        if words in lex.weak_words and any(w in limbs for w in clause.words):
+            finding, tag = "weakness", "weakness"      # "arm and leg are tingly and weak"
         out.append(Mention(
-            finding=m.entry.id, tag=m.entry.tag, red_flag=m.entry.red_flag, status=status,
-            clause=clause.index, start=m.start, end=m.end, words=" ".join(clause.words[m.start:m.end]),
+            finding=finding, tag=tag, red_flag=m.entry.red_flag, status=status,
+            clause=clause.index, start=m.start, end=m.end, words=words,
         ))
     return out
 
@@ -251,7 +257,7 @@ def _topics(clause: _Clause, lex: Lexicon) -> list[Mention]:
     out = []
     for m in clause.of(TOPIC):
         status = _status(clause, m, lex)
-        if status not in (NEGATED, RESOLVED, HYPOTHETICAL) and _post_cue(clause, m, "normal_after", lex, strict=False):
+        if status not in (NEGATED, RESOLVED, HYPOTHETICAL) and _said_to_be_normal(clause, m, lex):
             status = NEGATED
         if status in CURRENT or status == PAST:
             # a bare word is not a complaint of its own: it stays "in doubt"
@@ -263,8 +269,20 @@ def _topics(clause: _Clause, lex: Lexicon) -> list[Mention]:
     return out
 
 
+def _said_to_be_normal(clause: _Clause, m: Match, lex: Lexicon) -> bool:
+    """"breathing fine", "respiro bien", "chest feels ok": a normal word just after a bare breathing
+    or chest word, with no negation between ("breathing is not fine" is a complaint)."""
+    for cue in clause.of(CUE, "normal_after"):
+        if m.end <= cue.start <= m.end + lex.post_cue_window and not any(
+            m.end <= n.start < cue.start for n in clause.negations
+        ) and not any(m.end <= s < cue.start for s in clause.finding_starts):
+            return True
+    return False
+
+
 def _status(clause: _Clause, m: Match, lex: Lexicon) -> str:
-    negated = _negated_before(clause, m, lex) or _post_cue(clause, m, "negation_after", lex)
+    strict = m.entry.red_flag or m.entry.kind == TOPIC
+    negated = _negated_before(clause, m, lex, strict=strict) or _post_cue(clause, m, "negation_after", lex)
     if negated and not clause.resolved_by_negation:
         return NEGATED
     if clause.resolved_by_negation or clause.resolved:
@@ -278,8 +296,11 @@ def _status(clause: _Clause, m: Match, lex: Lexicon) -> str:
     return PRESENT
 
 
-def _negated_before(clause: _Clause, m: Match, lex: Lexicon, max_gap: int | None = None) -> bool:
-    """A negation cue before `m` whose scope reaches it (its clause, a few words, a list)."""
+def _negated_before(clause: _Clause, m: Match, lex: Lexicon, max_gap: int | None = None,
+                    strict: bool = False) -> bool:
+    """A negation cue before `m` whose scope reaches it (its clause, a few words, a list).
+    `strict` (breathing and chest findings): only through the words of
+    [scope].red_flag_negation_passes and lists joined by "or"."""
     if not clause.negations:
         return False
     window = lex.negation_window if max_gap is None else max_gap
@@ -288,6 +309,10 @@ def _negated_before(clause: _Clause, m: Match, lex: Lexicon, max_gap: int | None
     for cue in clause.negations:
         if cue.end > m.start or m.start - cue.end > window:
             continue
+        if strict:
+            if _transparent(clause, cue.end, m.start, lex):
+                return True
+            continue
         broken = any(
             clause.words[k] in lex.coordinators and (k + 1) not in starts
             for k in range(cue.end, m.start)
@@ -295,6 +320,23 @@ def _negated_before(clause: _Clause, m: Match, lex: Lexicon, max_gap: int | None
         if not broken:
             return True
     return False
+
+
+def _transparent(clause: _Clause, start: int, end: int, lex: Lexicon) -> bool:
+    """Whether a negation ending at `start` reaches a breathing or chest finding at `end`: only
+    small words between, or other findings joined by "or" ("no cough or chest pain")."""
+    k = start
+    words = clause.words
+    while k < end:
+        if k in clause.finding_ends:
+            k = clause.finding_ends[k]
+            if k < end and words[k] not in lex.red_flag_negation_passes:
+                return False
+            continue
+        if words[k] not in lex.red_flag_negation_passes:
+            return False
+        k += 1
+    return True
 
 
 def _post_cue(clause: _Clause, m: Match, cue_id: str, lex: Lexicon, strict: bool = True) -> bool:

@@ -260,7 +260,7 @@ def sharp_pain_at_shoulder_blade_or_chest_wall(f: Facts) -> str | None:
 @rule("U7", "urgent")
 def resolved_breathing_or_chest_symptom(f: Facts) -> str | None:
     """A breathing or chest symptom that has fully resolved."""
-    return quote(m for m in f.reading.mentions if m.red_flag and m.status == RESOLVED)
+    return quote(m for m in (*f.reading.mentions, *f.reading.topics) if m.red_flag and m.status == RESOLVED)
 
 
 # -- Routine --------------------------------------------------------------------------------------
@@ -388,7 +388,7 @@ def passing_lightheadedness_nausea_headache(f: Facts) -> str | None:
             or (m.status in CURRENT and (f.hours <= T["dizziness_after_hours"] or m.modifiers & {"in_clinic", "on_way_home"}))
         )
     ]
-    faint_in_clinic = [m for m in f.has("fainted", statuses=HAPPENED | {RESOLVED}) if "in_clinic" in m.modifiers]
+    faint_in_clinic = [m for m in f.has("fainted", statuses=HAPPENED | {RESOLVED}) if _in_clinic(m)]
     headache = [] if thunderclap_headache_or_meningism(f) else f.has("headache")
     return first(
         quote(passed_dizzy), quote(faint_in_clinic), quote(f.has("nausea", "vomiting")), quote(headache),
@@ -440,11 +440,12 @@ def _one_sided(mentions) -> list[Mention]:
     return [m for m in mentions if "bilateral" not in m.modifiers]
 
 
+def _in_clinic(m: Mention) -> bool:
+    return "in_clinic" in m.modifiers and "after_leaving" not in m.modifiers
+
+
 def _fainted_after_leaving(f: Facts) -> list[Mention]:
-    return [
-        m for m in f.has("fainted", statuses=HAPPENED | {RESOLVED})
-        if "in_clinic" not in m.modifiers
-    ]
+    return [m for m in f.has("fainted", statuses=HAPPENED | {RESOLVED}) if not _in_clinic(m)]
 
 
 def apply(facts: Facts) -> list[Hit]:

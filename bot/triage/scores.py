@@ -104,6 +104,8 @@ def _is_score(words: list[str], start: int, end: int, is_word: bool, scaled: boo
 
 
 def _said_of_past(words: list[str], start: int, end: int, lex: Lexicon) -> bool:
+    if any(w in lex.same_before for w in words[max(0, start - 5):start]):
+        return False                  # "same as yesterday: 2", "lo mismo que ayer, 1": today's score
     for k in range(start - 1, max(-1, start - 5), -1):
         if words[k][0].isdigit() or words[k] in lex.number_words or words[k] in lex.present_before:
             break                     # "from 7 to 4": "from" belongs to the 7, not to the 4
