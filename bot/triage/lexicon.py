@@ -59,6 +59,21 @@ _HYPHEN_IN_WORD = re.compile(r"(?<=[a-z])-(?=[a-z])")
 _RUN_OF_3 = re.compile(r"([a-z])\1{2,}")
 _RUN_OF_2 = re.compile(r"([a-z])\1+")
 _DEGREES = re.compile(r"°\s*([fc])?\b")
+_MAX_FORMS = 50_000
+
+
+def _fold_table() -> dict[int, str]:
+    """Latin letters with accents -> the plain letter (NFKD without the marks), and the other
+    apostrophes -> "'"; everything else is left for the slower path."""
+    table = {ord(c): "'" for c in "’`´ʼ"}
+    for code in range(0xC0, 0x250):
+        plain = "".join(c for c in unicodedata.normalize("NFKD", chr(code)) if not unicodedata.combining(c))
+        if plain.isascii() and plain.isalpha():
+            table[code] = plain.lower()
+    return table
+
+
+_FOLD = _fold_table()
 
 
 @dataclass(frozen=True, eq=False)   # compared and hashed by identity: one object per group
@@ -73,6 +88,7 @@ class Entry:
     standalone: bool = True           # intensity: counts without a soreness word next to it
     applies_to: frozenset[str] = frozenset()  # modifier: the findings it can qualify
     clause_wide: bool = False         # modifier: qualifies every such finding of its clause
+    dropped_by: frozenset[str] = frozenset()  # kinds whose longer match hides this one (_KEEPS)
 
 
 class Match:
@@ -189,6 +205,10 @@ class Lexicon:
                     self._deletions.setdefault(variant, set()).add(word)
         self._finding_words = frozenset(finding_words)
         self._word_cache: dict[str, tuple[str, ...]] = {}
+        self._digit_words_set = frozenset(self.digit_words)
+        # Tokens whose normal form is fixed: punctuation that joins or is dropped.
+        self._fixed_forms = {":": "", "+": ""}
+        self._forms: dict[str, str] = dict(self._fixed_forms)
 
     # -- building ---------------------------------------------------------------------------
 
@@ -205,6 +225,9 @@ class Lexicon:
             standalone=bool(spec.get("standalone", True)),
             applies_to=frozenset(spec.get("applies_to", ())),
             clause_wide=bool(spec.get("clause_wide", False)),
+            dropped_by=frozenset() if kind == QUESTION else frozenset(
+                outer for outer in _SECTIONS if outer != QUESTION and (outer, kind) not in _KEEPS
+            ),
         )
 
     def _element(self, text: str) -> frozenset[str] | int:
@@ -253,38 +276,56 @@ class Lexicon:
     # -- normalising ----------------------------------------------------------------------------
 
     def words(self, text: str) -> list[str]:
-        """Raw text -> normalised words and punctuation marks, in order."""
+        """Raw text -> normalised words and punctuation marks, in order. ":" and "+" are dropped
+        ("fever: none" reads as "fever none")."""
         text = text.lower()
+        if not text.isascii():
+            text = self._fold(text)
+        if "/" in text or "%" in text:
+            text = text.replace("w/o", " without ").replace("w/", " with ").replace("%", " percent ")
+        if "'" in text or "`" in text:
+            text = _APOSTROPHE_S.sub(_apostrophe_s, text)   # "breathing's fine" -> "breathing fine"
+            text = _APOSTROPHES.sub("", text)
+        if "-" in text:
+            text = _HYPHEN_IN_WORD.sub(" ", text)
+        tokens = _TOKEN.findall(text)
+        # Each distinct token is normalised once and remembered (`_forms`); a reply is then one
+        # lookup per token. A form may be several words ("alot" -> "a lot") or none ("lol").
+        forms = self._forms
+        seen = set(tokens)
+        for token in seen.difference(forms):
+            self._learn(token)
+        if len(forms) > _MAX_FORMS:                      # a flood of new tokens: start afresh
+            self._forms = forms = dict(self._fixed_forms)
+            for token in seen:
+                self._learn(token)
+        words = " ".join([forms[t] for t in tokens]).split()
+        if not self._digit_words_set.isdisjoint(seen):
+            self._digits_as_words(words)
+        return words
+
+    def _fold(self, text: str) -> str:
+        """Accents off, emoji that mean something into words, the rest of emoji and symbols dropped."""
+        text = text.translate(_FOLD)                        # á -> a, ñ -> n, ’ -> '
         if not text.isascii():
             text = self._emoji.sub(lambda m: self._emoji_words[m.group()], text)
             text = _DEGREES.sub(lambda m: f" {m.group(1) or 'degrees'} ", text)
             text = unicodedata.normalize("NFKD", text)
             text = "".join(c for c in text if not unicodedata.combining(c))
-        if "/" in text or "%" in text:
-            text = text.replace("w/o", " without ").replace("w/", " with ").replace("%", " percent ")
-        if "'" in text or not text.isascii():
-            text = _APOSTROPHE_S.sub(_apostrophe_s, text)   # "breathing's fine" -> "breathing fine"
-            text = _APOSTROPHES.sub("", text)
-        if "-" in text:
-            text = _HYPHEN_IN_WORD.sub(" ", text)
-        out: list[str] = []
-        tokens = _TOKEN.findall(text)
-        cache = self._word_cache
-        for i, token in enumerate(tokens):
-            if token[0].isalpha():
-                fixed = cache.get(token)
-                out.extend(fixed if fixed is not None else self.word(token))
-            elif token in self.digit_words and out and out[-1].isalpha() and self._verb_at(tokens, i + 1):
-                out.append(self.digit_words[token])          # "hurts 2 breathe" -> "hurts to breathe"
-            else:
-                out.append(token)
-        return out
+        return text
 
-    def _verb_at(self, tokens: list[str], i: int) -> bool:
-        if i >= len(tokens) or not tokens[i][0].isalpha():
-            return False
-        fixed = self.word(tokens[i])
-        return bool(fixed) and fixed[0] in self.digit_word_before
+    def _learn(self, token: str) -> None:
+        if token[0].isalpha():
+            self._forms[token] = " ".join(self.word(token))
+        else:
+            self._forms[token] = token
+
+    def _digits_as_words(self, words: list[str]) -> None:
+        """Texting "2" and "4" for "to" and "for" before a verb: "hurts 2 breathe"."""
+        last = len(words) - 1
+        for i, w in enumerate(words):
+            if w in self.digit_words and 0 < i < last and words[i - 1].isalpha() and words[i + 1] in self.digit_word_before:
+                words[i] = self.digit_words[w]
 
     def word(self, token: str) -> tuple[str, ...]:
         """One lower-case token -> the lexicon's word(s) for it (cached: a webhook sees few new words)."""
@@ -346,60 +387,85 @@ class Lexicon:
 
     # -- matching -------------------------------------------------------------------------------
 
-    def matches(self, words: list[str]) -> list[Match]:
-        """Every phrase found in one clause's words, minus those inside a longer match."""
-        words = [NUMBER if w[0].isdigit() else w for w in words]
+    def matches(self, words: list[str], numbers: bool = True) -> list[Match]:
+        """Every phrase found in one clause's words, minus those inside a longer match.
+        `numbers`: the words may hold digits (each then matches `#`)."""
+        if numbers:
+            words = [NUMBER if w[0].isdigit() else w for w in words]
+        n = len(words)
+        start = self._start
+        found: list[tuple[int, int, int, Entry]] = []   # (start, -end, order, entry): sorts in C
+        for i, word in enumerate(words):
+            node = start.get(word)
+            j = i + 1
+            while node is not None:                 # follow the phrase word by word
+                following, gaps, ends = node
+                for entry in ends:
+                    found.append((i, -j, len(found), entry))
+                if gaps:
+                    self._skip_gaps(words, i, j, gaps, found)
+                node = following.get(words[j]) if j < n else None
+                j += 1
+        if len(found) < 2:
+            return [Match(s, -e, entry) for s, e, _, entry in found]
+        found.sort()                                # by start, longest first: containers come first
+        out: list[Match] = []
+        spans: list[tuple[int, int, Entry]] = []
+        reach = -1                                  # the furthest end of the spans so far
+        for s, e, _, entry in found:
+            e = -e
+            if spans and spans[-1][0] == s and spans[-1][1] == e and spans[-1][2] is entry:
+                continue                            # the same phrase reached twice (with and without a gap)
+            inside = e <= reach and bool(entry.dropped_by) and any(
+                e2 >= e and e2 - s2 > e - s and outer.kind in entry.dropped_by for s2, e2, outer in spans
+            )
+            spans.append((s, e, entry))
+            if e > reach:
+                reach = e
+            if not inside:
+                out.append(Match(s, e, entry))
+        return out
+
+    def _skip_gaps(self, words: list[str], i: int, j: int, gaps: tuple, found: list) -> None:
+        """Phrases with a `..N` gap after words[i:j]: the gap skips up to N words, never a
+        [scope].gap_breakers word or a number."""
         n = len(words)
         breakers = self.gap_breakers
-        start = self._start
-        found: list[tuple[int, int, Entry]] = []
-        gapped = False
-        for i in range(n):
-            node = start.get(words[i])
-            if node is None:
-                continue
-            stack = [(node, i + 1)]
-            while stack:
-                (following, gaps, ends), j = stack.pop()
-                for entry in ends:
-                    found.append((i, j, entry))
-                if j < n:
-                    child = following.get(words[j])
-                    if child is not None:
-                        stack.append((child, j + 1))
-                for width, child_following in gaps:
-                    gapped = True
-                    k = j
-                    while k < n:
-                        if k > j and (words[k - 1] in breakers or words[k - 1] == NUMBER):
-                            break
-                        nxt = child_following.get(words[k])
-                        if nxt is not None:
-                            stack.append((nxt, k + 1))
-                        if k - j >= width:
-                            break
-                        k += 1
-        if gapped:
-            found = list(dict.fromkeys(found))
-        if len(found) < 2:
-            return [Match(s, e, entry) for s, e, entry in found]
-        spans = sorted(found, key=lambda t: (t[0], t[0] - t[1]))
-        out = []
-        for s, e, entry in spans:
-            kind = entry.kind
-            if kind != QUESTION:
-                size = e - s
-                inside = False
-                for s2, e2, outer in spans:       # sorted by start: containers come first
-                    if s2 > s:
+        stack = []
+        for width, child_following in gaps:
+            k = j
+            while k < n:
+                if k > j and (words[k - 1] in breakers or words[k - 1] == NUMBER):
+                    break
+                nxt = child_following.get(words[k])
+                if nxt is not None:
+                    stack.append((nxt, k + 1))
+                if k - j >= width:
+                    break
+                k += 1
+        seen = set()
+        while stack:
+            node, k = stack.pop()
+            following, more_gaps, ends = node
+            for entry in ends:
+                if (k, id(entry)) not in seen:
+                    seen.add((k, id(entry)))
+                    found.append((i, -k, len(found), entry))
+            if k < n:
+                child = following.get(words[k])
+                if child is not None:
+                    stack.append((child, k + 1))
+            for width, child_following in more_gaps:
+                m = k
+                while m < n:
+                    if m > k and (words[m - 1] in breakers or words[m - 1] == NUMBER):
                         break
-                    if e2 >= e and e2 - s2 > size and (outer.kind, kind) not in _KEEPS:
-                        inside = True
+                    nxt = child_following.get(words[m])
+                    if nxt is not None:
+                        stack.append((nxt, m + 1))
+                    if m - k >= width:
                         break
-                if inside:
-                    continue
-            out.append(Match(s, e, entry))
-        return out
+                    m += 1
 
 
 _DIMINUTIVES = (   # suffix, endings that may replace it; longer suffixes first

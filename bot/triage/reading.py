@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import NamedTuple
 
 from bot.triage import scores
@@ -36,6 +35,7 @@ CURRENT = frozenset({PRESENT, DOUBTED})
 HAPPENED = frozenset({PRESENT, DOUBTED, PAST})
 
 _NONE: list = []
+_NO_CLAUSES: frozenset[int] = frozenset()
 _SEPARATORS = frozenset({".", ",", ";", "!", "?", "\n", "(", ")", "[", "]"})
 _NUMERIC_JOINERS = frozenset({"-", "/"})
 # Findings that are pain, for the binding of intensity and trend words to soreness.
@@ -59,9 +59,10 @@ class Mention(NamedTuple):
     modifiers: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Reading:
-    """What the reply says. (Frozen; `by_finding` is a cache filled on first use.)"""
+    """What the reply says. (Treated as read-only once `read` returns it; a slotted class rather
+    than a frozen one because `classify` makes one per reply.)"""
 
     text: str
     words: tuple[str, ...]
@@ -79,45 +80,55 @@ class Reading:
     question_words: str
     identity_question: bool
     question_clauses: frozenset[int]     # clauses that ask ("how long will the soreness last?")
+    by_finding: dict[str, list[Mention]] = field(default_factory=dict)   # mentions by finding id
 
     def having(self, *findings: str, statuses: frozenset[str] = CURRENT) -> tuple[Mention, ...]:
         by = self.by_finding
-        return tuple(m for f in findings for m in by.get(f, ()) if m.status in statuses)
-
-    @cached_property
-    def by_finding(self) -> dict[str, list[Mention]]:
-        by: dict[str, list[Mention]] = {}
-        for m in self.mentions:
-            by.setdefault(m.finding, []).append(m)
-        return by
+        if len(findings) == 1:
+            found = by.get(findings[0])
+            return tuple(m for m in found if m.status in statuses) if found else ()
+        return tuple(m for f in findings if f in by for m in by[f] if m.status in statuses)
 
     def with_modifier(self, finding: str, *modifiers: str,
                       statuses: frozenset[str] = CURRENT) -> tuple[Mention, ...]:
-        return tuple(m for m in self.having(finding, statuses=statuses) if m.modifiers & set(modifiers))
+        return tuple(m for m in self.having(finding, statuses=statuses) if not m.modifiers.isdisjoint(modifiers))
 
     @property
     def mentions_breathing_or_chest(self) -> bool:
         return bool(self.topics) or any(m.red_flag for m in self.mentions)
 
 
-@dataclass(eq=False)   # compared by identity
 class _Clause:
-    index: int
-    words: list[str]
-    question_mark: bool
-    matches: list[Match] = field(default_factory=list)
-    _kinds: dict[str, list[Match]] = field(default_factory=dict)
-    _ids: dict[str, dict[str, list[Match]]] = field(default_factory=dict)
+    """One clause of the reply: its words, the lexicon's matches in it, and what `_status` asks
+    of every finding, worked out once."""
 
-    scores: list[scores.Score] = field(default_factory=list)
+    __slots__ = ("index", "words", "question_mark", "matches", "_kinds", "_ids", "scores",
+                 "negations", "presents", "hypotheticals", "resolved_by_negation", "resolved",
+                 "doubted", "past", "finding_starts", "finding_ends")
+
+    def __init__(self, index: int, words: list[str], question_mark: bool):
+        self.index = index
+        self.words = words
+        self.question_mark = question_mark
+        self.scores: list[scores.Score] = _NONE
 
     def set_matches(self, matches: list[Match]) -> None:
         self.matches = matches
+        kinds: dict[str, list[Match]] = {}
+        cues: dict[str, list[Match]] = {}
+        starts: dict[int, int] = {}
         for m in matches:
-            self._kinds.setdefault(m.entry.kind, []).append(m)
-            self._ids.setdefault(m.entry.kind, {}).setdefault(m.entry.id, []).append(m)
-        cues = self._ids.get(CUE, {})
-        # What `_status` asks of every finding, worked out once per clause.
+            kind = m.entry.kind
+            if kind in kinds:
+                kinds[kind].append(m)
+            else:
+                kinds[kind] = [m]
+            if kind is CUE:
+                cues.setdefault(m.entry.id, []).append(m)
+            elif kind is FINDING or kind is TOPIC:
+                starts[m.start] = m.end
+        self._kinds = kinds
+        self._ids = {CUE: cues}
         self.negations = cues.get("negation", _NONE)
         self.presents = cues.get("present", _NONE)
         self.hypotheticals = cues.get("hypothetical", _NONE)
@@ -125,16 +136,20 @@ class _Clause:
         self.resolved = "resolved" in cues
         self.doubted = self.question_mark or "doubt" in cues
         self.past = "past" in cues and "present" not in cues
-        self.finding_starts = {m.start for m in matches if m.entry.kind in (FINDING, TOPIC)}
-        self.finding_ends = {m.start: m.end for m in matches if m.entry.kind in (FINDING, TOPIC)}
+        self.finding_starts = starts.keys()
+        self.finding_ends = starts
 
     def of(self, kind: str, *ids: str) -> list[Match]:
         """This clause's matches of one kind, optionally of some ids only."""
-        if not ids:
-            return self._kinds.get(kind, _NONE)
-        by_id = self._ids.get(kind)
-        if by_id is None:
-            return _NONE
+        found = self._kinds.get(kind, _NONE)
+        if not ids or not found:
+            return found
+        if kind in self._ids:
+            by_id = self._ids[kind]
+        else:
+            by_id = self._ids[kind] = {}
+            for m in found:
+                by_id.setdefault(m.entry.id, []).append(m)
         if len(ids) == 1:
             return by_id.get(ids[0], _NONE)
         return [m for i in ids for m in by_id.get(i, _NONE)]
@@ -143,64 +158,77 @@ class _Clause:
 def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     words = lex.words(text)
     clauses = _clauses(words, lex)
-    number_words = lex.number_words
-    for clause in clauses:
-        clause.set_matches(lex.matches(clause.words))
-        if any(w[0].isdigit() or w in number_words for w in clause.words):
-            clause.scores = scores.scores_in(clause.words, lex, whole_reply=len(clauses) == 1)
-
-    mentions: list[Mention] = []
-    topics: list[Mention] = []
-    kinds: set[str] = set()          # which kinds of lexicon entries the reply has at all
-    for clause in clauses:
-        kinds.update(clause._kinds)
-        if FINDING in clause._kinds:
-            mentions.extend(_findings(clause, lex))
-        if TOPIC in clause._kinds:
-            topics.extend(_topics(clause, lex))
     # Each step below is skipped when the reply has nothing it works on: the webhook calls
     # `classify` inline, and most replies are a few words.
+    digits = any(w[0].isdigit() for w in words)
+    number_words = lex.number_words.keys()
+    kinds: set[str] = set()          # which kinds of lexicon entries the reply has at all
+    mentions: list[Mention] = []
+    topics: list[Mention] = []
+    for clause in clauses:
+        clause.set_matches(lex.matches(clause.words, numbers=digits))
+        if (digits and any(w[0].isdigit() for w in clause.words)) or not number_words.isdisjoint(clause.words):
+            clause.scores = scores.scores_in(clause.words, lex, whole_reply=len(clauses) == 1)
+        found = clause._kinds
+        if found:
+            kinds.update(found)
+            if FINDING in found:
+                mentions.extend(_findings(clause, lex))
+            if TOPIC in found:
+                topics.extend(_topics(clause, lex))
+
     if mentions and len(clauses) > 1:
         mentions = _resolve_backwards(clauses, mentions)
     if mentions and MODIFIER in kinds:
         mentions = _bind_modifiers(clauses, mentions)
-    if any(c.scores or any(w[0].isdigit() for w in c.words) for c in clauses):
+    if digits:
         mentions = _fevers_from_temperatures(clauses, mentions, lex)
 
-    all_scores = [s for c in clauses for s in c.scores]
-    current = [s for s in all_scores if not s.past]
-    past = [s for s in all_scores if s.past]
+    current = past = None
+    for clause in clauses:
+        for s in clause.scores:
+            if s.past:
+                past = s
+            else:
+                current = s
 
-    by_clause = _mentions_by_clause(mentions)
+    by_clause = _mentions_by_clause(mentions) if mentions else {}
     intensity = _intensity(clauses, by_clause) if INTENSITY in kinds else None
     improving, worsening, same = _trend(clauses, by_clause) if TREND in kinds else ((), (), False)
     if QUESTION in kinds or any(c.question_mark for c in clauses):
         is_question, answerable, asked, identity = _questions(clauses, mentions)
     else:
-        is_question, answerable, asked, identity = False, False, [], False
+        is_question, answerable, asked, identity = False, False, _NONE, False
     wellness = tuple(
         " ".join(c.words[m.start:m.end])
         for c in clauses if all(c is not a for a in asked) for m in c.of(STATEMENT, "wellness")
         if not _negated_before(c, m, lex, max_gap=1)
     ) if STATEMENT in kinds else ()
 
+    by_finding: dict[str, list[Mention]] = {}
+    for m in mentions:
+        if m.finding in by_finding:
+            by_finding[m.finding].append(m)
+        else:
+            by_finding[m.finding] = [m]
     return Reading(
-        text=text,
-        words=tuple(words),
-        mentions=tuple(mentions),
-        topics=tuple(topics),
-        score=current[-1] if current else None,
-        past_score=past[-1].value if past else None,
-        intensity=intensity,
-        same=same,
-        improving=improving,
-        worsening=worsening,
-        wellness=wellness,
-        is_question=is_question,
-        question_answerable=answerable,
-        question_words=" / ".join(" ".join(c.words) for c in asked),
-        identity_question=identity,
-        question_clauses=frozenset(c.index for c in asked),
+        text,
+        tuple(words),
+        tuple(mentions),
+        tuple(topics),
+        current,
+        past.value if past else None,
+        intensity,
+        same,
+        improving,
+        worsening,
+        wellness,
+        is_question,
+        answerable,
+        " / ".join(" ".join(c.words) for c in asked) if asked else "",
+        identity,
+        frozenset(c.index for c in asked) if asked else _NO_CLAUSES,
+        by_finding,
     )
 
 

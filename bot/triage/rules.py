@@ -25,7 +25,7 @@ LOCAL_SIGNS = ("redness", "red_streak", "warmth", "swelling", "discharge")
 FEVER = ("fever", "chills")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)      # made once per reply and never changed; slotted for speed
 class Facts:
     reading: Reading
     hours: float
@@ -50,7 +50,7 @@ class Facts:
     @property
     def lung_risk(self) -> bool:
         """The region is a lung-risk one, or unknown (which cannot rule it out)."""
-        return self.region is None or PROTOCOL.is_lung_risk([self.region])
+        return self.region is None or self.region in PROTOCOL.lung_risk_regions
 
     @property
     def breathing_symptom(self) -> tuple[Mention, ...]:
