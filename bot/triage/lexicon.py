@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.protocol import PROTOCOL
 from bot.triage import real_words
@@ -91,22 +91,18 @@ class Entry:
     dropped_by: frozenset[str] = frozenset()  # kinds whose longer match hides this one (_KEEPS)
 
 
-class Match:
-    """A phrase of `entry` over words[start:end] of a clause."""
+class Match(NamedTuple):
+    """A phrase of `entry` over words[start:end] (end exclusive) of a clause."""
 
-    __slots__ = ("start", "end", "entry")
-
-    def __init__(self, start: int, end: int, entry: Entry):
-        self.start = start
-        self.end = end                # exclusive
-        self.entry = entry
-
-    @property
-    def size(self) -> int:
-        return self.end - self.start
+    start: int
+    end: int
+    entry: Entry
 
     def __repr__(self) -> str:
         return f"Match({self.start}, {self.end}, {self.entry.kind}.{self.entry.id})"
+
+
+_match = tuple.__new__   # _match(Match, (start, end, entry)): a Match without a Python-level call
 
 
 NUMBER = "#"   # in a phrase: any number, in digits or words ("pressing for 10 minutes")
@@ -138,6 +134,9 @@ class Lexicon:
         self.negation_window: int = scope["negation_window"]
         self.post_cue_window: int = scope["post_cue_window"]
         self.clause_breakers = frozenset(scope["clause_breakers"])
+        # Every token that ends a clause: punctuation, "-" and "/" (unless between two numbers:
+        # see reading._clauses) and the clause-breaking words.
+        self.clause_splitters = self.clause_breakers | frozenset(".,;!?\n()[]-/")
         self.gap_breakers = frozenset(scope["gap_breakers"])
         self.coordinators = frozenset(scope["coordinators"])
         self.weak_words = frozenset(scope["weak_words"])
@@ -407,7 +406,7 @@ class Lexicon:
                 node = following.get(words[j]) if j < n else None
                 j += 1
         if len(found) < 2:
-            return [Match(s, -e, entry) for s, e, _, entry in found]
+            return [_match(Match, (s, -e, entry)) for s, e, _, entry in found]
         found.sort()                                # by start, longest first: containers come first
         out: list[Match] = []
         spans: list[tuple[int, int, Entry]] = []
@@ -423,7 +422,7 @@ class Lexicon:
             if e > reach:
                 reach = e
             if not inside:
-                out.append(Match(s, e, entry))
+                out.append(_match(Match, (s, e, entry)))
         return out
 
     def _skip_gaps(self, words: list[str], i: int, j: int, gaps: tuple, found: list) -> None:

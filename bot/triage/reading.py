@@ -36,7 +36,6 @@ HAPPENED = frozenset({PRESENT, DOUBTED, PAST})
 
 _NONE: list = []
 _NO_CLAUSES: frozenset[int] = frozenset()
-_SEPARATORS = frozenset({".", ",", ";", "!", "?", "\n", "(", ")", "[", "]"})
 _NUMERIC_JOINERS = frozenset({"-", "/"})
 # Findings that are pain, for the binding of intensity and trend words to soreness.
 PAIN_FINDINGS = frozenset({"soreness", "shoulder_blade_pain"})
@@ -57,6 +56,10 @@ class Mention(NamedTuple):
     end: int
     words: str
     modifiers: frozenset[str] = frozenset()
+
+
+_NO_MODIFIERS: frozenset[str] = frozenset()
+_mention = tuple.__new__   # _mention(Mention, (...all fields...)): no Python-level __new__ call
 
 
 @dataclass(slots=True)
@@ -239,21 +242,18 @@ def _clauses(words: list[str], lex: Lexicon) -> list[_Clause]:
     numbers stay ("4-5", "7/10"); a clause ending in "?" is marked as asked."""
     clauses: list[_Clause] = []
     current: list[str] = []
-    breakers = lex.clause_breakers
+    splits = lex.clause_splitters
     last = len(words) - 1
     for i, w in enumerate(words):
-        if w[0].isalnum() and w not in breakers:
+        if w not in splits:
             current.append(w)
-            continue
-        if w in _NUMERIC_JOINERS and 0 < i < last and _numeric(words[i - 1]) and _numeric(words[i + 1]):
+        elif w in _NUMERIC_JOINERS and 0 < i < last and _numeric(words[i - 1]) and _numeric(words[i + 1]):
             current.append(w)
-        elif w in _SEPARATORS or w in _NUMERIC_JOINERS or w in breakers:
-            if current:
-                clauses.append(_Clause(len(clauses), current, w == "?"))
-                current = []
-            elif w == "?" and clauses:
-                clauses[-1].question_mark = True
-        # "+" and ":" are dropped: "fever: none" reads as "fever none"
+        elif current:
+            clauses.append(_Clause(len(clauses), current, w == "?"))
+            current = []
+        elif w == "?" and clauses:
+            clauses[-1].question_mark = True
     if current:
         clauses.append(_Clause(len(clauses), current, False))
     return clauses
@@ -272,12 +272,10 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
         status = _status(clause, m, lex)
         words = " ".join(clause.words[m.start:m.end])
         finding, tag = m.entry.id, m.entry.tag
-        if words in lex.weak_words and any(w in limbs for w in clause.words):
+        if words in lex.weak_words and not limbs.isdisjoint(clause.words):
             finding, tag = "weakness", "weakness"      # "arm and leg are tingly and weak"
-        out.append(Mention(
-            finding=finding, tag=tag, red_flag=m.entry.red_flag, status=status,
-            clause=clause.index, start=m.start, end=m.end, words=words,
-        ))
+        out.append(_mention(Mention, (finding, tag, m.entry.red_flag, status, clause.index, m.start, m.end,
+                                      words, _NO_MODIFIERS)))
     return out
 
 
@@ -290,10 +288,8 @@ def _topics(clause: _Clause, lex: Lexicon) -> list[Mention]:
         if status in CURRENT or status == PAST:
             # a bare word is not a complaint of its own: it stays "in doubt"
             status = DOUBTED
-        out.append(Mention(
-            finding=m.entry.id, tag=None, red_flag=True, status=status, clause=clause.index,
-            start=m.start, end=m.end, words=" ".join(clause.words[m.start:m.end]),
-        ))
+        out.append(_mention(Mention, (m.entry.id, None, True, status, clause.index, m.start, m.end,
+                                      " ".join(clause.words[m.start:m.end]), _NO_MODIFIERS)))
     return out
 
 
