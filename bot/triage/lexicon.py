@@ -7,6 +7,13 @@ of words. It knows nothing of rules or levels; `reading.py` decides what the mat
 The matcher is a trie of words: each phrase is a path, a `<class>` or `a|b` element fans out into
 one edge per word, and a `..N` gap is an edge that may skip up to N words. Matching a clause is a
 walk from each word, so the cost grows with the clause, not with the size of the lexicon.
+
+(A single compiled regular expression over the whole reply was tried instead: with the classes
+and `a|b` elements expanded it has ~57,000 phrase ends, and Python's `re`, which tries an
+alternation's branches one by one, took ~475 µs a reply against ~10 µs for this walk.)
+
+Normalising remembers each distinct token's normal form (`_forms`, bounded), so a reply costs one
+dictionary lookup a token; typo repair runs once per new token, and only on unknown words.
 """
 
 from __future__ import annotations
