@@ -55,10 +55,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+# A hung database must fail a request quickly (a 503 Twilio can log) rather than hold it past
+# Twilio's 15-second webhook limit. Migrations lift the statement limit (migrations/env.py).
+PG_CONNECT_TIMEOUT_SECONDS = 5
+PG_STATEMENT_TIMEOUT_MS = 10_000
+
+
 def _configure_database(app: Flask) -> None:
     url = sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     if url.get_backend_name() == "postgresql":
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
+            "pool_pre_ping": True,
+            "connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS,
+                             "options": f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS}"},
+        })
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
 

@@ -101,6 +101,10 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # The app bounds statements for requests; a migration may rewrite a large table.
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.commit()  # end the implicit transaction, or Alembic would not manage its own
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
