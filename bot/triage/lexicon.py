@@ -1,19 +1,24 @@
-"""The triage lexicon: `triage.toml` compiled once into a normaliser and a phrase matcher.
+"""The triage lexicon: `triage.toml` compiled once into a normaliser, a unit reader and concept frames.
 
 Reading a reply happens on words, never on substrings ("shot" is not "hot", "number" is not
-"numb"). This module turns raw text into normalised words and finds every lexicon phrase in a list
-of words. It knows nothing of rules or levels; `reading.py` decides what the matches mean.
+"numb"). This module knows nothing of rules or levels; `reading.py` decides what the words mean.
+It compiles three things:
 
-The matcher is a trie of words: each phrase is a path, a `<class>` or `a|b` element fans out into
-one edge per word, and a `..N` gap is an edge that may skip up to N words. Matching a clause is a
-walk from each word, so the cost grows with the clause, not with the size of the lexicon.
+1. The normaliser (`words`): raw text -> normalised words and punctuation. Each distinct token is
+   normalised once and remembered (`_forms`, bounded), so a reply costs one dictionary lookup a
+   token; typo repair, Spanish diminutives and superlatives run once per new token, and only on
+   words the lexicon does not know.
+2. The unit reader (`units`): normalised words -> units, each carrying the word classes that list
+   it. One pass over the words: a word is looked up once in a trie whose first level is a plain
+   dict (word -> classes, multi-word continuations), and the longest entry wins ("short of breath"
+   is one unit of class `sob`, not "short" + "of" + "breath").
+3. Concept frames (`Frame`): the classes a finding needs in one clause, with their window and
+   order (see the comment at the top of triage.toml).
 
-(A single compiled regular expression over the whole reply was tried instead: with the classes
-and `a|b` elements expanded it has ~57,000 phrase ends, and Python's `re`, which tries an
-alternation's branches one by one, took ~475 µs a reply against ~10 µs for this walk.)
-
-Normalising remembers each distinct token's normal form (`_forms`, bounded), so a reply costs one
-dictionary lookup a token; typo repair runs once per new token, and only on unknown words.
+Measured history (kept so nobody repeats it): a single compiled regular expression over the whole
+reply, with the phrase lists expanded, had ~57,000 alternatives and took ~475 µs a reply; a trie
+walk with gap edges took ~10 µs a clause but could only find phrases in the order written. Units
+and frames read any order at about the cost of the gap-free trie walk.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -29,27 +33,7 @@ from typing import Any, NamedTuple
 from bot.protocol import PROTOCOL
 from bot.triage import real_words
 
-# Kinds of lexicon entries, as the sections of triage.toml name them.
-FINDING = "finding"
-TOPIC = "topic"
-MODIFIER = "modifier"
-INTENSITY = "intensity"
-TREND = "trend"
-STATEMENT = "statement"
-CUE = "cue"
-QUESTION = "question"
-
-_SECTIONS = (FINDING, TOPIC, MODIFIER, INTENSITY, TREND, STATEMENT, CUE, QUESTION)
-# A match inside a longer one is dropped ("chest pain" is not also "pain"), except for these
-# (outer, inner) pairs: a modifier inside a finding still qualifies it ("sharp" in "sharp pain under
-# my shoulder blade"), a finding inside a modifier is still reported ("sangrando" in "sigue
-# sangrando"), a negation inside a statement still negates ("no" in "no issues breathing"), and a
-# statement inside a cue still counts ("bien" in "ya estoy bien").
-# Question forms never drop anything and are never dropped.
-_KEEPS = frozenset({(FINDING, MODIFIER), (MODIFIER, FINDING), (TREND, MODIFIER), (STATEMENT, CUE),
-                    (CUE, STATEMENT), (QUESTION, FINDING),
-                    (QUESTION, CUE), (QUESTION, MODIFIER), (QUESTION, INTENSITY), (QUESTION, TREND),
-                    (QUESTION, STATEMENT), (QUESTION, TOPIC)})
+_CLASS_SECTIONS = ("words", "cue", "modifier", "intensity", "trend", "statement", "question")
 
 _TOKEN = re.compile(r"\d+(?:[.,:]\d+)?|[a-z]+|[?!.,;:/\-+\n()\[\]]")
 _APOSTROPHES = re.compile(r"['’`´ʼ]")
@@ -62,11 +46,16 @@ _S_CONTRACTIONS = frozenset({"it", "that", "what", "there", "here", "he", "she",
 def _apostrophe_s(m: re.Match) -> str:
     word = m.group(1)
     return word + "s" if word in _S_CONTRACTIONS else word
+
+
 _HYPHEN_IN_WORD = re.compile(r"(?<=[a-z])-(?=[a-z])")
 _RUN_OF_3 = re.compile(r"([a-z])\1{2,}")
 _RUN_OF_2 = re.compile(r"([a-z])\1+")
 _DEGREES = re.compile(r"°\s*([fc])?\b")
 _MAX_FORMS = 50_000
+
+NUMBER = "#"   # in an entry: any number, in digits or words ("# minutes")
+NO_CLASSES: frozenset[str] = frozenset()
 
 
 def _fold_table() -> dict[int, str]:
@@ -83,76 +72,164 @@ def _fold_table() -> dict[int, str]:
 _FOLD = _fold_table()
 
 
-@dataclass(frozen=True, eq=False)   # compared and hashed by identity: one object per group
-class Entry:
-    """One lexicon group a phrase belongs to, e.g. finding `short_of_breath` or cue `negation`."""
+class Frame(NamedTuple):
+    """Classes that must meet in one clause for a finding: `classes[0]` is the anchor; with
+    `ordered`, it comes before the others. `window`: the most units between anchor and partner."""
 
-    kind: str
+    classes: tuple[str, ...]
+    window: int
+    ordered: bool
+    excludes: tuple[str, ...]
+    text: str
+
+
+class Finding(NamedTuple):
     id: str
-    tag: str | None = None
-    red_flag: bool = False
-    value: int | None = None          # intensity stand-in score
-    standalone: bool = True           # intensity: counts without a soreness word next to it
-    applies_to: frozenset[str] = frozenset()  # modifier: the findings it can qualify
-    clause_wide: bool = False         # modifier: qualifies every such finding of its clause
-    dropped_by: frozenset[str] = frozenset()  # kinds whose longer match hides this one (_KEEPS)
+    tag: str | None
+    red_flag: bool
+    frames: tuple[Frame, ...]
+    order: int
 
 
-class Match(NamedTuple):
-    """A phrase of `entry` over words[start:end] (end exclusive) of a clause."""
-
-    start: int
-    end: int
-    entry: Entry
-
-    def __repr__(self) -> str:
-        return f"Match({self.start}, {self.end}, {self.entry.kind}.{self.entry.id})"
+class Modifier(NamedTuple):
+    id: str
+    cls: str                          # the word class it is read from (its own, or `class = ...`)
+    applies_to: frozenset[str]
+    clause_wide: bool
 
 
-_match = tuple.__new__   # _match(Match, (start, end, entry)): a Match without a Python-level call
-
-
-NUMBER = "#"   # in a phrase: any number, in digits or words ("pressing for 10 minutes")
-
-
-@dataclass(eq=False)
-class _Node:
-    next: dict[str, "_Node"] = field(default_factory=dict)
-    gaps: list[tuple[int, "_Node"]] = field(default_factory=list)
-    ends: list[Entry] = field(default_factory=list)
-
-    def gap_child(self, width: int) -> "_Node":
-        for w, child in self.gaps:
-            if w == width:
-                return child
-        child = _Node()
-        self.gaps.append((width, child))
-        return child
+class Intensity(NamedTuple):
+    id: str
+    value: int
+    standalone: bool
 
 
 class Lexicon:
-    """Normaliser, word vocabularies and phrase matcher of one protocol version."""
+    """Normaliser, word classes, unit reader and concept frames of one protocol version."""
 
     def __init__(self, raw: dict[str, Any], version: str):
         self.version = version
         self.raw = raw
         self.thresholds: dict[str, float] = dict(raw["thresholds"])
         scope = raw["scope"]
+        self.frame_window: int = scope["frame_window"]
         self.negation_window: int = scope["negation_window"]
-        self.post_cue_window: int = scope["post_cue_window"]
+        self.verdict_window: int = scope["verdict_window"]
         self.clause_breakers = frozenset(scope["clause_breakers"])
         # Every token that ends a clause: punctuation, "-" and "/" (unless between two numbers:
         # see reading._clauses) and the clause-breaking words.
         self.clause_splitters = self.clause_breakers | frozenset(".,;!?\n()[]-/")
-        self.gap_breakers = frozenset(scope["gap_breakers"])
-        self.coordinators = frozenset(scope["coordinators"])
-        self.weak_words = frozenset(scope["weak_words"])
-        self.red_flag_negation_passes = frozenset(scope["red_flag_negation_passes"])
+        self.topics = frozenset(scope["topics"])
+        self.joins = frozenset(scope["joins"])
+        self.shared = frozenset(scope["shared"])
+        self.flips: dict[str, str] = dict(raw["flips"])
 
-        norm = raw["normalise"]
-        self.spelling: dict[str, tuple[str, ...]] = {
-            k: tuple(v.split()) for k, v in norm["spelling"].items()
-        }
+        self._load_normaliser(raw["normalise"])
+        self._load_numbers(raw["numbers"])
+
+        # -- word classes ----------------------------------------------------------------------
+        self.classes: dict[str, list[str]] = {}          # class -> its entries, as written
+        for section in _CLASS_SECTIONS:
+            for name, spec in raw.get(section, {}).items():
+                if "class" in spec:
+                    continue                             # read from another class
+                if name in self.classes:
+                    raise ValueError(f"class {name!r} is defined twice ([{section}.{name}])")
+                self.classes[name] = [e for lang in PROTOCOL.languages for e in spec.get(lang, ())]
+        self.modifiers = {name: Modifier(name, spec.get("class", name), frozenset(spec["applies_to"]),
+                                         bool(spec.get("clause_wide"))) for name, spec in raw["modifier"].items()}
+        self._modifiers_by_class: dict[str, list[Modifier]] = {}
+        for mod in self.modifiers.values():
+            self._modifiers_by_class.setdefault(mod.cls, []).append(mod)
+        self.modifier_classes = frozenset(self._modifiers_by_class)
+        self.intensities = {name: Intensity(name, spec["value"], bool(spec.get("standalone", True)))
+                            for name, spec in raw["intensity"].items()}
+        self.intensity_classes = frozenset(self.intensities)
+        self.trends = frozenset(raw["trend"])
+        self.findings = tuple(
+            self._finding(i, name, spec) for i, name, spec in
+            ((i, n, s) for i, (n, s) in enumerate(raw["finding"].items()))
+        )
+        self.finding_by_id = {f.id: f for f in self.findings}
+        for f in self.findings:
+            for frame in f.frames:
+                for c in (*frame.classes, *frame.excludes):
+                    if c not in self.classes:
+                        raise ValueError(f"finding {f.id}: frame {frame.text!r} names no class {c!r}")
+        for c in (*self.topics, *self.shared, *self.flips, *self.flips.values(), *self.modifier_classes):
+            if c not in self.classes:
+                raise ValueError(f"[scope] or [flips] names no class {c!r}")
+
+        # Classes a negation can deny: those of findings, modifiers, intensities and trends.
+        self.deniable = frozenset(
+            {c for f in self.findings for fr in f.frames for c in fr.classes}
+            | self.modifier_classes | self.intensity_classes | self.trends | self.topics
+        ) - {"transparent"}
+        red_flag_classes = {c for f in self.findings if f.red_flag for fr in f.frames for c in fr.classes}
+        self.red_flag_classes = frozenset(red_flag_classes | self.topics) - self.shared
+        # Which findings a class can start: frames are tried only for findings whose anchor is there.
+        triggers: dict[str, set[int]] = {}
+        for f in self.findings:
+            for frame in f.frames:
+                triggers.setdefault(frame.classes[0], set()).add(f.order)
+        self.triggers = {c: tuple(sorted(v)) for c, v in triggers.items()}
+
+        # -- units --------------------------------------------------------------------------------
+        self._root: dict[str, list] = {}
+        self.vocabulary: set[str] = set(self.number_words)
+        # An intensity or modifier unit still names the finding inside it: "terrible pain in my
+        # chest" is chest pain, "bleeding again" is bleeding. Such a unit also carries the classes
+        # that start a finding (or are a topic) of each of its words.
+        anchors = {f.frames[i].classes[0] for f in self.findings for i in range(len(f.frames))} | self.topics
+        single: dict[str, set[str]] = {}
+        for name, entries in self.classes.items():
+            for entry in entries:
+                if " " not in entry and "<" not in entry and "|" not in entry and name in anchors:
+                    single.setdefault(entry, set()).add(name)
+        qualifiers = self.intensity_classes | {m.id for m in self.modifiers.values() if m.cls == m.id}
+        for name, entries in self.classes.items():
+            for entry in entries:
+                named = {c for part in entry.split() for w in self._element(part) for c in single.get(w, ())} \
+                    if name in qualifiers else set()
+                self._add(entry, {name} | named)
+        self._root_frozen = _freeze(self._root)
+
+        # Typo repair aims at concept words only, not at the small words concepts share with
+        # everyday speech ("puedo", "still").
+        function_classes = {"transparent", "filler", "list_or", "list_and", "neg", "soft_neg", "normal",
+                            "calm", "unsure", "doubt", "resolved", "became", "resolved_negation", "go_away",
+                            "elapsed", "past", "present", "hypothetical", "able", "unable", "det", "both",
+                            "side", "ack", "wellness", *self.trends, *self.intensities,
+                            *(c for c in self.classes if c.startswith("q_"))}
+        concept_words = {w for c in self.deniable - function_classes for e in self.classes[c] for w in e.split()
+                         if w.isalpha() and "|" not in w}
+        other_words = {w for c in function_classes for e in self.classes[c] for w in e.split()}
+        self._finding_words = frozenset(concept_words - other_words)
+        self._squashed: dict[str, str | None] = {}
+        for word in self.vocabulary:
+            key = _RUN_OF_2.sub(r"\1", word)
+            self._squashed[key] = word if self._squashed.get(key, word) == word else None
+        self._deletions: dict[str, set[str]] = {}
+        for word in self._finding_words:
+            if len(word) >= self.fuzzy_min_length:
+                for variant in _deletions(word):
+                    self._deletions.setdefault(variant, set()).add(word)
+        self._word_cache: dict[str, tuple[str, ...]] = {}
+        self._digit_words_set = frozenset(self.digit_words)
+        # Tokens whose normal form is fixed: punctuation that joins or is dropped.
+        self._fixed_forms = {":": "", "+": ""}
+        self._forms: dict[str, str] = dict(self._fixed_forms)
+
+    def modifiers_of(self, classes: frozenset[str]) -> list[Modifier]:
+        return [m for c in classes if c in self._modifiers_by_class for m in self._modifiers_by_class[c]]
+
+    def intensities_of(self, classes: frozenset[str]) -> list[Intensity]:
+        return [self.intensities[c] for c in classes if c in self.intensities]
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _load_normaliser(self, norm: dict[str, Any]) -> None:
+        self.spelling: dict[str, tuple[str, ...]] = {k: tuple(v.split()) for k, v in norm["spelling"].items()}
         self.not_typos = frozenset(norm["not_typos"])
         self.real_words = real_words.load()          # dictionary words one letter from a symptom word
         self.fuzzy_min_length: int = norm["fuzzy_min_length"]
@@ -163,14 +240,14 @@ class Lexicon:
         self._emoji = re.compile("|".join(re.escape(e) for e in sorted(emoji, key=len, reverse=True)))
         self._emoji_words = {e: f" {w} " for e, w in emoji.items()}
 
-        numbers = raw["numbers"]
+    def _load_numbers(self, numbers: dict[str, Any]) -> None:
         self.number_words: dict[str, int] = dict(numbers["words"])
         self.needs_scale = frozenset(numbers["needs_scale"])
         self.scale_words = tuple(tuple(s.split()) for s in numbers["scale_words"])
         self.scale = frozenset(str(s) for s in numbers["scale"])
         self.range_words = frozenset(numbers["range_words"])
         self.range_max_width: int = numbers["range_max_width"]
-        self.units = frozenset(numbers["units"])
+        self.units_after = frozenset(numbers["units"])
         self.not_after = frozenset(numbers["not_after"])
         self.score_lead = frozenset(numbers["score_lead"])
         self.past_before = frozenset(numbers["past_before"])
@@ -179,105 +256,61 @@ class Lexicon:
         self.score_follow = frozenset(numbers["score_follow"])
         self.same_before = frozenset(numbers["same_before"])
 
-        self.classes: dict[str, frozenset[str]] = {
-            name: frozenset(words) for name, words in raw["classes"].items()
-        }
-        self.entries: dict[tuple[str, str], Entry] = {}
-        self._root = _Node()
-        # Every word a phrase uses; typo tolerance aims at the words of findings only.
-        self.vocabulary: set[str] = set(self.number_words)
-        finding_words: set[str] = set()
-        other_words: set[str] = set()
-        for kind in _SECTIONS:
-            for entry_id, spec in raw.get(kind, {}).items():
-                entry = self._entry(kind, entry_id, spec)
-                self.entries[(kind, entry_id)] = entry
-                for lang in PROTOCOL.languages:
-                    for phrase in spec.get(lang, ()):
-                        words = self._add(phrase, entry)
-                        (finding_words if kind in (FINDING, TOPIC) else other_words).update(words)
-        # Typo tolerance aims at symptom words only, not at the small words that phrases share
-        # with everyday speech ("puedo", "still").
-        finding_words -= other_words
-        self._start = _freeze(self._root).__getitem__(0)   # first word -> compiled node
-        self._squashed: dict[str, str | None] = {}
-        for word in self.vocabulary:
-            key = _RUN_OF_2.sub(r"\1", word)
-            self._squashed[key] = word if self._squashed.get(key, word) == word else None
-        self._deletions: dict[str, set[str]] = {}
-        for word in finding_words:
-            if len(word) >= self.fuzzy_min_length and word.isalpha():
-                for variant in _deletions(word):
-                    self._deletions.setdefault(variant, set()).add(word)
-        self._finding_words = frozenset(finding_words)
-        self._word_cache: dict[str, tuple[str, ...]] = {}
-        self._digit_words_set = frozenset(self.digit_words)
-        # Tokens whose normal form is fixed: punctuation that joins or is dropped.
-        self._fixed_forms = {":": "", "+": ""}
-        self._forms: dict[str, str] = dict(self._fixed_forms)
+    def _finding(self, order: int, name: str, spec: dict[str, Any]) -> Finding:
+        tag = spec.get("tag")
+        if tag is not None and tag not in PROTOCOL.symptoms:
+            raise ValueError(f"finding {name}: {tag!r} is not a protocol symptom tag")
+        return Finding(name, tag, bool(spec.get("red_flag", False)),
+                       tuple(self._frame(text) for text in spec["frames"]), order)
 
-    # -- building ---------------------------------------------------------------------------
+    def _frame(self, text: str) -> Frame:
+        """ "a + b ~4 !c" -> Frame(("a", "b"), 4, False, ("c",)); "a > b": a comes first."""
+        window, excludes, parts = self.frame_window, [], []
+        ordered = ">" in text
+        for token in text.replace(">", "+").split():
+            if token.startswith("~"):
+                window = int(token[1:])
+            elif token.startswith("!"):
+                excludes.append(token[1:])
+            elif token != "+":
+                parts.append(token)
+        if not parts or (ordered and len(parts) != 2):
+            raise ValueError(f"frame {text!r}: expected 'a', 'a + b ...' or 'a > b'")
+        return Frame(tuple(parts), window, ordered, tuple(excludes), text)
 
-    @staticmethod
-    def _entry(kind: str, entry_id: str, spec: dict[str, Any]) -> Entry:
-        if kind == FINDING and spec.get("tag") is not None and spec["tag"] not in PROTOCOL.symptoms:
-            raise ValueError(f"finding {entry_id}: {spec['tag']!r} is not a protocol symptom tag")
-        return Entry(
-            kind=kind,
-            id=entry_id,
-            tag=spec.get("tag"),
-            red_flag=bool(spec.get("red_flag", False)),
-            value=spec.get("value"),
-            standalone=bool(spec.get("standalone", True)),
-            applies_to=frozenset(spec.get("applies_to", ())),
-            clause_wide=bool(spec.get("clause_wide", False)),
-            dropped_by=frozenset() if kind == QUESTION else frozenset(
-                outer for outer in _SECTIONS if outer != QUESTION and (outer, kind) not in _KEEPS
-            ),
-        )
-
-    def _element(self, text: str) -> frozenset[str] | int:
-        if text.startswith(".."):
-            return int(text[2:] or 3)
+    def _element(self, text: str) -> list[str]:
         if text == NUMBER:
-            return frozenset([NUMBER, *self.number_words])
+            return [NUMBER]
         if text.startswith("<") and text.endswith(">"):
-            words = self.classes[text[1:-1]]
+            words = [e for e in self.classes[text[1:-1]] if " " not in e and "<" not in e and "|" not in e]
         else:
-            words = frozenset(text.split("|"))
-        out: set[str] = set()
-        for word in words:
-            out.update(self.spelling.get(word, (word,))[:1] or (word,))
-        return frozenset(out)
+            words = text.split("|")
+        return [self.spelling.get(w, (w,))[0] if len(self.spelling.get(w, (w,))) == 1 else w for w in words]
 
-    def _add(self, phrase: str, entry: Entry) -> set[str]:
-        """Insert one phrase under `entry`; returns the words it uses."""
-        elements: list[frozenset[str] | int] = []
-        for part in phrase.split():
+    def _add(self, entry: str, class_names: set[str]) -> None:
+        """Insert one entry of a class into the unit trie."""
+        elements: list[list[str]] = []
+        for part in entry.split():
             fixed = self.spelling.get(part)
             if fixed and len(fixed) > 1:       # a spelling fix that expands ("alot" -> "a lot")
-                elements.extend(frozenset([w]) for w in fixed)
+                elements.extend([w] for w in fixed)
             else:
                 elements.append(self._element(part))
-        if not elements or isinstance(elements[0], int) or isinstance(elements[-1], int):
-            raise ValueError(f"{entry.kind}.{entry.id}: a phrase cannot begin or end with a gap: {phrase!r}")
-        used: set[str] = set()
+        if not elements:
+            raise ValueError(f"class {class_names}: empty entry")
         nodes = [self._root]
-        for element in elements:
-            if isinstance(element, int):
-                nodes = [node.gap_child(element) for node in nodes]
-                continue
-            used |= element
-            following: list[_Node] = []
-            for node in nodes:
+        for depth, element in enumerate(elements):
+            self.vocabulary.update(element)
+            following = []
+            for parent in nodes:
                 for word in element:
-                    following.append(node.next.setdefault(word, _Node()))
-            nodes = list({id(n): n for n in following}.values())
-        for node in nodes:
-            if entry not in node.ends:
-                node.ends.append(entry)
-        self.vocabulary |= used
-        return used
+                    node = parent.setdefault(word, [{}, set()])
+                    following.append(node)
+            if depth < len(elements) - 1:
+                nodes = [n[0] for n in following]
+            else:
+                for node in following:
+                    node[1].update(class_names)
 
     # -- normalising ----------------------------------------------------------------------------
 
@@ -353,11 +386,11 @@ class Lexicon:
         return self.repair(token)
 
     def repair(self, token: str) -> tuple[str, ...]:
-        """An unknown word -> the lexicon word it misspells, or itself when none is certain."""
+        """An unknown word -> the lexicon word it misspells or inflects, or itself when none is certain."""
         squashed = self._squashed.get(_RUN_OF_2.sub(r"\1", token))  # "soo" -> "so", "numbb" -> "numb"
         if squashed:
             return (squashed,)
-        base = self._without_diminutive(token)                  # "bultito" -> "bulto"
+        base = self._without_suffix(token)                  # "bultito" -> "bulto", "durisimo" -> "duro"
         if base:
             return (base,)
         if len(token) >= self.fuzzy_min_length:
@@ -366,9 +399,10 @@ class Lexicon:
                 return (guess,)
         return (token,)
 
-    def _without_diminutive(self, token: str) -> str | None:
-        """Spanish diminutives: "puntito" -> "punto", "moretoncito" -> "moreton", "llaguita" -> "llaga"."""
-        for suffix, endings in _DIMINUTIVES:
+    def _without_suffix(self, token: str) -> str | None:
+        """Spanish diminutives and superlatives ("puntito" -> "punto", "durisimo" -> "duro"), and
+        plain inflections of a lexicon word ("tilts" -> "tilt", "swellings" -> "swelling")."""
+        for suffix, endings in _SUFFIXES:
             if token.endswith(suffix) and len(token) > len(suffix) + 2:
                 stem = token[: -len(suffix)]
                 for ending in endings:
@@ -377,7 +411,7 @@ class Lexicon:
         return None
 
     def _one_typo_away(self, token: str) -> str | None:
-        """A finding word one deletion, insertion, substitution or swap away, if exactly one is."""
+        """A concept word one deletion, insertion, substitution or swap away, if exactly one is."""
         candidates: set[str] = set()
         if token in self._deletions:                     # a letter missing: "brusing"
             candidates |= self._deletions[token]
@@ -386,98 +420,57 @@ class Lexicon:
                 candidates.add(variant)
             candidates |= self._deletions.get(variant, set())  # a letter wrong or swapped
         # Typos rarely hit the first letter, and real words that differ from a symptom word only
-        # there are common ("napping" / "zapping", "having" / "heaving" differs later, but "hearing"
-        # / "bearing" ...): no correction is better than a wrong one.
+        # there are common ("napping" / "zapping"): no correction is better than a wrong one.
         candidates = {c for c in candidates if c[0] == token[0] and _one_edit(c, token)}
         return candidates.pop() if len(candidates) == 1 else None
 
-    # -- matching -------------------------------------------------------------------------------
+    # -- units ----------------------------------------------------------------------------------
 
-    def matches(self, words: list[str], numbers: bool = True) -> list[Match]:
-        """Every phrase found in one clause's words, minus those inside a longer match.
-        `numbers`: the words may hold digits (each then matches `#`)."""
-        if numbers:
-            words = [NUMBER if w[0].isdigit() else w for w in words]
+    def units(self, words: list[str]) -> tuple[list[int], list[frozenset[str]]]:
+        """One clause's words -> its units: where each starts (a word index) and its classes.
+        Longest entry first; a word no entry names is a unit with no classes."""
+        root = self._root_frozen
+        starts: list[int] = []
+        classes: list[frozenset[str]] = []
         n = len(words)
-        start = self._start
-        found: list[tuple[int, int, int, Entry]] = []   # (start, -end, order, entry): sorts in C
-        for i, word in enumerate(words):
-            node = start.get(word)
+        i = 0
+        while i < n:
+            w = words[i]
+            node = root.get(w)
+            if node is None and w[0].isdigit():
+                node = root.get(NUMBER)
+            starts.append(i)
+            if node is None:
+                classes.append(NO_CLASSES)
+                i += 1
+                continue
+            following, found = node
+            end = i + 1
             j = i + 1
-            while node is not None:                 # follow the phrase word by word
-                following, gaps, ends = node
-                for entry in ends:
-                    found.append((i, -j, len(found), entry))
-                if gaps:
-                    self._skip_gaps(words, i, j, gaps, found)
-                node = following.get(words[j]) if j < n else None
+            while following and j < n:
+                w = words[j]
+                node = following.get(w)
+                if node is None:
+                    if not w[0].isdigit():
+                        break
+                    node = following.get(NUMBER)
+                    if node is None:
+                        break
                 j += 1
-        if len(found) < 2:
-            return [_match(Match, (s, -e, entry)) for s, e, _, entry in found]
-        found.sort()                                # by start, longest first: containers come first
-        out: list[Match] = []
-        spans: list[tuple[int, int, Entry]] = []
-        reach = -1                                  # the furthest end of the spans so far
-        for s, e, _, entry in found:
-            e = -e
-            if spans and spans[-1][0] == s and spans[-1][1] == e and spans[-1][2] is entry:
-                continue                            # the same phrase reached twice (with and without a gap)
-            inside = e <= reach and bool(entry.dropped_by) and any(
-                e2 >= e and e2 - s2 > e - s and outer.kind in entry.dropped_by for s2, e2, outer in spans
-            )
-            spans.append((s, e, entry))
-            if e > reach:
-                reach = e
-            if not inside:
-                out.append(_match(Match, (s, e, entry)))
-        return out
-
-    def _skip_gaps(self, words: list[str], i: int, j: int, gaps: tuple, found: list) -> None:
-        """Phrases with a `..N` gap after words[i:j]: the gap skips up to N words, never a
-        [scope].gap_breakers word or a number."""
-        n = len(words)
-        breakers = self.gap_breakers
-        stack = []
-        for width, child_following in gaps:
-            k = j
-            while k < n:
-                if k > j and (words[k - 1] in breakers or words[k - 1] == NUMBER):
-                    break
-                nxt = child_following.get(words[k])
-                if nxt is not None:
-                    stack.append((nxt, k + 1))
-                if k - j >= width:
-                    break
-                k += 1
-        seen = set()
-        while stack:
-            node, k = stack.pop()
-            following, more_gaps, ends = node
-            for entry in ends:
-                if (k, id(entry)) not in seen:
-                    seen.add((k, id(entry)))
-                    found.append((i, -k, len(found), entry))
-            if k < n:
-                child = following.get(words[k])
-                if child is not None:
-                    stack.append((child, k + 1))
-            for width, child_following in more_gaps:
-                m = k
-                while m < n:
-                    if m > k and (words[m - 1] in breakers or words[m - 1] == NUMBER):
-                        break
-                    nxt = child_following.get(words[m])
-                    if nxt is not None:
-                        stack.append((nxt, m + 1))
-                    if m - k >= width:
-                        break
-                    m += 1
+                following, cls = node
+                if cls:
+                    found, end = cls, j
+            classes.append(found)
+            i = end
+        return starts, classes
 
 
-_DIMINUTIVES = (   # suffix, endings that may replace it; longer suffixes first
+_SUFFIXES = (   # suffix, endings that may replace it; longer suffixes first
+    ("isimos", ("os",)), ("isimas", ("as",)), ("isimo", ("o",)), ("isima", ("a",)),
     ("guita", ("ga",)), ("guito", ("go",)), ("quita", ("ca",)), ("quito", ("co",)),
     ("citos", ("", "es")), ("citas", ("", "es")), ("cito", ("", "e")), ("cita", ("", "e")),
     ("itos", ("os", "o", "")), ("itas", ("as", "a", "")), ("ito", ("o", "")), ("ita", ("a", "")),
+    ("ing", ("", "e")), ("ed", ("", "e")), ("es", ("",)), ("s", ("",)),
 )
 
 
@@ -496,19 +489,10 @@ def _one_edit(a: str, b: str) -> bool:
     return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
 
 
-def _freeze(node: _Node, memo: dict[int, tuple] | None = None) -> tuple:
-    """The trie as nested tuples (following words, gaps, entries ending here), for fast walking.
-    A gap is (width, the words that may follow it)."""
-    memo = {} if memo is None else memo
-    if id(node) in memo:
-        return memo[id(node)]
-    frozen = (
-        {w: _freeze(c, memo) for w, c in node.next.items()},
-        tuple((width, _freeze(child, memo)[0]) for width, child in node.gaps),
-        tuple(node.ends),
-    )
-    memo[id(node)] = frozen
-    return frozen
+def _freeze(level: dict[str, list]) -> dict[str, tuple]:
+    """The trie as nested tuples (following words, classes ending here), for fast walking."""
+    return {w: (_freeze(node[0]) if node[0] else None, frozenset(node[1]) if node[1] else NO_CLASSES)
+            for w, node in level.items()}
 
 
 def _deletions(word: str) -> set[str]:

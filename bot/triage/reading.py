@@ -1,17 +1,26 @@
 """Reading a reply: text -> what the patient says (PROTOCOL.md section 4). No rules, no levels.
 
 1. Normalise and split into words (`lexicon.words`): lower case, accents folded, spelling fixed,
-   typos one letter off a symptom word repaired, emoji turned into words or dropped.
-2. Split into clauses at punctuation and at "but"/"pero"-like words. A cue never reaches past its
-   clause: "no fever but the redness is spreading" keeps the redness.
-3. Find the lexicon's phrases in each clause; a phrase inside a longer one is dropped.
-4. Give every finding a status from the cues around it, in this order:
-   negated ("no fever", "fever: none") > resolved ("felt faint after but fine now") >
-   hypothetical ("what if I get a fever?") > doubted ("maybe short of breath?") >
-   past ("felt dizzy on the way home") > present.
-5. Bind modifiers ("huge", "spreading", "won't stop"), intensity words ("very", "mild") and
-   trend words ("better", "worse") to the finding they qualify.
-6. Read the score (`scores.py`), "same", "fine", and whether the reply asks something.
+   typos one letter off a concept word repaired, emoji turned into words or dropped.
+2. Split into clauses at punctuation and at "but"/"pero"-like words, and cut each clause into
+   units that carry word classes (`lexicon.units`). No cue reaches past its clause.
+3. Scope negation by attachment: a negation denies the concept it is attached to (the next one,
+   across small words, and any joined to it as a list: "no fever or chills"), or, at the end of
+   a clause, the one just before it ("fever: none"). Some words it turns into their opposite
+   instead ("not right" is odd, "zero strength" is weakness: `[flips]`). A verdict ("fine",
+   "100%", "respiro perfecto") judges the bare breathing or chest word it follows; negated or
+   after "can't", it is a complaint ("no respiro bien").
+4. Find findings as concept frames (classes that meet in a clause), in the lexicon's order; a
+   finding's words are not read again by a later one ("chest pain" is not also soreness).
+   A breathing or chest word that no frame reads and nothing denies stays a possible E1.
+5. Give every finding a status: negated > resolved ("felt faint after but fine now") >
+   hypothetical ("what if I get a fever?") > doubted ("maybe short of breath?") > past ("felt
+   dizzy on the way home") > present. Across clauses: a clause of verdicts only judges the clause
+   before it ("trouble breathing - nope"); a clause that says something has passed, or that a
+   breathing complaint of the past is fine today, resolves the clause before it.
+6. Bind modifiers ("huge", "spreading", "won't stop"), intensity words ("very", "mild") and trend
+   words ("better", "worse") to what they qualify.
+7. Read the score (`scores.py`), "same", "fine", and whether the reply asks something.
 """
 
 from __future__ import annotations
@@ -20,9 +29,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from bot.triage import scores
-from bot.triage.lexicon import (
-    CUE, FINDING, INTENSITY, LEXICON, MODIFIER, QUESTION, STATEMENT, TOPIC, TREND, Lexicon, Match,
-)
+from bot.triage.lexicon import LEXICON, NO_CLASSES, Lexicon
 
 PRESENT = "present"
 DOUBTED = "doubted"
@@ -41,11 +48,17 @@ _NUMERIC_JOINERS = frozenset({"-", "/"})
 PAIN_FINDINGS = frozenset({"soreness", "shoulder_blade_pain"})
 # Findings the bot can answer "is this normal?" about (section 4).
 ANSWERABLE_FINDINGS = frozenset({"soreness", "bruise", "fatigue"})
+# Denials: by a plain negation, or by "I don't think", which only doubts a red flag.
+_HARD, _SOFT = 1, 2
+# Acknowledgement words that read as "fine" only when nothing says they acknowledge the message.
+_THAN = frozenset({"than", "que"})
+_QUESTION_CLASSES = frozenset({"q_form", "q_anywhere", "q_identity"})
+_ACK_LIKE = frozenset({"perfecto", "perfecta", "perfect", "genial", "excelente", "great", "awesome"})
 
 
 class Mention(NamedTuple):
-    """One finding in the reply, with its status and what qualifies it. (A named tuple: immutable,
-    and cheap to make, which matters at webhook speed.)"""
+    """One finding in the reply, with its status and what qualifies it. `start`/`end`: the units
+    of its clause it spans. (A named tuple: immutable, and cheap to make.)"""
 
     finding: str
     tag: str | None
@@ -83,6 +96,7 @@ class Reading:
     question_words: str
     identity_question: bool
     question_clauses: frozenset[int]     # clauses that ask ("how long will the soreness last?")
+    pressure_minutes: float | None = None  # firm pressure on a bleeding point, and for how long (-1: not said)
     by_finding: dict[str, list[Mention]] = field(default_factory=dict)   # mentions by finding id
 
     def having(self, *findings: str, statuses: frozenset[str] = CURRENT) -> tuple[Mention, ...]:
@@ -102,88 +116,55 @@ class Reading:
 
 
 class _Clause:
-    """One clause of the reply: its words, the lexicon's matches in it, and what `_status` asks
-    of every finding, worked out once."""
+    """One clause of the reply: its words, its units and their classes, and what the cues in it
+    say, worked out once."""
 
-    __slots__ = ("index", "words", "question_mark", "matches", "_kinds", "_ids", "scores",
-                 "negations", "presents", "hypotheticals", "resolved_by_negation", "resolved",
-                 "doubted", "past", "finding_starts", "finding_ends")
+    __slots__ = ("index", "words", "question_mark", "starts", "classes", "at", "denied", "direct", "fine",
+                 "scores", "mentions", "doubted", "unsure", "past", "resolved", "resolved_negation",
+                 "hypothetical_before")
 
     def __init__(self, index: int, words: list[str], question_mark: bool):
         self.index = index
         self.words = words
         self.question_mark = question_mark
         self.scores: list[scores.Score] = _NONE
+        self.mentions: list[Mention] = _NONE
 
-    def set_matches(self, matches: list[Match]) -> None:
-        self.matches = matches
-        kinds: dict[str, list[Match]] = {}
-        cues: dict[str, list[Match]] = {}
-        starts: dict[int, int] = {}
-        for m in matches:
-            kind = m.entry.kind
-            if kind in kinds:
-                kinds[kind].append(m)
-            else:
-                kinds[kind] = [m]
-            if kind is CUE:
-                cues.setdefault(m.entry.id, []).append(m)
-            elif kind is FINDING or kind is TOPIC:
-                starts[m.start] = m.end
-        self._kinds = kinds
-        self._ids = {CUE: cues}
-        self.negations = cues.get("negation", _NONE)
-        self.presents = cues.get("present", _NONE)
-        self.hypotheticals = cues.get("hypothetical", _NONE)
-        self.resolved_by_negation = "resolved_negation" in cues
-        self.resolved = "resolved" in cues
-        self.doubted = self.question_mark or "doubt" in cues
-        self.past = "past" in cues and "present" not in cues
-        self.finding_starts = starts.keys()
-        self.finding_ends = starts
+    def text(self, start: int, end: int) -> str:
+        """The words of units start..end-1."""
+        stop = self.starts[end] if end < len(self.starts) else len(self.words)
+        return " ".join(self.words[self.starts[start]:stop])
 
-    def of(self, kind: str, *ids: str) -> list[Match]:
-        """This clause's matches of one kind, optionally of some ids only."""
-        found = self._kinds.get(kind, _NONE)
-        if not ids or not found:
-            return found
-        if kind in self._ids:
-            by_id = self._ids[kind]
-        else:
-            by_id = self._ids[kind] = {}
-            for m in found:
-                by_id.setdefault(m.entry.id, []).append(m)
-        if len(ids) == 1:
-            return by_id.get(ids[0], _NONE)
-        return [m for i in ids for m in by_id.get(i, _NONE)]
+    def having(self, cls: str) -> list[int]:
+        return self.at.get(cls, _NONE)
 
 
 def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     words = lex.words(text)
-    clauses = _clauses(words, lex)
-    # Each step below is skipped when the reply has nothing it works on: the webhook calls
-    # `classify` inline, and most replies are a few words.
+    clauses = _clauses(words, *lex.units(words), lex)
     digits = any(w[0].isdigit() for w in words)
     number_words = lex.number_words.keys()
-    kinds: set[str] = set()          # which kinds of lexicon entries the reply has at all
-    mentions: list[Mention] = []
-    topics: list[Mention] = []
+    present: set[str] = set()             # every class the reply has
+    found = False
     for clause in clauses:
-        clause.set_matches(lex.matches(clause.words, numbers=digits))
+        _cues(clause, lex)
+        present.update(clause.at)
         if (digits and any(w[0].isdigit() for w in clause.words)) or not number_words.isdisjoint(clause.words):
             clause.scores = scores.scores_in(clause.words, lex, whole_reply=len(clauses) == 1)
-        found = clause._kinds
-        if found:
-            kinds.update(found)
-            if FINDING in found:
-                mentions.extend(_findings(clause, lex))
-            if TOPIC in found:
-                topics.extend(_topics(clause, lex))
+        if clause.at:
+            clause.mentions = _findings(clause, lex)
+            found = found or bool(clause.mentions)
 
-    if mentions and len(clauses) > 1:
-        mentions = _resolve_backwards(clauses, mentions)
-    if mentions and MODIFIER in kinds:
-        mentions = _bind_modifiers(clauses, mentions)
+    mentions: list[Mention] = []
+    topics: list[Mention] = []
+    if found:
+        if len(clauses) > 1:
+            _across_clauses(clauses, lex)
+        for clause in clauses:
+            for m in clause.mentions:
+                (topics if m.finding in lex.topics else mentions).append(m)
+    if mentions and not present.isdisjoint(lex.modifier_classes):
+        mentions = _bind_modifiers(clauses, mentions, lex)
     if digits:
         mentions = _fevers_from_temperatures(clauses, mentions, lex)
 
@@ -195,18 +176,18 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
             else:
                 current = s
 
-    by_clause = _mentions_by_clause(mentions) if mentions else {}
-    intensity = _intensity(clauses, by_clause) if INTENSITY in kinds else None
-    improving, worsening, same = _trend(clauses, by_clause) if TREND in kinds else ((), (), False)
-    if QUESTION in kinds or any(c.question_mark for c in clauses):
+    by_clause: dict[int, list[Mention]] = {}
+    for m in mentions:
+        by_clause.setdefault(m.clause, []).append(m)
+    intensity = _intensity(clauses, by_clause, lex) if not present.isdisjoint(lex.intensity_classes) else None
+    improving, worsening, same = _trend(clauses, by_clause, lex) if not present.isdisjoint(lex.trends) \
+        else ((), (), False)
+    if not present.isdisjoint(_QUESTION_CLASSES) or any(c.question_mark for c in clauses):
         is_question, answerable, asked, identity = _questions(clauses, mentions)
     else:
         is_question, answerable, asked, identity = False, False, _NONE, False
-    wellness = tuple(
-        " ".join(c.words[m.start:m.end])
-        for c in clauses if all(c is not a for a in asked) for m in c.of(STATEMENT, "wellness")
-        if not _negated_before(c, m, lex, max_gap=1)
-    ) if STATEMENT in kinds else ()
+    wellness = _wellness(clauses, asked, present) if not present.isdisjoint(_WELL) else ()
+    pressure = _pressure_minutes(clauses, lex) if "pressure" in present else None
 
     by_finding: dict[str, list[Mention]] = {}
     for m in mentions:
@@ -231,31 +212,42 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
         " / ".join(" ".join(c.words) for c in asked) if asked else "",
         identity,
         frozenset(c.index for c in asked) if asked else _NO_CLAUSES,
+        pressure,
         by_finding,
     )
 
 
-# -- 2. clauses ------------------------------------------------------------------------------------
+_WELL = frozenset({"wellness", "difficulty"})
 
-def _clauses(words: list[str], lex: Lexicon) -> list[_Clause]:
-    """Split at punctuation and at clause-breaking words ("but", "pero"); "-" and "/" between two
-    numbers stay ("4-5", "7/10"); a clause ending in "?" is marked as asked."""
+
+# -- 2. clauses and units --------------------------------------------------------------------------
+
+def _clauses(words: list[str], starts: list[int], classes: list[frozenset[str]], lex: Lexicon) -> list[_Clause]:
+    """Split the reply's units at punctuation and at clause-breaking words ("but", "pero"); "-"
+    and "/" between two numbers stay ("4-5", "7/10"); a clause ending in "?" is marked as asked.
+    A unit is never split ("a lo hecho, pecho" is one idiom)."""
     clauses: list[_Clause] = []
-    current: list[str] = []
     splits = lex.clause_splitters
-    last = len(words) - 1
-    for i, w in enumerate(words):
-        if w not in splits:
-            current.append(w)
-        elif w in _NUMERIC_JOINERS and 0 < i < last and _numeric(words[i - 1]) and _numeric(words[i + 1]):
-            current.append(w)
-        elif current:
-            clauses.append(_Clause(len(clauses), current, w == "?"))
-            current = []
-        elif w == "?" and clauses:
+    n = len(starts)
+    first = 0                                         # the clause's first unit
+    for k in range(n + 1):
+        if k < n:
+            w = words[starts[k]]
+            if w not in splits or (k + 1 < n and starts[k + 1] != starts[k] + 1):
+                continue                              # not a splitter, or inside a longer unit
+            if w in _NUMERIC_JOINERS and 0 < k < n - 1 and _numeric(words[starts[k] - 1]) \
+                    and _numeric(words[starts[k] + 1]):
+                continue
+        if k > first:
+            start = starts[first]
+            end = starts[k] if k < n else len(words)
+            clause = _Clause(len(clauses), words[start:end], k < n and words[starts[k]] == "?")
+            clause.starts = [p - start for p in starts[first:k]]
+            clause.classes = classes[first:k]
+            clauses.append(clause)
+        elif k < n and words[starts[k]] == "?" and clauses:
             clauses[-1].question_mark = True
-    if current:
-        clauses.append(_Clause(len(clauses), current, False))
+        first = k + 1
     return clauses
 
 
@@ -263,178 +255,323 @@ def _numeric(word: str) -> bool:
     return word[0].isdigit() or word in LEXICON.number_words
 
 
-# -- 4. findings and their status -----------------------------------------------------------------
+def _cues(clause: _Clause, lex: Lexicon) -> None:
+    """Negation (step 3), which may change a unit's classes; then the index class -> units, and
+    the clause-wide cues."""
+    classes = clause.classes
+    clause.denied = {}
+    clause.direct = set()
+    clause.fine = set()
+    negations = [k for k, cs in enumerate(classes) if "neg" in cs or "soft_neg" in cs]
+    if negations:
+        _negate(clause, negations, lex)
+    if any("normal" in cs for cs in classes):
+        _verdicts(clause, lex)
+    at: dict[str, list[int]] = {}
+    for k, cs in enumerate(classes):
+        for c in cs:
+            found = at.get(c)
+            if found is None:
+                at[c] = [k]
+            else:
+                found.append(k)
+    clause.at = at
+    clause.doubted = clause.question_mark or "doubt" in at or "unsure" in at
+    clause.unsure = "unsure" in at
+    clause.past = "past" in at and "present" not in at
+    clause.resolved_negation = "resolved_negation" in at
+    resolved = at.get("resolved")
+    if resolved:
+        # "gone numb", "went cold": a change into the finding, not its passing.
+        resolved = [k for k in resolved if not ("became" in classes[k] and k + 1 < len(classes)
+                                                and not classes[k + 1].isdisjoint(lex.deniable))]
+    clause.resolved = bool(resolved)
+    hyp = at.get("hypothetical")
+    clause.hypothetical_before = hyp[0] if hyp else None
+
+
+# -- 3. negation and verdicts --------------------------------------------------------------------
+
+def _negate(clause: _Clause, negations: list[int], lex: Lexicon) -> None:
+    """Each negation denies the concept it is attached to, or turns it into its opposite."""
+    classes, denied, direct = clause.classes, clause.denied, clause.direct
+    n = len(classes)
+    deniable, flips = lex.deniable, lex.flips
+    for k in negations:
+        cues = classes[k]
+        if "neg" not in cues and "soft_neg" not in cues:
+            continue                                   # turned into something else already
+        if k > 0 and "unable" in classes[k - 1]:
+            continue                                   # "no me puedo ni mover": "ni" only stresses
+        strength = _SOFT if "soft_neg" in cues else _HARD
+        j = k + 1
+        limit = min(n, k + 1 + lex.negation_window)
+        while j < limit and (_small(classes[j], deniable) and all(c not in flips for c in classes[j])
+                             or "neg" in classes[j]):  # "no siento nada dormido": one denial
+            j += 1
+        if j == n:
+            _deny_before(clause, k, strength, lex)     # "fever: none", "chest pain nope"
+            continue
+        if j == limit:
+            continue
+        target = classes[j]
+        flipped = frozenset(flips[c] for c in target if c in flips)
+        if flipped:
+            classes[j] = flipped                       # "not right", "zero strength", "no para"
+            continue
+        if target.isdisjoint(deniable):
+            continue                                   # "no idea why ...": about something else
+        denied[j] = max(denied.get(j, 0), strength)
+        direct.add(j)
+        j += 1
+        while j < n:                                   # the rest of its phrase or list
+            cs = classes[j]
+            if not cs.isdisjoint(deniable) and cs.isdisjoint(_NEGATING):
+                denied[j] = max(denied.get(j, 0), strength)
+            elif "list_and" in cs and j + 1 < n and not classes[j + 1].isdisjoint(deniable) \
+                    and classes[j + 1].isdisjoint(lex.red_flag_classes):
+                pass                                   # "no fever and chills", not "no pain and short of breath"
+            elif clause.words[clause.starts[j]] not in lex.joins:
+                break
+            j += 1
+
+
+_NEGATING = frozenset({"neg", "soft_neg", "unable"})
+
+
+def _small(cs: frozenset[str], deniable: frozenset[str]) -> bool:
+    """A word with no concept of its own: negations and verdicts reach across it."""
+    return "transparent" in cs and cs.isdisjoint(deniable)
+
+
+def _deny_before(clause: _Clause, k: int, strength: int, lex: Lexicon) -> None:
+    """A negation that ends its clause denies the concept(s) just before it: "fever: none"."""
+    classes, deniable = clause.classes, lex.deniable
+    j = k - 1
+    while j >= 0 and _small(classes[j], deniable):
+        j -= 1
+    while j >= 0 and k - j <= lex.verdict_window + 2:
+        if not classes[j].isdisjoint(deniable):
+            clause.denied[j] = max(clause.denied.get(j, 0), strength)
+        elif clause.words[clause.starts[j]] not in lex.joins:
+            break
+        j -= 1
+
+
+def _verdicts(clause: _Clause, lex: Lexicon) -> None:
+    """"breathing 100%", "lungs are fine", "respiro perfecto", "normal temp": a verdict right
+    after (or right before) a bare breathing, chest or temperature word says it is fine. Negated,
+    or after "can't", the same verdict is a complaint: "no respiro bien", "can't breathe properly".
+    A verdict in doubt ("not sure if my breathing is ok") or asked ("breathing ok?") clears nothing."""
+    classes, deniable = clause.classes, lex.deniable
+    n = len(classes)
+    in_doubt = clause.question_mark or any("unsure" in cs for cs in classes)
+    for v in range(n):
+        if "normal" not in classes[v]:
+            continue
+        j = v - 1
+        while j >= 0 and v - j <= lex.verdict_window and (_small(classes[j], deniable) or "reach" in classes[j]):
+            j -= 1
+        if j >= 0 and v - j <= lex.verdict_window and not classes[j].isdisjoint(_JUDGED):
+            target = j
+        elif v + 1 < n and not classes[v + 1].isdisjoint(_JUDGED):
+            target = v + 1                             # "normal temp", "normal breathing"
+        else:
+            continue
+        if target in clause.direct or any("unable" in classes[u] for u in range(max(0, target - 3), target)):
+            clause.denied.pop(target, None)
+            clause.denied.pop(v, None)
+            classes[v] = _ODD                          # "no respiro bien": a complaint
+        elif not in_doubt:
+            clause.fine.add(target)
+
+
+_JUDGED = frozenset({"breath", "chest", "air", "temp"})
+_ODD = frozenset({"odd"})
+
+
+# -- 4. findings -----------------------------------------------------------------------------------
 
 def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
-    out = []
-    limbs = lex.classes["limb"]
-    for m in clause.of(FINDING):
-        status = _status(clause, m, lex)
-        words = " ".join(clause.words[m.start:m.end])
-        finding, tag = m.entry.id, m.entry.tag
-        if words in lex.weak_words and not limbs.isdisjoint(clause.words):
-            finding, tag = "weakness", "weakness"      # "arm and leg are tingly and weak"
-        out.append(_mention(Mention, (finding, tag, m.entry.red_flag, status, clause.index, m.start, m.end,
-                                      words, _NO_MODIFIERS)))
+    """The clause's findings (concept frames, in the lexicon's order) and its bare breathing or
+    chest words."""
+    at, classes, denied = clause.at, clause.classes, clause.denied
+    candidates: set[int] = set()
+    for c in at:
+        t = lex.triggers.get(c)
+        if t:
+            candidates.update(t)
+    used: set[int] = set()
+    out: list[Mention] = []
+    shared = lex.shared
+    for order in sorted(candidates):
+        finding = lex.findings[order]
+        made: list[tuple[list[int], tuple[str, ...]]] = []
+        anchored: set[int] = set()
+        for frame in finding.frames:
+            wanted = frame.classes
+            if any(c not in at for c in wanted) or any(x in at for x in frame.excludes):
+                continue
+            for a in at[wanted[0]]:
+                if a in used or a in anchored:
+                    continue
+                units = [a]
+                for c in wanted[1:]:
+                    best, best_key = -1, (2, 99)
+                    for b in at[c]:
+                        if b in used or b in units:
+                            continue
+                        d = b - a
+                        if d < 0:
+                            if frame.ordered:
+                                continue
+                            d = -d
+                        if d > frame.window:
+                            continue
+                        key = (1 if b in denied else 0, d)     # a complaint before a denial
+                        if key < best_key:
+                            best, best_key = b, key
+                    if best < 0:
+                        break
+                    units.append(best)
+                else:
+                    anchored.add(a)
+                    made.append((units, wanted))
+        for units, wanted in made:
+            own = [u for u, c in zip(units, wanted) if c not in shared]
+            for u, c in zip(units, wanted):
+                if c not in shared:
+                    own.extend(_next_to(u, c, classes, used))   # "sharp stabbing pain": one pain
+            out.append(_mention_of(clause, finding.id, finding.tag, finding.red_flag, units + own))
+            used.update(own)
+    for c in lex.topics:
+        for u in at.get(c, _NONE):
+            if u not in used and "calm" not in classes[u]:
+                used.add(u)
+                out.append(_mention_of(clause, c, None, True, [u], topic=True))
     return out
 
 
-def _topics(clause: _Clause, lex: Lexicon) -> list[Mention]:
+def _next_to(u: int, cls: str, classes: list[frozenset[str]], used: set[int]) -> list[int]:
+    """Units of the same class right beside u, not yet read: "sharp stabbing pain"."""
     out = []
-    for m in clause.of(TOPIC):
-        status = _status(clause, m, lex)
-        if status not in (NEGATED, RESOLVED, HYPOTHETICAL) and _said_to_be_normal(clause, m, lex):
-            status = NEGATED
-        if status in CURRENT or status == PAST:
-            # a bare word is not a complaint of its own: it stays "in doubt"
-            status = DOUBTED
-        out.append(_mention(Mention, (m.entry.id, None, True, status, clause.index, m.start, m.end,
-                                      " ".join(clause.words[m.start:m.end]), _NO_MODIFIERS)))
+    for step in (-1, 1):
+        k = u + step
+        while 0 <= k < len(classes) and cls in classes[k] and k not in used:
+            out.append(k)
+            k += step
     return out
 
 
-def _said_to_be_normal(clause: _Clause, m: Match, lex: Lexicon) -> bool:
-    """"breathing fine", "respiro bien", "chest feels ok": a normal word just after a bare breathing
-    or chest word, with no negation between ("breathing is not fine" is a complaint)."""
-    for cue in clause.of(CUE, "normal_after"):
-        if m.end <= cue.start <= m.end + lex.post_cue_window and not any(
-            m.end <= n.start < cue.start for n in clause.negations
-        ) and not any(m.end <= s < cue.start for s in clause.finding_starts):
-            return True
-    return False
+def _mention_of(clause: _Clause, finding: str, tag: str | None, red_flag: bool, units: list[int],
+                topic: bool = False) -> Mention:
+    start, end = min(units), max(units) + 1
+    return _mention(Mention, (finding, tag, red_flag, _status(clause, units, red_flag, topic), clause.index,
+                              start, end, clause.text(start, end), _NO_MODIFIERS))
 
 
-def _status(clause: _Clause, m: Match, lex: Lexicon) -> str:
-    strict = m.entry.red_flag or m.entry.kind == TOPIC
-    negated = _negated_before(clause, m, lex, strict=strict) or _post_cue(clause, m, "negation_after", lex)
-    if negated and not clause.resolved_by_negation:
-        return NEGATED
-    if clause.resolved_by_negation or clause.resolved:
+def _status(clause: _Clause, units: list[int], red_flag: bool, topic: bool) -> str:
+    denied = clause.denied
+    strength = max((denied.get(u, 0) for u in units), default=0) if denied else 0
+    if strength:
+        if clause.resolved_negation:
+            return RESOLVED                            # "not dizzy anymore"
+        return DOUBTED if strength == _SOFT and red_flag else NEGATED
+    if clause.fine and any(u in clause.fine for u in units):
+        return NEGATED                                 # "breathing is fine"
+    if clause.resolved:
         return RESOLVED
-    if any(c.end <= m.start for c in clause.hypotheticals):
+    if clause.hypothetical_before is not None and clause.hypothetical_before < min(units):
         return HYPOTHETICAL
-    if clause.doubted:
-        return DOUBTED
+    if clause.doubted or topic:
+        return DOUBTED                                 # a bare breathing or chest word stays in doubt
     if clause.past:
         return PAST
     return PRESENT
 
 
-def _negated_before(clause: _Clause, m: Match, lex: Lexicon, max_gap: int | None = None,
-                    strict: bool = False) -> bool:
-    """A negation cue before `m` whose scope reaches it (its clause, a few words, a list).
-    `strict` (breathing and chest findings): only through the words of
-    [scope].red_flag_negation_passes and lists joined by "or"."""
-    if not clause.negations:
-        return False
-    window = lex.negation_window if max_gap is None else max_gap
-    starts = clause.finding_starts
-    presents = clause.presents
-    for cue in clause.negations:
-        if cue.end > m.start or m.start - cue.end > window:
+# -- 5. across clauses ---------------------------------------------------------------------------
+
+def _across_clauses(clauses: list[_Clause], lex: Lexicon) -> None:
+    """Verdict clauses ("trouble breathing - nope"), and resolutions said in the next clause
+    ("felt faint after, but fine now"; "couldn't breathe deeply yesterday, today I breathe fine")."""
+    for k in range(1, len(clauses)):
+        clause = clauses[k]
+        if not clause.mentions and _verdict_only(clause):
+            before = clauses[k - 1]
+            negative = "neg" in clause.at
+            before.mentions = [
+                m._replace(status=NEGATED) if m.status not in (NEGATED, RESOLVED)
+                and (negative or m.finding in lex.topics) else m
+                for m in before.mentions
+            ]
             continue
-        if strict:
-            if _transparent(clause, cue.end, m.start, lex):
-                return True
+        happened = [m for m in clause.mentions if m.status in HAPPENED]
+        if happened:
             continue
-        broken = any(
-            clause.words[k] in lex.coordinators and (k + 1) not in starts
-            for k in range(cue.end, m.start)
-        ) or any(cue.end <= p.start < m.start for p in presents)
-        if not broken:
-            return True
-    return False
-
-
-def _transparent(clause: _Clause, start: int, end: int, lex: Lexicon) -> bool:
-    """Whether a negation ending at `start` reaches a breathing or chest finding at `end`: only
-    small words between, or other findings joined by "or" ("no cough or chest pain")."""
-    k = start
-    words = clause.words
-    while k < end:
-        if k in clause.finding_ends:
-            k = clause.finding_ends[k]
-            if k < end and words[k] not in lex.red_flag_negation_passes:
-                return False
+        said_fine = any(m.status == NEGATED and m.finding in lex.topics for m in clause.mentions)
+        if not clause.resolved and not said_fine:
             continue
-        if words[k] not in lex.red_flag_negation_passes:
-            return False
-        k += 1
-    return True
+        for j in range(k - 1, -1, -1):
+            earlier = [m for m in clauses[j].mentions if m.status in HAPPENED]
+            if not earlier:
+                continue
+            if clause.resolved:
+                # "felt dizzy after, but fine now": what the clause before said has passed.
+                clauses[j].mentions = [m._replace(status=RESOLVED) if m.status in HAPPENED else m
+                                       for m in clauses[j].mentions]
+            else:
+                # "couldn't breathe deeply yesterday, but today I breathe fine": a past breathing
+                # or chest complaint, fine now. (One not said to be past stays: safety first.)
+                clauses[j].mentions = [m._replace(status=RESOLVED) if m.status == PAST and m.red_flag else m
+                                       for m in clauses[j].mentions]
+            break
 
 
-def _post_cue(clause: _Clause, m: Match, cue_id: str, lex: Lexicon, strict: bool = True) -> bool:
-    """A cue just after `m`: "fever: none", "breathing fine". `strict`: only when no finding
-    follows it, since "no" before a finding negates that one instead ("dizzy no fever")."""
-    later = [o.start for o in clause.matches if o.entry.kind in (FINDING, TOPIC) and o.start >= m.end]
-    for cue in clause.of(CUE, cue_id):
-        if cue.start < m.end or cue.start - m.end > lex.post_cue_window:
-            continue
-        if any(s < cue.start for s in later) or (strict and later):
-            continue
-        return True
-    return False
+def _verdict_only(clause: _Clause) -> bool:
+    """A clause of verdicts and small words only: "nope", "none at all", "fine"."""
+    return len(clause.classes) <= 4 and ("neg" in clause.at or "normal" in clause.at) and all(
+        not cs.isdisjoint(_VERDICT_WORDS) for cs in clause.classes)
 
 
-def _resolve_backwards(clauses: list[_Clause], mentions: list[Mention]) -> list[Mention]:
-    """"Felt faint after, but fine now": a resolution cue in a clause with no finding of its own
-    resolves the findings of the nearest clause before it that has some."""
-    by_clause = _mentions_by_clause(mentions)
-    out = list(mentions)
-    for clause in clauses:
-        if by_clause.get(clause.index) or not clause.of(CUE, "resolved"):
-            continue
-        for k in range(clause.index - 1, -1, -1):
-            if by_clause.get(k):
-                target = k
-                break
-        else:
-            continue
-        out = [
-            _replace(m, status=RESOLVED) if m.clause == target and m.status in HAPPENED else m
-            for m in out
-        ]
-    return out
+_VERDICT_WORDS = frozenset({"neg", "normal", "filler", "odd"})
 
 
-# -- 5. binding ------------------------------------------------------------------------------------
+# -- 6. binding ------------------------------------------------------------------------------------
 
-def _bind_modifiers(clauses: list[_Clause], mentions: list[Mention]) -> list[Mention]:
+def _bind_modifiers(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) -> list[Mention]:
     """Each modifier qualifies the nearest finding it applies to in its clause; in a clause with
     none ("it's getting bigger"), the last such finding of an earlier clause."""
     extra: dict[int, set[str]] = {}
+    by_clause: dict[int, list[int]] = {}
+    for i, m in enumerate(mentions):
+        by_clause.setdefault(m.clause, []).append(i)
     for clause in clauses:
-        for mod in clause.of(MODIFIER):
-            if _negated_before(clause, mod, LEXICON, max_gap=2):
-                continue   # "not spreading", "no está creciendo"
-            fits = [
-                (i, m) for i, m in enumerate(mentions)
-                if m.clause == clause.index and m.finding in mod.entry.applies_to
-            ]
-            if fits:
-                if not mod.entry.clause_wide:
-                    fits = [min(fits, key=lambda im: _distance(im[1], mod))]
-                for i, _ in fits:
-                    extra.setdefault(i, set()).add(mod.entry.id)
-                continue
-            earlier = [
-                (i, m) for i, m in enumerate(mentions)
-                if m.clause < clause.index and m.finding in mod.entry.applies_to
-            ]
-            if earlier:
-                i, _ = max(earlier, key=lambda im: (im[1].clause, im[1].start))
-                extra.setdefault(i, set()).add(mod.entry.id)
+        for k, cs in enumerate(clause.classes):
+            if cs.isdisjoint(lex.modifier_classes) or k in clause.denied:
+                continue                               # "not spreading", "no está creciendo"
+            for mod in lex.modifiers_of(cs):
+                here = [i for i in by_clause.get(clause.index, _NONE) if mentions[i].finding in mod.applies_to]
+                if here:
+                    if not mod.clause_wide:
+                        here = [min(here, key=lambda i: _distance(mentions[i], k))]
+                    for i in here:
+                        extra.setdefault(i, set()).add(mod.id)
+                    continue
+                earlier = [i for i, m in enumerate(mentions) if m.clause < clause.index and m.finding in mod.applies_to]
+                if earlier:
+                    extra.setdefault(earlier[-1], set()).add(mod.id)
     return [
-        _replace(m, modifiers=m.modifiers | frozenset(extra[i])) if i in extra else m
+        m._replace(modifiers=m.modifiers | frozenset(extra[i])) if i in extra else m
         for i, m in enumerate(mentions)
     ]
 
 
-def _distance(m: Mention, o: Match) -> int:
-    if o.end <= m.start:
-        return m.start - o.end
-    if m.end <= o.start:
-        return o.start - m.end
+def _distance(m: Mention, k: int) -> int:
+    if k < m.start:
+        return m.start - k
+    if k >= m.end:
+        return k - m.end + 1
     return 0
 
 
@@ -449,75 +586,69 @@ def _fevers_from_temperatures(clauses: list[_Clause], mentions: list[Mention], l
         fevers = [i for i, m in enumerate(out) if m.clause == clause.index and m.finding == "fever"]
         for i in fevers:
             if out[i].status != NEGATED and not feverish:
-                out[i] = _replace(out[i], status=NEGATED)
+                out[i] = out[i]._replace(status=NEGATED)
         decimal_reading = any("." in w or "," in w for w in clause.words if w[0].isdigit())
         if feverish and not fevers and (decimal_reading or {"degrees", "f", "c"} & set(clause.words)):
             t = max(temps)
-            out.append(Mention("fever", "fever", False, PRESENT, clause.index, 0, len(clause.words), f"{t:g}"))
+            out.append(Mention("fever", "fever", False, PRESENT, clause.index, 0, len(clause.classes), f"{t:g}"))
     return out
 
 
-def _mentions_by_clause(mentions: list[Mention]) -> dict[int, list[Mention]]:
-    by: dict[int, list[Mention]] = {}
-    for m in mentions:
-        by.setdefault(m.clause, []).append(m)
-    return by
-
-
-def _nearest(clause_mentions: list[Mention], o: Match, max_gap: int) -> Mention | None:
-    near = [m for m in clause_mentions if _distance(m, o) <= max_gap]
-    return min(near, key=lambda m: _distance(m, o)) if near else None
-
-
-def _intensity(clauses: list[_Clause], by_clause: dict[int, list[Mention]]) -> tuple[int, str] | None:
+def _intensity(clauses: list[_Clause], by_clause: dict[int, list[Mention]], lex: Lexicon) -> tuple[int, str] | None:
     """Intensity words about soreness; the strongest wins (safety first)."""
     found: list[tuple[int, str]] = []
     for clause in clauses:
-        here = [m for m in by_clause.get(clause.index, []) if m.status != NEGATED]
+        here = [m for m in by_clause.get(clause.index, _NONE) if m.status != NEGATED]
         if any(m.finding == "flare" for m in here):
             continue   # "my usual pain is really bad": the flare, not today's soreness
         pains = [m for m in here if m.finding in PAIN_FINDINGS]
-        for o in clause.of(INTENSITY):
-            words = " ".join(clause.words[o.start:o.end])
-            if _negated_before(clause, o, LEXICON, max_gap=1):
+        pain_units = [u for m in pains for u in range(m.start, m.end) if "pain" in clause.classes[u]]
+        for k, cs in enumerate(clause.classes):
+            if cs.isdisjoint(lex.intensity_classes) or k in clause.denied:
                 continue
-            if not o.entry.standalone:
-                if _nearest(pains, o, max_gap=1):
-                    found.append((o.entry.value, words))
-                continue
-            nearest = _nearest(here, o, max_gap=1)
-            if nearest is not None and nearest.finding not in PAIN_FINDINGS:
-                continue   # "severe headache", "bad bruise": not about soreness
-            if pains or not here:
-                found.append((o.entry.value, words))
+            for spec in lex.intensities_of(cs):
+                words = clause.text(k, k + 1)
+                if not spec.standalone:
+                    if any(-1 <= k - u <= 1 for u in pain_units):
+                        found.append((spec.value, words))
+                    continue
+                near = [m for m in here if _distance(m, k) <= 1]
+                if near and all(m.finding not in PAIN_FINDINGS for m in near):
+                    continue   # "severe headache", "bad bruise": not about soreness
+                if pains or not here:
+                    found.append((spec.value, words))
     return max(found, key=lambda f: f[0]) if found else None
 
 
-def _trend(clauses: list[_Clause], by_clause: dict[int, list[Mention]]) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+def _trend(clauses: list[_Clause], by_clause: dict[int, list[Mention]], lex: Lexicon) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
     """Trend words about soreness: not those right beside another finding ("bruise is bigger")."""
     improving: list[str] = []
     worsening: list[str] = []
     same = False
     for clause in clauses:
-        here = by_clause.get(clause.index, [])
-        flare = any(m.finding == "flare" for m in here)
-        for o in clause.of(TREND):
-            nearest = _nearest(here, o, max_gap=2)
-            if flare or (nearest is not None and nearest.finding not in PAIN_FINDINGS):
-                continue   # about a bruise, or the usual complaint (a flare), not the soreness
-            if _negated_before(clause, o, LEXICON, max_gap=1):
-                continue   # "not worse", "no better" is a phrase of its own
-            words = " ".join(clause.words[o.start:o.end])
-            if o.entry.id == "improving":
+        here = by_clause.get(clause.index, _NONE)
+        if any(m.finding == "flare" for m in here):
+            continue   # about the usual complaint (a flare), not the soreness
+        for k, cs in enumerate(clause.classes):
+            if cs.isdisjoint(lex.trends) or k in clause.denied:
+                continue
+            near = [m for m in here if _distance(m, k) <= 2]
+            if near and min(near, key=lambda m: _distance(m, k)).finding not in PAIN_FINDINGS:
+                continue   # about a bruise or a redness, not the soreness
+            if k + 2 < len(clause.classes) and clause.words[clause.starts[k + 1]] in _THAN \
+                    and "past" not in clause.classes[k + 2]:
+                continue   # "sorer than where you needled": a comparison, not a change
+            words = clause.text(k, k + 1)
+            if "improving" in cs:
                 improving.append(words)
-            elif o.entry.id == "worsening":
+            elif "worsening" in cs:
                 worsening.append(words)
             else:
                 same = True
     return tuple(improving), tuple(worsening), same
 
 
-# -- 6. questions ----------------------------------------------------------------------------------
+# -- 7. questions and statements -------------------------------------------------------------------
 
 def _questions(clauses: list[_Clause], mentions: list[Mention]) -> tuple[bool, bool, list[_Clause], bool]:
     """Whether the reply asks something, whether the bot can answer it, and whether it only asks
@@ -525,32 +656,70 @@ def _questions(clauses: list[_Clause], mentions: list[Mention]) -> tuple[bool, b
     asked: list[_Clause] = []
     identity = False
     for clause in clauses:
-        if clause.of(QUESTION, "identity"):
+        classes = clause.classes
+        opener = 1 if "q_opener" in classes[0] and len(classes) > 1 else 0
+        if "q_identity" in classes[opener] and (len(classes) - opener <= 2 or " " in clause.text(opener, opener + 1)):
             identity = True
             continue
-        opener = 1 if clause.of(QUESTION, "openers") and clause.of(QUESTION, "openers")[0].start == 0 else 0
-        form = any(m.start <= opener for m in clause.of(QUESTION, "form"))
+        form = "q_form" in classes[opener] or "q_anywhere" in clause.at
         if not form and not clause.question_mark:
             continue
-        topic = bool(clause.of(QUESTION, "answerable", "person"))
-        content = any(m.clause == clause.index for m in mentions) or bool(clause.scores)
+        topic = "q_answerable" in clause.at or "q_person" in clause.at
+        content = bool(clause.mentions) or bool(clause.scores)
         if form or (clause.question_mark and (topic or (len(clause.words) >= 3 and not content))):
             asked.append(clause)
     if not asked:
         return False, False, asked, identity
-    if any(c.of(QUESTION, "person") for c in asked):
+    if any("q_person" in c.at for c in asked):
         return True, False, asked, identity
-    about = {m.finding for m in mentions if m.status in CURRENT | {PAST}}
+    about = {m.finding for m in mentions if m.status in HAPPENED}
     small_bruise = not any(
         m.modifiers & {"large", "growing", "fast_growing"} for m in mentions if m.finding == "bruise"
     )
     answerable = (
-        all(c.of(QUESTION, "answerable") for c in asked)
+        all("q_answerable" in c.at for c in asked)
         and about <= ANSWERABLE_FINDINGS
         and small_bruise
     )
     return True, answerable, asked, identity
 
 
-def _replace(m: Mention, **changes) -> Mention:
-    return m._replace(**changes)
+def _wellness(clauses: list[_Clause], asked: list[_Clause], present: set[str]) -> tuple[str, ...]:
+    """"fine", "all good", "no problems", "sin problemas": said of the patient, not asked."""
+    out = []
+    for c in clauses:
+        if any(c is a for a in asked):
+            continue
+        for k, cs in enumerate(c.classes):
+            if ("wellness" in cs and k not in c.denied) or ("difficulty" in cs and c.denied.get(k) == _HARD):
+                out.append(c.text(k, k + 1))
+    if "ack" in present and all(w in _ACK_LIKE for w in out):
+        return ()                                      # "perfecto, quedo atento": an acknowledgement
+    return tuple(out)
+
+
+def _pressure_minutes(clauses: list[_Clause], lex: Lexicon) -> float:
+    """How long the patient pressed on a bleeding point, in minutes; -1 when they do not say."""
+    best = -1.0
+    for c in clauses:
+        words = c.words
+        for i, w in enumerate(words):
+            after = words[i + 1] if i + 1 < len(words) else ""
+            minutes = _DURATIONS.get((w, after))
+            if minutes is None and w[0].isdigit() and after in _UNIT_MINUTES:
+                try:
+                    minutes = float(w.replace(",", ".")) * _UNIT_MINUTES[after]
+                except ValueError:
+                    continue
+            if minutes is not None and minutes > best:
+                best = minutes
+    return best
+
+
+_UNIT_MINUTES = {"minutes": 1, "minute": 1, "mins": 1, "min": 1, "minutos": 1, "minuto": 1,
+                 "hour": 60, "hours": 60, "hora": 60, "horas": 60}
+_DURATIONS = {("cuarto", "de"): 15.0, ("quarter", "of"): 15.0, ("quarter", "hour"): 15.0,
+              ("media", "hora"): 30.0, ("half", "an"): 30.0, ("half", "hour"): 30.0,
+              ("an", "hour"): 60.0, ("una", "hora"): 60.0, ("ten", "minutes"): 10.0,
+              ("fifteen", "minutes"): 15.0, ("twenty", "minutes"): 20.0, ("diez", "minutos"): 10.0,
+              ("quince", "minutos"): 15.0, ("veinte", "minutos"): 20.0}

@@ -17,7 +17,7 @@ from typing import Callable, NamedTuple
 
 from bot.protocol import PROTOCOL
 from bot.triage.lexicon import LEXICON
-from bot.triage.reading import CURRENT, HAPPENED, HYPOTHETICAL, NEGATED, PAST, RESOLVED, Mention, Reading
+from bot.triage.reading import CURRENT, HAPPENED, HYPOTHETICAL, NEGATED, PAST, PRESENT, RESOLVED, Mention, Reading
 
 T = LEXICON.thresholds
 INFECTION_RISK = frozenset({"diabetes", "immunosuppressed"})
@@ -126,7 +126,7 @@ def fainted_with_danger_signs(f: Facts) -> str | None:
     return all_of(quote(fainted), first(
         quote(f.breathing_symptom),
         quote(f.has("dizzy", statuses=CURRENT)),
-        quote(f.has("fall_injury", statuses=HAPPENED)),
+        quote(f.has("fall_injury", statuses=HAPPENED | {RESOLVED})),   # hurt in the fall, healed or not
         "anticoagulant" if "anticoagulant" in f.precautions else None,
     ))
 
@@ -171,10 +171,21 @@ def swelling_with_compromise(f: Facts) -> str | None:
     return all_of(quote(swelling), first(severe, quote(f.has("numbness", "pale_cold_limb"))))
 
 
-@rule("E6", "emergency", needs=('bleeding',))
+@rule("E6", "emergency", needs=('bleeding', 'discharge'))
 def bleeding_that_will_not_stop(f: Facts) -> str | None:
-    """Bleeding that will not stop after 10 minutes of firm pressure (design)."""
-    return quote(f.modified("bleeding", "wont_stop"))
+    """Bleeding that will not stop after 10 minutes of firm pressure (design): said so ("won't
+    stop", "keeps bleeding"), or still bleeding or oozing after the patient pressed on it for
+    10 minutes or more, or for a time they do not give (safety first)."""
+    wont_stop = quote(f.modified("bleeding", "wont_stop"))
+    if wont_stop:
+        return wont_stop
+    pressed = f.reading.pressure_minutes
+    if pressed is None or 0 <= pressed < T["firm_pressure_minutes"]:
+        return None
+    still = [m for m in f.has("bleeding", "discharge", statuses=frozenset({PRESENT}))
+             if "stopped" not in m.modifiers]
+    when = f"{pressed:g} minutes of pressure" if pressed >= 0 else "pressure"
+    return all_of(quote(still), when)
 
 
 @rule("E7", "emergency", needs=('worst_headache', 'headache', 'stiff_neck'))

@@ -59,7 +59,7 @@ def scores_in(words: list[str], lex: Lexicon, whole_reply: bool) -> list[Score]:
             i += 1
             continue
         start, end = i, i + 1
-        is_word = not words[i].isdigit()
+        is_word = not words[i][0].isdigit()
         scaled = _scale_after(words, end, lex)
         high = None
         if scaled:
@@ -85,7 +85,7 @@ def scores_in(words: list[str], lex: Lexicon, whole_reply: bool) -> list[Score]:
 
 def _is_score(words: list[str], start: int, end: int, is_word: bool, scaled: bool,
               whole_reply: bool, lex: Lexicon) -> bool:
-    if end < len(words) and words[end] in lex.units:
+    if end < len(words) and words[end] in lex.units_after:
         return False
     if scaled:
         return True
@@ -95,15 +95,18 @@ def _is_score(words: list[str], start: int, end: int, is_word: bool, scaled: boo
         if not (before == "at" and start >= 2 and words[start - 2] in lex.score_lead):
             return False
     if is_word:
-        alone = len(words) <= 2 and end == len(words)       # "seis", "a six": the clause is the number
+        # "seis", "a six", "dos o tres": the clause is the number
+        alone = end == len(words) and (start == 0 or (start == 1 and words[0] in lex.score_lead))
         if words[start] in lex.needs_scale:
-            return alone and whole_reply
+            return alone and (whole_reply or start == 0)
         after = words[end] if end < len(words) else None
         return before in lex.score_lead or alone or after in lex.score_follow
     return True
 
 
 def _said_of_past(words: list[str], start: int, end: int, lex: Lexicon) -> bool:
+    if end < len(words) and words[end] in lex.present_before:
+        return False                  # "from 7 yesterday to 5 today": today's
     if any(w in lex.same_before for w in words[max(0, start - 5):start]):
         return False                  # "same as yesterday: 2", "lo mismo que ayer, 1": today's score
     for k in range(start - 1, max(-1, start - 5), -1):

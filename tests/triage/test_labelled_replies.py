@@ -1,5 +1,6 @@
 """The classifier against the labelled development data: tests/data/replies.jsonl, and the spent
-first held-out set tests/data/replies_dev.jsonl (tests/data/README.md), with the same thresholds.
+held-out sets tests/data/replies_dev.jsonl and replies_dev2.jsonl (tests/data/README.md), with the
+same thresholds.
 
 The current held-out set is not used here: it measures generalisation and is run only from outside.
 """
@@ -15,7 +16,7 @@ from bot.triage import evaluation
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
-@pytest.fixture(scope="module", params=["replies.jsonl", "replies_dev.jsonl"])
+@pytest.fixture(scope="module", params=["replies.jsonl", "replies_dev.jsonl", "replies_dev2.jsonl"])
 def ev(request) -> evaluation.Evaluation:
     path = DATA / request.param
     if not path.exists():
