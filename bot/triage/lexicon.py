@@ -57,6 +57,42 @@ _MAX_FORMS = 50_000
 NUMBER = "#"   # in an entry: any number, in digits or words ("# minutes")
 NO_CLASSES: frozenset[str] = frozenset()
 
+# What a unit's classes make it, as bits, worked out once per distinct set of classes
+# (`Lexicon.flags_of`): the reader then tests a bit instead of looking through sets.
+SMALL = 1 << 0           # a small word with no concept: negations and verdicts reach across it
+NEG = 1 << 1
+SOFT_NEG = 1 << 2
+NORMAL = 1 << 3          # a verdict: "fine", "100%"
+FLIP = 1 << 4            # a negation turns it into its opposite ([flips])
+UNABLE = 1 << 5
+DENIABLE = 1 << 6        # a concept a negation can deny
+JUDGED = 1 << 7          # a bare concept a verdict can judge: breathing, chest, temperature
+RED_FLAG = 1 << 8        # a word of a breathing or chest frame
+LIST_AND = 1 << 9
+DOUBT = 1 << 10
+UNSURE = 1 << 11
+PAST = 1 << 12
+PRESENT = 1 << 13
+RESOLVED = 1 << 14
+BECAME = 1 << 15
+RESOLVED_NEG = 1 << 16
+HYPOTHETICAL = 1 << 17
+MODIFIER = 1 << 18
+INTENSITY = 1 << 19
+TREND = 1 << 20
+QUESTION = 1 << 21       # a question form, or a word that says who is writing
+WELL = 1 << 22           # "fine", or a difficulty word that may be denied ("no problems")
+PRESSURE = 1 << 23
+TRIGGER = 1 << 24        # starts a concept frame, or is a topic
+REACH = 1 << 25
+_FLAG_CLASSES = {
+    "neg": NEG, "soft_neg": SOFT_NEG, "normal": NORMAL, "unable": UNABLE, "list_and": LIST_AND,
+    "doubt": DOUBT, "unsure": UNSURE | DOUBT, "past": PAST, "present": PRESENT, "resolved": RESOLVED,
+    "became": BECAME, "resolved_negation": RESOLVED_NEG, "hypothetical": HYPOTHETICAL,
+    "q_form": QUESTION, "q_anywhere": QUESTION, "q_identity": QUESTION, "wellness": WELL,
+    "difficulty": WELL, "pressure": PRESSURE, "reach": REACH,
+}
+
 
 def _fold_table() -> dict[int, str]:
     """Latin letters with accents -> the plain letter (NFKD without the marks), and the other
@@ -81,6 +117,7 @@ class Frame(NamedTuple):
     ordered: bool
     excludes: tuple[str, ...]
     text: str
+    needs: frozenset[str]             # the classes, as a set: `needs <= clause classes`
 
 
 class Finding(NamedTuple):
@@ -173,6 +210,10 @@ class Lexicon:
             for frame in f.frames:
                 triggers.setdefault(frame.classes[0], set()).add(f.order)
         self.triggers = {c: tuple(sorted(v)) for c, v in triggers.items()}
+        for c in self.topics:
+            self.triggers.setdefault(c, ())
+        self._flags: dict[frozenset[str], int] = {}
+        self._triggers: dict[frozenset[str], tuple[int, ...]] = {}
 
         # -- units --------------------------------------------------------------------------------
         self._root: dict[str, list] = {}
@@ -192,7 +233,7 @@ class Lexicon:
                 named = {c for part in entry.split() for w in self._element(part) for c in single.get(w, ())} \
                     if name in qualifiers else set()
                 self._add(entry, {name} | named)
-        self._root_frozen = _freeze(self._root)
+        self._root_frozen = _freeze(self._root, self.flags_of)
 
         # Typo repair aims at concept words only, not at the small words concepts share with
         # everyday speech ("puedo", "still").
@@ -219,6 +260,41 @@ class Lexicon:
         # Tokens whose normal form is fixed: punctuation that joins or is dropped.
         self._fixed_forms = {":": "", "+": ""}
         self._forms: dict[str, str] = dict(self._fixed_forms)
+
+    def flags_of(self, classes: frozenset[str]) -> int:
+        """The flag bits of a unit with these classes (remembered: there are few distinct sets)."""
+        flags = self._flags.get(classes)
+        if flags is None:
+            flags = 0
+            for c in classes:
+                flags |= _FLAG_CLASSES.get(c, 0)
+            if classes & self.deniable:
+                flags |= DENIABLE
+            elif "transparent" in classes and classes.isdisjoint(self.flips):
+                flags |= SMALL
+            if not classes.isdisjoint(self.flips):
+                flags |= FLIP
+            if not classes.isdisjoint(_JUDGED):
+                flags |= JUDGED
+            if classes & self.red_flag_classes:
+                flags |= RED_FLAG
+            if classes & self.modifier_classes:
+                flags |= MODIFIER
+            if classes & self.intensity_classes:
+                flags |= INTENSITY
+            if classes & self.trends:
+                flags |= TREND
+            if any(c in self.triggers for c in classes):
+                flags |= TRIGGER
+            self._flags[classes] = flags
+        return flags
+
+    def triggers_of(self, classes: frozenset[str]) -> tuple[int, ...]:
+        """The findings (by order) whose frames a unit with these classes can start."""
+        found = self._triggers.get(classes)
+        if found is None:
+            found = self._triggers[classes] = tuple(sorted({o for c in classes for o in self.triggers.get(c, ())}))
+        return found
 
     def modifiers_of(self, classes: frozenset[str]) -> list[Modifier]:
         return [m for c in classes if c in self._modifiers_by_class for m in self._modifiers_by_class[c]]
@@ -276,7 +352,7 @@ class Lexicon:
                 parts.append(token)
         if not parts or (ordered and len(parts) != 2):
             raise ValueError(f"frame {text!r}: expected 'a', 'a + b ...' or 'a > b'")
-        return Frame(tuple(parts), window, ordered, tuple(excludes), text)
+        return Frame(tuple(parts), window, ordered, tuple(excludes), text, frozenset(parts))
 
     def _element(self, text: str) -> list[str]:
         if text == NUMBER:
@@ -426,12 +502,13 @@ class Lexicon:
 
     # -- units ----------------------------------------------------------------------------------
 
-    def units(self, words: list[str]) -> tuple[list[int], list[frozenset[str]]]:
-        """One clause's words -> its units: where each starts (a word index) and its classes.
+    def units(self, words: list[str]) -> tuple[list[int], list[frozenset[str]], list[int]]:
+        """Words -> units: where each starts (a word index), its classes and its flag bits.
         Longest entry first; a word no entry names is a unit with no classes."""
         root = self._root_frozen
         starts: list[int] = []
         classes: list[frozenset[str]] = []
+        flags: list[int] = []
         n = len(words)
         i = 0
         while i < n:
@@ -442,9 +519,10 @@ class Lexicon:
             starts.append(i)
             if node is None:
                 classes.append(NO_CLASSES)
+                flags.append(0)
                 i += 1
                 continue
-            following, found = node
+            following, found, bits = node
             end = i + 1
             j = i + 1
             while following and j < n:
@@ -457,13 +535,16 @@ class Lexicon:
                     if node is None:
                         break
                 j += 1
-                following, cls = node
+                following, cls, more = node
                 if cls:
-                    found, end = cls, j
+                    found, bits, end = cls, more, j
             classes.append(found)
+            flags.append(bits)
             i = end
-        return starts, classes
+        return starts, classes, flags
 
+
+_JUDGED = frozenset({"breath", "chest", "air", "temp"})   # what a verdict ("fine") can judge
 
 _SUFFIXES = (   # suffix, endings that may replace it; longer suffixes first
     ("isimos", ("os",)), ("isimas", ("as",)), ("isimo", ("o",)), ("isima", ("a",)),
@@ -489,10 +570,21 @@ def _one_edit(a: str, b: str) -> bool:
     return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
 
 
-def _freeze(level: dict[str, list]) -> dict[str, tuple]:
-    """The trie as nested tuples (following words, classes ending here), for fast walking."""
-    return {w: (_freeze(node[0]) if node[0] else None, frozenset(node[1]) if node[1] else NO_CLASSES)
-            for w, node in level.items()}
+def _freeze(level: dict[str, list], flags_of) -> dict[str, tuple]:
+    """The trie as nested tuples (following words, classes ending here, their flag bits), for
+    fast walking. Equal sets of classes are one object, so `flags_of` remembers few of them."""
+    out = {}
+    for w, node in level.items():
+        classes = _interned(frozenset(node[1])) if node[1] else NO_CLASSES
+        out[w] = (_freeze(node[0], flags_of) if node[0] else None, classes, flags_of(classes))
+    return out
+
+
+_INTERNED: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _interned(classes: frozenset[str]) -> frozenset[str]:
+    return _INTERNED.setdefault(classes, classes)
 
 
 def _deletions(word: str) -> set[str]:

@@ -29,7 +29,11 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from bot.triage import scores
-from bot.triage.lexicon import LEXICON, NO_CLASSES, Lexicon
+from bot.triage.lexicon import (
+    BECAME, DENIABLE, DOUBT, FLIP, HYPOTHETICAL as HYPOTHETICAL_CUE, INTENSITY, JUDGED, LEXICON, LIST_AND,
+    MODIFIER, NEG, NORMAL, PAST as PAST_CUE, PRESENT as PRESENT_CUE, PRESSURE, QUESTION, REACH, RED_FLAG,
+    RESOLVED as RESOLVED_CUE, RESOLVED_NEG, SMALL, SOFT_NEG, TREND, TRIGGER, UNABLE, UNSURE, WELL, Lexicon,
+)
 
 PRESENT = "present"
 DOUBTED = "doubted"
@@ -116,11 +120,11 @@ class Reading:
 
 
 class _Clause:
-    """One clause of the reply: its words, its units and their classes, and what the cues in it
-    say, worked out once."""
+    """One clause of the reply: its words, its units (classes and flag bits), and what the cues
+    in it say, worked out once."""
 
-    __slots__ = ("index", "words", "question_mark", "starts", "classes", "at", "denied", "direct", "fine",
-                 "scores", "mentions", "doubted", "unsure", "past", "resolved", "resolved_negation",
+    __slots__ = ("index", "words", "question_mark", "starts", "classes", "flags", "all", "at", "denied",
+                 "direct", "fine", "scores", "mentions", "doubted", "past", "resolved", "resolved_negation",
                  "hypothetical_before")
 
     def __init__(self, index: int, words: list[str], question_mark: bool):
@@ -129,14 +133,19 @@ class _Clause:
         self.question_mark = question_mark
         self.scores: list[scores.Score] = _NONE
         self.mentions: list[Mention] = _NONE
+        self.at: dict[str, list[int]] = _NO_INDEX
+        self.denied: dict[int, int] = _NO_INDEX       # unit -> _HARD or _SOFT
+        self.direct: set[int] | frozenset[int] = _NO_UNITS   # units a negation names first ("no respiro")
+        self.fine: set[int] | frozenset[int] = _NO_UNITS     # bare concepts said to be fine
 
     def text(self, start: int, end: int) -> str:
         """The words of units start..end-1."""
         stop = self.starts[end] if end < len(self.starts) else len(self.words)
         return " ".join(self.words[self.starts[start]:stop])
 
-    def having(self, cls: str) -> list[int]:
-        return self.at.get(cls, _NONE)
+
+_NO_INDEX: dict = {}
+_NO_UNITS: frozenset[int] = frozenset()
 
 
 def read(text: str, lex: Lexicon = LEXICON) -> Reading:
@@ -144,14 +153,14 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     clauses = _clauses(words, *lex.units(words), lex)
     digits = any(w[0].isdigit() for w in words)
     number_words = lex.number_words.keys()
-    present: set[str] = set()             # every class the reply has
+    every = 0                             # the flag bits of every unit of the reply
     found = False
     for clause in clauses:
         _cues(clause, lex)
-        present.update(clause.at)
+        every |= clause.all
         if (digits and any(w[0].isdigit() for w in clause.words)) or not number_words.isdisjoint(clause.words):
             clause.scores = scores.scores_in(clause.words, lex, whole_reply=len(clauses) == 1)
-        if clause.at:
+        if clause.all & TRIGGER:
             clause.mentions = _findings(clause, lex)
             found = found or bool(clause.mentions)
 
@@ -160,11 +169,12 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     if found:
         if len(clauses) > 1:
             _across_clauses(clauses, lex)
+        topic_ids = lex.topics
         for clause in clauses:
             for m in clause.mentions:
-                (topics if m.finding in lex.topics else mentions).append(m)
-    if mentions and not present.isdisjoint(lex.modifier_classes):
-        mentions = _bind_modifiers(clauses, mentions, lex)
+                (topics if m.finding in topic_ids else mentions).append(m)
+        if mentions and every & MODIFIER:
+            mentions = _bind_modifiers(clauses, mentions, lex)
     if digits:
         mentions = _fevers_from_temperatures(clauses, mentions, lex)
 
@@ -177,17 +187,17 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
                 current = s
 
     by_clause: dict[int, list[Mention]] = {}
-    for m in mentions:
-        by_clause.setdefault(m.clause, []).append(m)
-    intensity = _intensity(clauses, by_clause, lex) if not present.isdisjoint(lex.intensity_classes) else None
-    improving, worsening, same = _trend(clauses, by_clause, lex) if not present.isdisjoint(lex.trends) \
-        else ((), (), False)
-    if not present.isdisjoint(_QUESTION_CLASSES) or any(c.question_mark for c in clauses):
+    if mentions:
+        for m in mentions:
+            by_clause.setdefault(m.clause, []).append(m)
+    intensity = _intensity(clauses, by_clause, lex) if every & INTENSITY else None
+    improving, worsening, same = _trend(clauses, by_clause, lex) if every & TREND else ((), (), False)
+    if every & QUESTION or any(c.question_mark for c in clauses):
         is_question, answerable, asked, identity = _questions(clauses, mentions)
     else:
         is_question, answerable, asked, identity = False, False, _NONE, False
-    wellness = _wellness(clauses, asked, present) if not present.isdisjoint(_WELL) else ()
-    pressure = _pressure_minutes(clauses, lex) if "pressure" in present else None
+    wellness = _wellness(clauses, asked) if every & WELL else ()
+    pressure = _pressure_minutes(clauses, lex) if every & PRESSURE else None
 
     by_finding: dict[str, list[Mention]] = {}
     for m in mentions:
@@ -217,12 +227,10 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     )
 
 
-_WELL = frozenset({"wellness", "difficulty"})
-
-
 # -- 2. clauses and units --------------------------------------------------------------------------
 
-def _clauses(words: list[str], starts: list[int], classes: list[frozenset[str]], lex: Lexicon) -> list[_Clause]:
+def _clauses(words: list[str], starts: list[int], classes: list[frozenset[str]], flags: list[int],
+             lex: Lexicon) -> list[_Clause]:
     """Split the reply's units at punctuation and at clause-breaking words ("but", "pero"); "-"
     and "/" between two numbers stay ("4-5", "7/10"); a clause ending in "?" is marked as asked.
     A unit is never split ("a lo hecho, pecho" is one idiom)."""
@@ -242,8 +250,9 @@ def _clauses(words: list[str], starts: list[int], classes: list[frozenset[str]],
             start = starts[first]
             end = starts[k] if k < n else len(words)
             clause = _Clause(len(clauses), words[start:end], k < n and words[starts[k]] == "?")
-            clause.starts = [p - start for p in starts[first:k]]
+            clause.starts = [p - start for p in starts[first:k]] if start else starts[first:k]
             clause.classes = classes[first:k]
+            clause.flags = flags[first:k]
             clauses.append(clause)
         elif k < n and words[starts[k]] == "?" and clauses:
             clauses[-1].question_mark = True
@@ -256,102 +265,101 @@ def _numeric(word: str) -> bool:
 
 
 def _cues(clause: _Clause, lex: Lexicon) -> None:
-    """Negation (step 3), which may change a unit's classes; then the index class -> units, and
-    the clause-wide cues."""
-    classes = clause.classes
-    clause.denied = {}
-    clause.direct = set()
-    clause.fine = set()
-    negations = [k for k, cs in enumerate(classes) if "neg" in cs or "soft_neg" in cs]
-    if negations:
-        _negate(clause, negations, lex)
-    if any("normal" in cs for cs in classes):
+    """Negation and verdicts (step 3), which may change a unit's classes; then the clause-wide
+    cues, and the index class -> units that concept frames look up."""
+    flags = clause.flags
+    every = 0
+    for f in flags:
+        every |= f
+    if every & (NEG | SOFT_NEG):
+        clause.denied = {}
+        clause.direct = set()
+        _negate(clause, lex)
+        every = 0
+        for f in flags:
+            every |= f
+    if every & NORMAL:
+        clause.fine = set()
         _verdicts(clause, lex)
-    at: dict[str, list[int]] = {}
-    for k, cs in enumerate(classes):
-        for c in cs:
-            found = at.get(c)
-            if found is None:
-                at[c] = [k]
-            else:
-                found.append(k)
-    clause.at = at
-    clause.doubted = clause.question_mark or "doubt" in at or "unsure" in at
-    clause.unsure = "unsure" in at
-    clause.past = "past" in at and "present" not in at
-    clause.resolved_negation = "resolved_negation" in at
-    resolved = at.get("resolved")
-    if resolved:
+        every = 0
+        for f in flags:
+            every |= f
+    clause.all = every
+    if every & TRIGGER:
+        at: dict[str, list[int]] = {}
+        for k, cs in enumerate(clause.classes):
+            for c in cs:
+                found = at.get(c)
+                if found is None:
+                    at[c] = [k]
+                else:
+                    found.append(k)
+        clause.at = at
+    clause.doubted = clause.question_mark or bool(every & DOUBT)
+    clause.past = bool(every & PAST_CUE) and not every & PRESENT_CUE
+    clause.resolved_negation = bool(every & RESOLVED_NEG)
+    clause.resolved = False
+    if every & RESOLVED_CUE:
         # "gone numb", "went cold": a change into the finding, not its passing.
-        resolved = [k for k in resolved if not ("became" in classes[k] and k + 1 < len(classes)
-                                                and not classes[k + 1].isdisjoint(lex.deniable))]
-    clause.resolved = bool(resolved)
-    hyp = at.get("hypothetical")
-    clause.hypothetical_before = hyp[0] if hyp else None
+        n = len(flags)
+        clause.resolved = any(f & RESOLVED_CUE and not (f & BECAME and k + 1 < n and flags[k + 1] & DENIABLE)
+                              for k, f in enumerate(flags))
+    clause.hypothetical_before = None
+    if every & HYPOTHETICAL_CUE:
+        clause.hypothetical_before = next(k for k, f in enumerate(flags) if f & HYPOTHETICAL_CUE)
 
 
 # -- 3. negation and verdicts --------------------------------------------------------------------
 
-def _negate(clause: _Clause, negations: list[int], lex: Lexicon) -> None:
+def _negate(clause: _Clause, lex: Lexicon) -> None:
     """Each negation denies the concept it is attached to, or turns it into its opposite."""
-    classes, denied, direct = clause.classes, clause.denied, clause.direct
-    n = len(classes)
-    deniable, flips = lex.deniable, lex.flips
-    for k in negations:
-        cues = classes[k]
-        if "neg" not in cues and "soft_neg" not in cues:
-            continue                                   # turned into something else already
-        if k > 0 and "unable" in classes[k - 1]:
+    classes, flags, denied, direct = clause.classes, clause.flags, clause.denied, clause.direct
+    n = len(flags)
+    for k in range(n):
+        cue = flags[k]
+        if not cue & (NEG | SOFT_NEG):
+            continue
+        if k > 0 and flags[k - 1] & UNABLE:
             continue                                   # "no me puedo ni mover": "ni" only stresses
-        strength = _SOFT if "soft_neg" in cues else _HARD
+        strength = _SOFT if cue & SOFT_NEG else _HARD
         j = k + 1
         limit = min(n, k + 1 + lex.negation_window)
-        while j < limit and (_small(classes[j], deniable) and all(c not in flips for c in classes[j])
-                             or "neg" in classes[j]):  # "no siento nada dormido": one denial
+        while j < limit and flags[j] & (SMALL | NEG):  # "no siento nada dormido": one denial
             j += 1
         if j == n:
             _deny_before(clause, k, strength, lex)     # "fever: none", "chest pain nope"
             continue
         if j == limit:
             continue
-        target = classes[j]
-        flipped = frozenset(flips[c] for c in target if c in flips)
-        if flipped:
-            classes[j] = flipped                       # "not right", "zero strength", "no para"
+        target = flags[j]
+        if target & FLIP:
+            classes[j] = flipped = frozenset(lex.flips[c] for c in classes[j] if c in lex.flips)
+            flags[j] = lex.flags_of(flipped)           # "not right", "zero strength", "no para"
             continue
-        if target.isdisjoint(deniable):
+        if not target & DENIABLE:
             continue                                   # "no idea why ...": about something else
         denied[j] = max(denied.get(j, 0), strength)
         direct.add(j)
         j += 1
         while j < n:                                   # the rest of its phrase or list
-            cs = classes[j]
-            if not cs.isdisjoint(deniable) and cs.isdisjoint(_NEGATING):
+            f = flags[j]
+            if f & DENIABLE and not f & (NEG | SOFT_NEG | UNABLE):
                 denied[j] = max(denied.get(j, 0), strength)
-            elif "list_and" in cs and j + 1 < n and not classes[j + 1].isdisjoint(deniable) \
-                    and classes[j + 1].isdisjoint(lex.red_flag_classes):
+            elif f & LIST_AND and j + 1 < n and flags[j + 1] & DENIABLE and not flags[j + 1] & RED_FLAG:
                 pass                                   # "no fever and chills", not "no pain and short of breath"
             elif clause.words[clause.starts[j]] not in lex.joins:
                 break
             j += 1
 
 
-_NEGATING = frozenset({"neg", "soft_neg", "unable"})
-
-
-def _small(cs: frozenset[str], deniable: frozenset[str]) -> bool:
-    """A word with no concept of its own: negations and verdicts reach across it."""
-    return "transparent" in cs and cs.isdisjoint(deniable)
-
-
 def _deny_before(clause: _Clause, k: int, strength: int, lex: Lexicon) -> None:
     """A negation that ends its clause denies the concept(s) just before it: "fever: none"."""
-    classes, deniable = clause.classes, lex.deniable
+    flags = clause.flags
     j = k - 1
-    while j >= 0 and _small(classes[j], deniable):
+    while j >= 0 and flags[j] & SMALL:
         j -= 1
     while j >= 0 and k - j <= lex.verdict_window + 2:
-        if not classes[j].isdisjoint(deniable):
+        if flags[j] & DENIABLE:
             clause.denied[j] = max(clause.denied.get(j, 0), strength)
         elif clause.words[clause.starts[j]] not in lex.joins:
             break
@@ -363,55 +371,58 @@ def _verdicts(clause: _Clause, lex: Lexicon) -> None:
     after (or right before) a bare breathing, chest or temperature word says it is fine. Negated,
     or after "can't", the same verdict is a complaint: "no respiro bien", "can't breathe properly".
     A verdict in doubt ("not sure if my breathing is ok") or asked ("breathing ok?") clears nothing."""
-    classes, deniable = clause.classes, lex.deniable
-    n = len(classes)
-    in_doubt = clause.question_mark or any("unsure" in cs for cs in classes)
+    classes, flags = clause.classes, clause.flags
+    n = len(flags)
+    in_doubt = clause.question_mark or any(f & UNSURE for f in flags)
+    window = lex.verdict_window
     for v in range(n):
-        if "normal" not in classes[v]:
+        if not flags[v] & NORMAL:
             continue
         j = v - 1
-        while j >= 0 and v - j <= lex.verdict_window and (_small(classes[j], deniable) or "reach" in classes[j]):
+        while j >= 0 and v - j <= window and flags[j] & (SMALL | REACH) and not flags[j] & DENIABLE:
             j -= 1
-        if j >= 0 and v - j <= lex.verdict_window and not classes[j].isdisjoint(_JUDGED):
+        if j >= 0 and v - j <= window and flags[j] & JUDGED:
             target = j
-        elif v + 1 < n and not classes[v + 1].isdisjoint(_JUDGED):
+        elif v + 1 < n and flags[v + 1] & JUDGED:
             target = v + 1                             # "normal temp", "normal breathing"
         else:
             continue
-        if target in clause.direct or any("unable" in classes[u] for u in range(max(0, target - 3), target)):
-            clause.denied.pop(target, None)
-            clause.denied.pop(v, None)
+        if target in clause.direct or any(flags[u] & UNABLE for u in range(max(0, target - 3), target)):
+            if clause.denied:
+                clause.denied.pop(target, None)
+                clause.denied.pop(v, None)
             classes[v] = _ODD                          # "no respiro bien": a complaint
+            flags[v] = lex.flags_of(_ODD)
         elif not in_doubt:
             clause.fine.add(target)
 
 
-_JUDGED = frozenset({"breath", "chest", "air", "temp"})
 _ODD = frozenset({"odd"})
 
 
 # -- 4. findings -----------------------------------------------------------------------------------
 
 def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
-    """The clause's findings (concept frames, in the lexicon's order) and its bare breathing or
-    chest words."""
-    at, classes, denied = clause.at, clause.classes, clause.denied
+    """The clause's findings (concept frames, in the lexicon's order), then its bare breathing or
+    chest words that no frame read."""
+    at, classes, flags, denied = clause.at, clause.classes, clause.flags, clause.denied
     candidates: set[int] = set()
-    for c in at:
-        t = lex.triggers.get(c)
-        if t:
-            candidates.update(t)
+    triggers_of = lex.triggers_of
+    for k, f in enumerate(flags):
+        if f & TRIGGER:
+            candidates.update(triggers_of(classes[k]))
     used: set[int] = set()
     out: list[Mention] = []
     shared = lex.shared
+    keys = at.keys()
     for order in sorted(candidates):
         finding = lex.findings[order]
         made: list[tuple[list[int], tuple[str, ...]]] = []
         anchored: set[int] = set()
         for frame in finding.frames:
-            wanted = frame.classes
-            if any(c not in at for c in wanted) or any(x in at for x in frame.excludes):
+            if not keys >= frame.needs or (frame.excludes and not keys.isdisjoint(frame.excludes)):
                 continue
+            wanted = frame.classes
             for a in at[wanted[0]]:
                 if a in used or a in anchored:
                     continue
@@ -440,7 +451,7 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
         for units, wanted in made:
             own = [u for u, c in zip(units, wanted) if c not in shared]
             for u, c in zip(units, wanted):
-                if c not in shared:
+                if c not in shared and ((u > 0 and c in classes[u - 1]) or (u + 1 < len(classes) and c in classes[u + 1])):
                     own.extend(_next_to(u, c, classes, used))   # "sharp stabbing pain": one pain
             out.append(_mention_of(clause, finding.id, finding.tag, finding.red_flag, units + own))
             used.update(own)
@@ -472,11 +483,12 @@ def _mention_of(clause: _Clause, finding: str, tag: str | None, red_flag: bool, 
 
 def _status(clause: _Clause, units: list[int], red_flag: bool, topic: bool) -> str:
     denied = clause.denied
-    strength = max((denied.get(u, 0) for u in units), default=0) if denied else 0
-    if strength:
-        if clause.resolved_negation:
-            return RESOLVED                            # "not dizzy anymore"
-        return DOUBTED if strength == _SOFT and red_flag else NEGATED
+    if denied:
+        strength = max(denied.get(u, 0) for u in units)
+        if strength:
+            if clause.resolved_negation:
+                return RESOLVED                        # "not dizzy anymore"
+            return DOUBTED if strength == _SOFT and red_flag else NEGATED
     if clause.fine and any(u in clause.fine for u in units):
         return NEGATED                                 # "breathing is fine"
     if clause.resolved:
@@ -497,24 +509,21 @@ def _across_clauses(clauses: list[_Clause], lex: Lexicon) -> None:
     ("felt faint after, but fine now"; "couldn't breathe deeply yesterday, today I breathe fine")."""
     for k in range(1, len(clauses)):
         clause = clauses[k]
-        if not clause.mentions and _verdict_only(clause):
+        if not clause.mentions and clause.all & (NEG | NORMAL) and _verdict_only(clause):
             before = clauses[k - 1]
-            negative = "neg" in clause.at
+            negative = bool(clause.all & NEG)
             before.mentions = [
                 m._replace(status=NEGATED) if m.status not in (NEGATED, RESOLVED)
                 and (negative or m.finding in lex.topics) else m
                 for m in before.mentions
             ]
             continue
-        happened = [m for m in clause.mentions if m.status in HAPPENED]
-        if happened:
+        if not (clause.resolved or clause.fine):
             continue
-        said_fine = any(m.status == NEGATED and m.finding in lex.topics for m in clause.mentions)
-        if not clause.resolved and not said_fine:
+        if any(m.status in HAPPENED for m in clause.mentions):
             continue
         for j in range(k - 1, -1, -1):
-            earlier = [m for m in clauses[j].mentions if m.status in HAPPENED]
-            if not earlier:
+            if not any(m.status in HAPPENED for m in clauses[j].mentions):
                 continue
             if clause.resolved:
                 # "felt dizzy after, but fine now": what the clause before said has passed.
@@ -530,8 +539,7 @@ def _across_clauses(clauses: list[_Clause], lex: Lexicon) -> None:
 
 def _verdict_only(clause: _Clause) -> bool:
     """A clause of verdicts and small words only: "nope", "none at all", "fine"."""
-    return len(clause.classes) <= 4 and ("neg" in clause.at or "normal" in clause.at) and all(
-        not cs.isdisjoint(_VERDICT_WORDS) for cs in clause.classes)
+    return len(clause.classes) <= 4 and all(not cs.isdisjoint(_VERDICT_WORDS) for cs in clause.classes)
 
 
 _VERDICT_WORDS = frozenset({"neg", "normal", "filler", "odd"})
@@ -548,7 +556,7 @@ def _bind_modifiers(clauses: list[_Clause], mentions: list[Mention], lex: Lexico
         by_clause.setdefault(m.clause, []).append(i)
     for clause in clauses:
         for k, cs in enumerate(clause.classes):
-            if cs.isdisjoint(lex.modifier_classes) or k in clause.denied:
+            if not clause.flags[k] & MODIFIER or k in clause.denied:
                 continue                               # "not spreading", "no está creciendo"
             for mod in lex.modifiers_of(cs):
                 here = [i for i in by_clause.get(clause.index, _NONE) if mentions[i].finding in mod.applies_to]
@@ -604,7 +612,7 @@ def _intensity(clauses: list[_Clause], by_clause: dict[int, list[Mention]], lex:
         pains = [m for m in here if m.finding in PAIN_FINDINGS]
         pain_units = [u for m in pains for u in range(m.start, m.end) if "pain" in clause.classes[u]]
         for k, cs in enumerate(clause.classes):
-            if cs.isdisjoint(lex.intensity_classes) or k in clause.denied:
+            if not clause.flags[k] & INTENSITY or k in clause.denied:
                 continue
             for spec in lex.intensities_of(cs):
                 words = clause.text(k, k + 1)
@@ -630,7 +638,7 @@ def _trend(clauses: list[_Clause], by_clause: dict[int, list[Mention]], lex: Lex
         if any(m.finding == "flare" for m in here):
             continue   # about the usual complaint (a flare), not the soreness
         for k, cs in enumerate(clause.classes):
-            if cs.isdisjoint(lex.trends) or k in clause.denied:
+            if not clause.flags[k] & TREND or k in clause.denied:
                 continue
             near = [m for m in here if _distance(m, k) <= 2]
             if near and min(near, key=lambda m: _distance(m, k)).finding not in PAIN_FINDINGS:
@@ -661,30 +669,34 @@ def _questions(clauses: list[_Clause], mentions: list[Mention]) -> tuple[bool, b
         if "q_identity" in classes[opener] and (len(classes) - opener <= 2 or " " in clause.text(opener, opener + 1)):
             identity = True
             continue
-        form = "q_form" in classes[opener] or "q_anywhere" in clause.at
+        form = "q_form" in classes[opener] or _has(clause, "q_anywhere")
         if not form and not clause.question_mark:
             continue
-        topic = "q_answerable" in clause.at or "q_person" in clause.at
+        topic = _has(clause, "q_answerable") or _has(clause, "q_person")
         content = bool(clause.mentions) or bool(clause.scores)
         if form or (clause.question_mark and (topic or (len(clause.words) >= 3 and not content))):
             asked.append(clause)
     if not asked:
         return False, False, asked, identity
-    if any("q_person" in c.at for c in asked):
+    if any(_has(c, "q_person") for c in asked):
         return True, False, asked, identity
     about = {m.finding for m in mentions if m.status in HAPPENED}
     small_bruise = not any(
         m.modifiers & {"large", "growing", "fast_growing"} for m in mentions if m.finding == "bruise"
     )
     answerable = (
-        all("q_answerable" in c.at for c in asked)
+        all(_has(c, "q_answerable") for c in asked)
         and about <= ANSWERABLE_FINDINGS
         and small_bruise
     )
     return True, answerable, asked, identity
 
 
-def _wellness(clauses: list[_Clause], asked: list[_Clause], present: set[str]) -> tuple[str, ...]:
+def _has(clause: _Clause, cls: str) -> bool:
+    return any(cls in cs for cs in clause.classes)
+
+
+def _wellness(clauses: list[_Clause], asked: list[_Clause]) -> tuple[str, ...]:
     """"fine", "all good", "no problems", "sin problemas": said of the patient, not asked."""
     out = []
     for c in clauses:
@@ -693,7 +705,7 @@ def _wellness(clauses: list[_Clause], asked: list[_Clause], present: set[str]) -
         for k, cs in enumerate(c.classes):
             if ("wellness" in cs and k not in c.denied) or ("difficulty" in cs and c.denied.get(k) == _HARD):
                 out.append(c.text(k, k + 1))
-    if "ack" in present and all(w in _ACK_LIKE for w in out):
+    if out and all(w in _ACK_LIKE for w in out) and any("ack" in cs for c in clauses for cs in c.classes):
         return ()                                      # "perfecto, quedo atento": an acknowledgement
     return tuple(out)
 
