@@ -85,6 +85,7 @@ WELL = 1 << 22           # "fine", or a difficulty word that may be denied ("no 
 PRESSURE = 1 << 23
 TRIGGER = 1 << 24        # starts a concept frame, or is a topic
 REACH = 1 << 25
+SPLIT = 1 << 26          # ends a clause: punctuation, "but", "pero"
 _FLAG_CLASSES = {
     "neg": NEG, "soft_neg": SOFT_NEG, "normal": NORMAL, "unable": UNABLE, "list_and": LIST_AND,
     "doubt": DOUBT, "unsure": UNSURE | DOUBT, "past": PAST, "present": PRESENT, "resolved": RESOLVED,
@@ -214,6 +215,9 @@ class Lexicon:
             self.triggers.setdefault(c, ())
         self._flags: dict[frozenset[str], int] = {}
         self._triggers: dict[frozenset[str], tuple[int, ...]] = {}
+        self._framed: dict[frozenset[str], tuple[str, ...]] = {}
+        self.frame_classes = frozenset({c for f in self.findings for fr in f.frames for c in (*fr.classes, *fr.excludes)}
+                                       | self.topics | {"calm"})
 
         # -- units --------------------------------------------------------------------------------
         self._root: dict[str, list] = {}
@@ -233,6 +237,8 @@ class Lexicon:
                 named = {c for part in entry.split() for w in self._element(part) for c in single.get(w, ())} \
                     if name in qualifiers else set()
                 self._add(entry, {name} | named)
+        for word in self.clause_splitters:             # punctuation and "but": one word each
+            self._root.setdefault(word, [{}, set()])[1].add("split")
         self._root_frozen = _freeze(self._root, self.flags_of)
 
         # Typo repair aims at concept words only, not at the small words concepts share with
@@ -260,6 +266,7 @@ class Lexicon:
         # Tokens whose normal form is fixed: punctuation that joins or is dropped.
         self._fixed_forms = {":": "", "+": ""}
         self._forms: dict[str, str] = dict(self._fixed_forms)
+        self._split_forms: set[str] = set(self._fixed_forms)
 
     def flags_of(self, classes: frozenset[str]) -> int:
         """The flag bits of a unit with these classes (remembered: there are few distinct sets)."""
@@ -286,8 +293,17 @@ class Lexicon:
                 flags |= TREND
             if any(c in self.triggers for c in classes):
                 flags |= TRIGGER
+            if "split" in classes:
+                flags |= SPLIT
             self._flags[classes] = flags
         return flags
+
+    def framed_of(self, classes: frozenset[str]) -> tuple[str, ...]:
+        """The classes of a unit that concept frames (or topics) look up."""
+        found = self._framed.get(classes)
+        if found is None:
+            found = self._framed[classes] = tuple(c for c in classes if c in self.frame_classes)
+        return found
 
     def triggers_of(self, classes: frozenset[str]) -> tuple[int, ...]:
         """The findings (by order) whose frames a unit with these classes can start."""
@@ -405,17 +421,21 @@ class Lexicon:
             text = _HYPHEN_IN_WORD.sub(" ", text)
         tokens = _TOKEN.findall(text)
         # Each distinct token is normalised once and remembered (`_forms`); a reply is then one
-        # lookup per token. A form may be several words ("alot" -> "a lot") or none ("lol").
+        # lookup per token. A form may be several words ("alot" -> "a lot") or none ("lol"):
+        # `_split_forms` names those tokens.
         forms = self._forms
-        seen = set(tokens)
-        for token in seen.difference(forms):
-            self._learn(token)
-        if len(forms) > _MAX_FORMS:                      # a flood of new tokens: start afresh
-            self._forms = forms = dict(self._fixed_forms)
-            for token in seen:
+        try:
+            words = [forms[t] for t in tokens]
+        except KeyError:
+            if len(forms) > _MAX_FORMS:                  # a flood of new tokens: start afresh
+                self._forms = forms = dict(self._fixed_forms)
+                self._split_forms = set(self._fixed_forms)
+            for token in set(tokens).difference(forms):
                 self._learn(token)
-        words = " ".join([forms[t] for t in tokens]).split()
-        if not self._digit_words_set.isdisjoint(seen):
+            words = [forms[t] for t in tokens]
+        if not self._split_forms.isdisjoint(tokens):
+            words = " ".join(words).split()
+        if not self._digit_words_set.isdisjoint(tokens):
             self._digits_as_words(words)
         return words
 
@@ -431,7 +451,9 @@ class Lexicon:
 
     def _learn(self, token: str) -> None:
         if token[0].isalpha():
-            self._forms[token] = " ".join(self.word(token))
+            form = self._forms[token] = " ".join(self.word(token))
+            if not form or " " in form:
+                self._split_forms.add(token)
         else:
             self._forms[token] = token
 

@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -32,7 +33,7 @@ from bot.triage import scores
 from bot.triage.lexicon import (
     BECAME, DENIABLE, DOUBT, FLIP, HYPOTHETICAL as HYPOTHETICAL_CUE, INTENSITY, JUDGED, LEXICON, LIST_AND,
     MODIFIER, NEG, NORMAL, PAST as PAST_CUE, PRESENT as PRESENT_CUE, PRESSURE, QUESTION, REACH, RED_FLAG,
-    RESOLVED as RESOLVED_CUE, RESOLVED_NEG, SMALL, SOFT_NEG, TREND, TRIGGER, UNABLE, UNSURE, WELL, Lexicon,
+    RESOLVED as RESOLVED_CUE, RESOLVED_NEG, SMALL, SOFT_NEG, SPLIT, TREND, TRIGGER, UNABLE, UNSURE, WELL, Lexicon,
 )
 
 PRESENT = "present"
@@ -46,6 +47,8 @@ CURRENT = frozenset({PRESENT, DOUBTED})
 HAPPENED = frozenset({PRESENT, DOUBTED, PAST})
 
 _NONE: list = []
+_DIGIT = re.compile(r"\d")
+_TEMPERATURE = re.compile(r"\d\d")       # a body temperature has two digits or more
 _NO_CLAUSES: frozenset[int] = frozenset()
 _NUMERIC_JOINERS = frozenset({"-", "/"})
 # Findings that are pain, for the binding of intensity and trend words to soreness.
@@ -151,7 +154,7 @@ _NO_UNITS: frozenset[int] = frozenset()
 def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     words = lex.words(text)
     clauses = _clauses(words, *lex.units(words), lex)
-    digits = any(w[0].isdigit() for w in words)
+    digits = _DIGIT.search(text) is not None
     number_words = lex.number_words.keys()
     every = 0                             # the flag bits of every unit of the reply
     found = False
@@ -175,7 +178,7 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
                 (topics if m.finding in topic_ids else mentions).append(m)
         if mentions and every & MODIFIER:
             mentions = _bind_modifiers(clauses, mentions, lex)
-    if digits:
+    if digits and _TEMPERATURE.search(text):
         mentions = _fevers_from_temperatures(clauses, mentions, lex)
 
     current = past = None
@@ -235,29 +238,35 @@ def _clauses(words: list[str], starts: list[int], classes: list[frozenset[str]],
     and "/" between two numbers stay ("4-5", "7/10"); a clause ending in "?" is marked as asked.
     A unit is never split ("a lo hecho, pecho" is one idiom)."""
     clauses: list[_Clause] = []
-    splits = lex.clause_splitters
     n = len(starts)
     first = 0                                         # the clause's first unit
-    for k in range(n + 1):
-        if k < n:
-            w = words[starts[k]]
-            if w not in splits or (k + 1 < n and starts[k + 1] != starts[k] + 1):
-                continue                              # not a splitter, or inside a longer unit
-            if w in _NUMERIC_JOINERS and 0 < k < n - 1 and _numeric(words[starts[k] - 1]) \
-                    and _numeric(words[starts[k] + 1]):
-                continue
+    for k, f in enumerate(flags):
+        if not f & SPLIT or (k + 1 < n and starts[k + 1] != starts[k] + 1):
+            continue                                  # not a splitter, or inside a longer unit
+        w = words[starts[k]]
+        if w in _NUMERIC_JOINERS and 0 < k < n - 1 and _numeric(words[starts[k] - 1]) \
+                and _numeric(words[starts[k] + 1]):
+            continue
         if k > first:
-            start = starts[first]
-            end = starts[k] if k < n else len(words)
-            clause = _Clause(len(clauses), words[start:end], k < n and words[starts[k]] == "?")
-            clause.starts = [p - start for p in starts[first:k]] if start else starts[first:k]
-            clause.classes = classes[first:k]
-            clause.flags = flags[first:k]
-            clauses.append(clause)
-        elif k < n and words[starts[k]] == "?" and clauses:
+            clauses.append(_clause(len(clauses), words, starts, classes, flags, first, k, w == "?"))
+        elif w == "?" and clauses:
             clauses[-1].question_mark = True
         first = k + 1
+    if n > first:
+        clauses.append(_clause(len(clauses), words, starts, classes, flags, first, n, False))
     return clauses
+
+
+def _clause(index: int, words: list[str], starts: list[int], classes: list[frozenset[str]], flags: list[int],
+            first: int, end: int, question_mark: bool) -> _Clause:
+    """Units first..end-1 of the reply as a clause."""
+    start = starts[first]
+    stop = starts[end] if end < len(starts) else len(words)
+    clause = _Clause(index, words[start:stop], question_mark)
+    clause.starts = [p - start for p in starts[first:end]] if start else starts[first:end]
+    clause.classes = classes[first:end]
+    clause.flags = flags[first:end]
+    return clause
 
 
 def _numeric(word: str) -> bool:
@@ -287,13 +296,15 @@ def _cues(clause: _Clause, lex: Lexicon) -> None:
     clause.all = every
     if every & TRIGGER:
         at: dict[str, list[int]] = {}
+        framed_of = lex.framed_of
         for k, cs in enumerate(clause.classes):
-            for c in cs:
-                found = at.get(c)
-                if found is None:
-                    at[c] = [k]
-                else:
-                    found.append(k)
+            if cs:
+                for c in framed_of(cs):
+                    found = at.get(c)
+                    if found is None:
+                        at[c] = [k]
+                    else:
+                        found.append(k)
         clause.at = at
     clause.doubted = clause.question_mark or bool(every & DOUBT)
     clause.past = bool(every & PAST_CUE) and not every & PRESENT_CUE
@@ -411,6 +422,8 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
     for k, f in enumerate(flags):
         if f & TRIGGER:
             candidates.update(triggers_of(classes[k]))
+    if not candidates and not keys_have_topic(at, lex):
+        return _NONE
     used: set[int] = set()
     out: list[Mention] = []
     shared = lex.shared
@@ -423,6 +436,12 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
             if not keys >= frame.needs or (frame.excludes and not keys.isdisjoint(frame.excludes)):
                 continue
             wanted = frame.classes
+            if len(wanted) == 1:
+                for a in at[wanted[0]]:
+                    if a not in used and a not in anchored:
+                        anchored.add(a)
+                        made.append(([a], wanted))
+                continue
             for a in at[wanted[0]]:
                 if a in used or a in anchored:
                     continue
@@ -461,6 +480,10 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
                 used.add(u)
                 out.append(_mention_of(clause, c, None, True, [u], topic=True))
     return out
+
+
+def keys_have_topic(at: dict[str, list[int]], lex: Lexicon) -> bool:
+    return not lex.topics.isdisjoint(at)
 
 
 def _next_to(u: int, cls: str, classes: list[frozenset[str]], used: set[int]) -> list[int]:

@@ -65,12 +65,18 @@ class Hit(NamedTuple):
 
 Rule = Callable[[Facts], "str | None"]
 RULES: list[tuple[str, str, frozenset[str] | None, Rule]] = []
+_WINDOWS: dict[int, frozenset[str]] = {}      # rule index -> the only windows it can fire in
 
 
-def rule(rule_id: str, level: str, needs: tuple[str, ...] | None = None) -> Callable[[Rule], Rule]:
-    """Register a rule. `needs`: findings (or "S" for a soreness, "trend", "question") without
-    which it cannot fire, so `apply` can skip it; None: always run it."""
+def rule(rule_id: str, level: str, needs: tuple[str, ...] | None = None,
+         windows: tuple[str, ...] | None = None) -> Callable[[Rule], Rule]:
+    """Register a rule. `needs`: findings (or "S" for a soreness, "trend", "question",
+    "red_flag" for a breathing or chest finding, "topic" for a bare breathing or chest word)
+    without which it cannot fire; `windows`: the only windows it can fire in. `apply` skips a rule
+    that cannot fire; with neither, it always runs it."""
     def register(fn: Rule) -> Rule:
+        if windows:
+            _WINDOWS[len(RULES)] = frozenset(windows)
         RULES.append((rule_id, level, frozenset(needs) if needs else None, fn))
         return fn
     return register
@@ -79,6 +85,8 @@ def rule(rule_id: str, level: str, needs: tuple[str, ...] | None = None) -> Call
 def quote(mentions) -> str | None:
     """The patient's words behind some findings, for a reason ("'hurts when i breathe in'",
     "'bruise' (large)")."""
+    if not mentions:
+        return None
     seen = list(dict.fromkeys(
         f"'{m.words}' ({', '.join(sorted(m.modifiers))})" if m.modifiers else f"'{m.words}'" for m in mentions
     ))
@@ -96,7 +104,7 @@ def all_of(*parts: str | None) -> str | None:
 
 # -- Emergency ------------------------------------------------------------------------------------
 
-@rule("E1", "emergency")
+@rule("E1", "emergency", needs=("red_flag", "topic", "cough"))
 def breathing_or_chest_symptom(f: Facts) -> str | None:
     """Any breathing or chest symptom, current or in doubt, in any region, at any time; a new
     cough with chest or upper-back pain. A bare breathing or chest word that the patient does not
@@ -268,15 +276,15 @@ def sharp_pain_at_shoulder_blade_or_chest_wall(f: Facts) -> str | None:
     return quote(f.modified("shoulder_blade_pain", "sharp"))
 
 
-@rule("U7", "urgent")
+@rule("U7", "urgent", needs=("red_flag", "topic"))
 def resolved_breathing_or_chest_symptom(f: Facts) -> str | None:
     """A breathing or chest symptom that has fully resolved."""
-    return quote(m for m in (*f.reading.mentions, *f.reading.topics) if m.red_flag and m.status == RESOLVED)
+    return quote([m for m in (*f.reading.mentions, *f.reading.topics) if m.red_flag and m.status == RESOLVED])
 
 
 # -- Routine --------------------------------------------------------------------------------------
 
-@rule("R1", "routine", needs=('S',))
+@rule("R1", "routine", needs=('S',), windows=("day2",))
 def day2_soreness_not_improving(f: Facts) -> str | None:
     """Day 2: S >= 4 and not improving (no improving trend, and P unknown or S >= P)."""
     if f.window != "day2" or f.soreness is None or f.soreness < 4 or f.improving:
@@ -294,7 +302,7 @@ def soreness_worsening_from_day2(f: Facts) -> str | None:
     return f"soreness worse ({f.worsening_words})"
 
 
-@rule("R3", "routine", needs=('S',))
+@rule("R3", "routine", needs=('S',), windows=("day3", "late"))
 def soreness_lasting(f: Facts) -> str | None:
     """Day 3: S >= 3. Late: S >= 2."""
     limit = {"day3": 3, "late": 2}.get(f.window)
@@ -359,13 +367,13 @@ def lump_a_week_later(f: Facts) -> str | None:
 
 # -- Monitor --------------------------------------------------------------------------------------
 
-@rule("M1", "monitor", needs=('S',))
+@rule("M1", "monitor", needs=('S',), windows=("early",))
 def early_soreness_7(f: Facts) -> str | None:
     """Early: S = 7."""
     return f"soreness 7 ({f.soreness_words}) early" if f.window == "early" and f.soreness == 7 else None
 
 
-@rule("M2", "monitor", needs=('S', 'trend'))
+@rule("M2", "monitor", needs=('S', 'trend'), windows=("day1",))
 def day1_soreness_high_or_worse(f: Facts) -> str | None:
     """Day 1: S = 6 or 7; or S >= P + 2, or worse in the patient's words (late onset is allowed in
     the first 24 h, so it is re-checked rather than escalated)."""
@@ -378,7 +386,7 @@ def day1_soreness_high_or_worse(f: Facts) -> str | None:
     return None
 
 
-@rule("M3", "monitor", needs=('S',))
+@rule("M3", "monitor", needs=('S',), windows=("day2",))
 def day2_soreness_improving(f: Facts) -> str | None:
     """Day 2: S of 4 to 7 and improving (an improving trend, or S < P)."""
     if f.window != "day2" or f.soreness is None or not 4 <= f.soreness <= 7:
@@ -461,18 +469,27 @@ def _fainted_after_leaving(f: Facts) -> list[Mention]:
 
 def apply(facts: Facts) -> list[Hit]:
     """Every rule that fires, highest level first (the protocol's order within a level)."""
-    present = {m.finding for m in facts.reading.mentions}
+    reading = facts.reading
+    chosen: set[int] = set()
+    by_need = _BY_NEED
+    for finding in reading.by_finding:
+        if finding in by_need:
+            chosen.update(by_need[finding])
     if facts.soreness is not None:
-        present.add("S")
-    if facts.reading.improving or facts.reading.worsening or facts.reference is not None:
-        present.add("trend")
-    if facts.reading.is_question:
-        present.add("question")
-    chosen = set(_ALWAYS)
-    for need in present:
-        chosen.update(_BY_NEED.get(need, ()))
+        chosen.update(by_need["S"])
+    if reading.improving or reading.worsening or facts.reference is not None:
+        chosen.update(by_need["trend"])
+    if reading.is_question:
+        chosen.update(by_need["question"])
+    if reading.topics:
+        chosen.update(by_need["topic"])
+    if any(m.red_flag for m in reading.mentions):
+        chosen.update(by_need["red_flag"])
     hits = []
+    window = facts.window
     for index in sorted(chosen):       # RULES is in the protocol's order: highest level first
+        if index in _WINDOWS and window not in _WINDOWS[index]:
+            continue
         rule_id, level, _, fn = RULES[index]
         words = fn(facts)
         if words:
@@ -484,7 +501,8 @@ if [PROTOCOL.rank(lv) for _, lv, _, _ in RULES] != sorted((PROTOCOL.rank(lv) for
     raise RuntimeError("rules must be registered highest level first: `apply` relies on it")
 
 # Which rules can fire given what a reply has (see `rule(needs=...)`), so `apply` skips the rest.
-_ALWAYS = tuple(i for i, (_, _, needs, _) in enumerate(RULES) if needs is None)
+if any(needs is None for _, _, needs, _ in RULES):
+    raise RuntimeError("every rule says what it needs: `apply` runs only those that can fire")
 _BY_NEED: dict[str, tuple[int, ...]] = {}
 for _i, (_, _, _needs, _) in enumerate(RULES):
     for _need in _needs or ():
