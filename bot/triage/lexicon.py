@@ -86,12 +86,13 @@ PRESSURE = 1 << 23
 TRIGGER = 1 << 24        # starts a concept frame, or is a topic
 REACH = 1 << 25
 SPLIT = 1 << 26          # ends a clause: punctuation, "but", "pero"
+NUMERIC = 1 << 27        # a number, in digits or words: maybe a score
 _FLAG_CLASSES = {
     "neg": NEG, "soft_neg": SOFT_NEG, "normal": NORMAL, "unable": UNABLE, "list_and": LIST_AND,
     "doubt": DOUBT, "unsure": UNSURE | DOUBT, "past": PAST, "present": PRESENT, "resolved": RESOLVED,
     "became": BECAME, "resolved_negation": RESOLVED_NEG, "hypothetical": HYPOTHETICAL,
     "q_form": QUESTION, "q_anywhere": QUESTION, "q_identity": QUESTION, "wellness": WELL,
-    "difficulty": WELL, "pressure": PRESSURE, "reach": REACH,
+    "difficulty": WELL, "pressure": PRESSURE, "reach": REACH, "number": NUMERIC,
 }
 
 
@@ -127,6 +128,7 @@ class Finding(NamedTuple):
     red_flag: bool
     frames: tuple[Frame, ...]
     order: int
+    single: tuple[str, ...] | None    # all frames one class, no exclusions: just these classes
 
 
 class Modifier(NamedTuple):
@@ -239,6 +241,8 @@ class Lexicon:
                 self._add(entry, {name} | named)
         for word in self.clause_splitters:             # punctuation and "but": one word each
             self._root.setdefault(word, [{}, set()])[1].add("split")
+        for word in self.number_words:                 # "six", "seis": maybe a score
+            self._root.setdefault(word, [{}, set()])[1].add("number")
         self._root_frozen = _freeze(self._root, self.flags_of)
 
         # Typo repair aims at concept words only, not at the small words concepts share with
@@ -336,6 +340,7 @@ class Lexicon:
         self.number_words: dict[str, int] = dict(numbers["words"])
         self.needs_scale = frozenset(numbers["needs_scale"])
         self.scale_words = tuple(tuple(s.split()) for s in numbers["scale_words"])
+        self.scale_starts = frozenset({"/"} | {lead[0] for lead in self.scale_words})
         self.scale = frozenset(str(s) for s in numbers["scale"])
         self.range_words = frozenset(numbers["range_words"])
         self.range_max_width: int = numbers["range_max_width"]
@@ -352,8 +357,10 @@ class Lexicon:
         tag = spec.get("tag")
         if tag is not None and tag not in PROTOCOL.symptoms:
             raise ValueError(f"finding {name}: {tag!r} is not a protocol symptom tag")
-        return Finding(name, tag, bool(spec.get("red_flag", False)),
-                       tuple(self._frame(text) for text in spec["frames"]), order)
+        frames = tuple(self._frame(text) for text in spec["frames"])
+        single = tuple(f.classes[0] for f in frames) \
+            if all(len(f.classes) == 1 and not f.excludes for f in frames) else None
+        return Finding(name, tag, bool(spec.get("red_flag", False)), frames, order, single)
 
     def _frame(self, text: str) -> Frame:
         """ "a + b ~4 !c" -> Frame(("a", "b"), 4, False, ("c",)); "a > b": a comes first."""
@@ -524,27 +531,36 @@ class Lexicon:
 
     # -- units ----------------------------------------------------------------------------------
 
-    def units(self, words: list[str]) -> tuple[list[int], list[frozenset[str]], list[int]]:
-        """Words -> units: where each starts (a word index), its classes and its flag bits.
-        Longest entry first; a word no entry names is a unit with no classes."""
+    def units(self, words: list[str]) -> tuple[list[int], list[frozenset[str]], list[int], int]:
+        """Words -> units: where each starts (a word index), its classes and its flag bits, and
+        the bits of all of them together. Longest entry first; a word no entry names is a unit
+        with no classes."""
         root = self._root_frozen
         starts: list[int] = []
         classes: list[frozenset[str]] = []
         flags: list[int] = []
+        every = 0
         n = len(words)
         i = 0
         while i < n:
             w = words[i]
             node = root.get(w)
-            if node is None and w[0].isdigit():
+            digit = w[0].isdigit()
+            if node is None and digit:
                 node = root.get(NUMBER)
             starts.append(i)
             if node is None:
                 classes.append(NO_CLASSES)
-                flags.append(0)
+                if digit:
+                    flags.append(NUMERIC)
+                    every |= NUMERIC
+                else:
+                    flags.append(0)
                 i += 1
                 continue
             following, found, bits = node
+            if digit:
+                bits |= NUMERIC
             end = i + 1
             j = i + 1
             while following and j < n:
@@ -562,8 +578,9 @@ class Lexicon:
                     found, bits, end = cls, more, j
             classes.append(found)
             flags.append(bits)
+            every |= bits
             i = end
-        return starts, classes, flags
+        return starts, classes, flags, every
 
 
 _JUDGED = frozenset({"breath", "chest", "air", "temp"})   # what a verdict ("fine") can judge

@@ -33,7 +33,7 @@ from bot.triage import scores
 from bot.triage.lexicon import (
     BECAME, DENIABLE, DOUBT, FLIP, HYPOTHETICAL as HYPOTHETICAL_CUE, INTENSITY, JUDGED, LEXICON, LIST_AND,
     MODIFIER, NEG, NORMAL, PAST as PAST_CUE, PRESENT as PRESENT_CUE, PRESSURE, QUESTION, REACH, RED_FLAG,
-    RESOLVED as RESOLVED_CUE, RESOLVED_NEG, SMALL, SOFT_NEG, SPLIT, TREND, TRIGGER, UNABLE, UNSURE, WELL, Lexicon,
+    NUMERIC, RESOLVED as RESOLVED_CUE, RESOLVED_NEG, SMALL, SOFT_NEG, SPLIT, TREND, TRIGGER, UNABLE, UNSURE, WELL, Lexicon,
 )
 
 PRESENT = "present"
@@ -154,14 +154,12 @@ _NO_UNITS: frozenset[int] = frozenset()
 def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     words = lex.words(text)
     clauses = _clauses(words, *lex.units(words), lex)
-    digits = _DIGIT.search(text) is not None
-    number_words = lex.number_words.keys()
     every = 0                             # the flag bits of every unit of the reply
     found = False
     for clause in clauses:
         _cues(clause, lex)
         every |= clause.all
-        if (digits and any(w[0].isdigit() for w in clause.words)) or not number_words.isdisjoint(clause.words):
+        if clause.all & NUMERIC:
             clause.scores = scores.scores_in(clause.words, lex, whole_reply=len(clauses) == 1)
         if clause.all & TRIGGER:
             clause.mentions = _findings(clause, lex)
@@ -178,7 +176,7 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
                 (topics if m.finding in topic_ids else mentions).append(m)
         if mentions and every & MODIFIER:
             mentions = _bind_modifiers(clauses, mentions, lex)
-    if digits and _TEMPERATURE.search(text):
+    if every & NUMERIC and _TEMPERATURE.search(text):
         mentions = _fevers_from_temperatures(clauses, mentions, lex)
 
     current = past = None
@@ -195,7 +193,7 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
             by_clause.setdefault(m.clause, []).append(m)
     intensity = _intensity(clauses, by_clause, lex) if every & INTENSITY else None
     improving, worsening, same = _trend(clauses, by_clause, lex) if every & TREND else ((), (), False)
-    if every & QUESTION or any(c.question_mark for c in clauses):
+    if every & QUESTION or "?" in words:
         is_question, answerable, asked, identity = _questions(clauses, mentions)
     else:
         is_question, answerable, asked, identity = False, False, _NONE, False
@@ -233,10 +231,16 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
 # -- 2. clauses and units --------------------------------------------------------------------------
 
 def _clauses(words: list[str], starts: list[int], classes: list[frozenset[str]], flags: list[int],
-             lex: Lexicon) -> list[_Clause]:
+             every: int, lex: Lexicon) -> list[_Clause]:
     """Split the reply's units at punctuation and at clause-breaking words ("but", "pero"); "-"
     and "/" between two numbers stay ("4-5", "7/10"); a clause ending in "?" is marked as asked.
     A unit is never split ("a lo hecho, pecho" is one idiom)."""
+    if not every & SPLIT:                             # one clause: the whole reply
+        if not starts:
+            return []
+        clause = _Clause(0, words, False)
+        clause.starts, clause.classes, clause.flags = starts, classes, flags
+        return [clause]
     clauses: list[_Clause] = []
     n = len(starts)
     first = 0                                         # the clause's first unit
@@ -422,14 +426,25 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
     for k, f in enumerate(flags):
         if f & TRIGGER:
             candidates.update(triggers_of(classes[k]))
-    if not candidates and not keys_have_topic(at, lex):
-        return _NONE
     used: set[int] = set()
     out: list[Mention] = []
     shared = lex.shared
     keys = at.keys()
+    last = len(classes) - 1
     for order in sorted(candidates):
         finding = lex.findings[order]
+        if finding.single:                            # words that are the finding on their own
+            for c in finding.single:
+                for a in at.get(c, _NONE):
+                    if a in used:
+                        continue
+                    units = [a]
+                    if (a > 0 and c in classes[a - 1]) or (a < last and c in classes[a + 1]):
+                        units.extend(_next_to(a, c, classes, used))   # "sharp stabbing pain": one pain
+                    out.append(_mention_of(clause, finding.id, finding.tag, finding.red_flag, units))
+                    if c not in shared:
+                        used.update(units)
+            continue
         made: list[tuple[list[int], tuple[str, ...]]] = []
         anchored: set[int] = set()
         for frame in finding.frames:
@@ -475,15 +490,12 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
             out.append(_mention_of(clause, finding.id, finding.tag, finding.red_flag, units + own))
             used.update(own)
     for c in lex.topics:
-        for u in at.get(c, _NONE):
-            if u not in used and "calm" not in classes[u]:
-                used.add(u)
-                out.append(_mention_of(clause, c, None, True, [u], topic=True))
+        if c in at:
+            for u in at[c]:
+                if u not in used and "calm" not in classes[u]:
+                    used.add(u)
+                    out.append(_mention_of(clause, c, None, True, [u], topic=True))
     return out
-
-
-def keys_have_topic(at: dict[str, list[int]], lex: Lexicon) -> bool:
-    return not lex.topics.isdisjoint(at)
 
 
 def _next_to(u: int, cls: str, classes: list[frozenset[str]], used: set[int]) -> list[int]:
@@ -499,12 +511,16 @@ def _next_to(u: int, cls: str, classes: list[frozenset[str]], used: set[int]) ->
 
 def _mention_of(clause: _Clause, finding: str, tag: str | None, red_flag: bool, units: list[int],
                 topic: bool = False) -> Mention:
-    start, end = min(units), max(units) + 1
-    return _mention(Mention, (finding, tag, red_flag, _status(clause, units, red_flag, topic), clause.index,
+    if len(units) == 1:
+        start = units[0]
+        end = start + 1
+    else:
+        start, end = min(units), max(units) + 1
+    return _mention(Mention, (finding, tag, red_flag, _status(clause, units, start, red_flag, topic), clause.index,
                               start, end, clause.text(start, end), _NO_MODIFIERS))
 
 
-def _status(clause: _Clause, units: list[int], red_flag: bool, topic: bool) -> str:
+def _status(clause: _Clause, units: list[int], start: int, red_flag: bool, topic: bool) -> str:
     denied = clause.denied
     if denied:
         strength = max(denied.get(u, 0) for u in units)
@@ -512,11 +528,11 @@ def _status(clause: _Clause, units: list[int], red_flag: bool, topic: bool) -> s
             if clause.resolved_negation:
                 return RESOLVED                        # "not dizzy anymore"
             return DOUBTED if strength == _SOFT and red_flag else NEGATED
-    if clause.fine and any(u in clause.fine for u in units):
+    if clause.fine and not clause.fine.isdisjoint(units):
         return NEGATED                                 # "breathing is fine"
     if clause.resolved:
         return RESOLVED
-    if clause.hypothetical_before is not None and clause.hypothetical_before < min(units):
+    if clause.hypothetical_before is not None and clause.hypothetical_before < start:
         return HYPOTHETICAL
     if clause.doubted or topic:
         return DOUBTED                                 # a bare breathing or chest word stays in doubt
@@ -574,24 +590,27 @@ def _bind_modifiers(clauses: list[_Clause], mentions: list[Mention], lex: Lexico
     """Each modifier qualifies the nearest finding it applies to in its clause; in a clause with
     none ("it's getting bigger"), the last such finding of an earlier clause."""
     extra: dict[int, set[str]] = {}
-    by_clause: dict[int, list[int]] = {}
-    for i, m in enumerate(mentions):
-        by_clause.setdefault(m.clause, []).append(i)
     for clause in clauses:
-        for k, cs in enumerate(clause.classes):
-            if not clause.flags[k] & MODIFIER or k in clause.denied:
+        if not clause.all & MODIFIER:
+            continue
+        index = clause.index
+        for k, f in enumerate(clause.flags):
+            if not f & MODIFIER or k in clause.denied:
                 continue                               # "not spreading", "no está creciendo"
-            for mod in lex.modifiers_of(cs):
-                here = [i for i in by_clause.get(clause.index, _NONE) if mentions[i].finding in mod.applies_to]
+            for mod in lex.modifiers_of(clause.classes[k]):
+                applies = mod.applies_to
+                here = [i for i, m in enumerate(mentions) if m.clause == index and m.finding in applies]
                 if here:
-                    if not mod.clause_wide:
+                    if not mod.clause_wide and len(here) > 1:
                         here = [min(here, key=lambda i: _distance(mentions[i], k))]
                     for i in here:
                         extra.setdefault(i, set()).add(mod.id)
                     continue
-                earlier = [i for i, m in enumerate(mentions) if m.clause < clause.index and m.finding in mod.applies_to]
+                earlier = [i for i, m in enumerate(mentions) if m.clause < index and m.finding in applies]
                 if earlier:
                     extra.setdefault(earlier[-1], set()).add(mod.id)
+    if not extra:
+        return mentions
     return [
         m._replace(modifiers=m.modifiers | frozenset(extra[i])) if i in extra else m
         for i, m in enumerate(mentions)
@@ -629,6 +648,8 @@ def _intensity(clauses: list[_Clause], by_clause: dict[int, list[Mention]], lex:
     """Intensity words about soreness; the strongest wins (safety first)."""
     found: list[tuple[int, str]] = []
     for clause in clauses:
+        if not clause.all & INTENSITY:
+            continue
         here = [m for m in by_clause.get(clause.index, _NONE) if m.status != NEGATED]
         if any(m.finding == "flare" for m in here):
             continue   # "my usual pain is really bad": the flare, not today's soreness
@@ -657,6 +678,8 @@ def _trend(clauses: list[_Clause], by_clause: dict[int, list[Mention]], lex: Lex
     worsening: list[str] = []
     same = False
     for clause in clauses:
+        if not clause.all & TREND:
+            continue
         here = by_clause.get(clause.index, _NONE)
         if any(m.finding == "flare" for m in here):
             continue   # about the usual complaint (a flare), not the soreness

@@ -35,7 +35,9 @@ def _int(word: str, lex: Lexicon) -> int | None:
 
 def _scale_after(words: list[str], j: int, lex: Lexicon) -> int:
     """Length of a "/10", "out of 10", "de diez" starting at j, or 0."""
-    if j < len(words) and words[j] == "/" and j + 1 < len(words) and words[j + 1] in lex.scale:
+    if j + 1 >= len(words) or words[j] not in lex.scale_starts:
+        return 0
+    if words[j] == "/" and words[j + 1] in lex.scale:
         return 2
     for lead in lex.scale_words:
         k = j + len(lead)
