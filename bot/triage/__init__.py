@@ -60,7 +60,7 @@ def classify(
 ) -> Triage:
     """Classify one reply against the protocol. Raises ValueError on a region, precaution or
     previous score outside the protocol's vocabularies."""
-    precautions = frozenset(precautions or ())
+    precautions = frozenset(precautions) if precautions else _NO_PRECAUTIONS
     _check(text, hours_since_session, region, precautions, previous_soreness)
     reading = read(text)
     facts = _facts(reading, float(hours_since_session), region, precautions, previous_soreness)
@@ -68,25 +68,29 @@ def classify(
 
     if hits:
         level = hits[0].level
-        reasons = tuple(h.reason for h in hits)
+        reasons = tuple([h.reason for h in hits])
     elif _assessable(reading, facts):
         level = "expected"
         reasons = (rules.expected_reason(facts),)
     else:
         level = UNCLEAR
         reasons = ("unclear: nothing assessable",)
-
+    symptoms, resolved = _symptoms(reading, facts)
     return Triage(
-        level=level,
-        soreness=reading.score.value if reading.score else None,
-        symptoms=_symptoms(reading, facts),
-        reasons=reasons,
-        rules=tuple(h.rule for h in hits),
-        is_question=reading.is_question,
-        resolved=frozenset(m.tag for m in reading.mentions if m.status == RESOLVED and m.tag),
-        window=facts.window,
-        protocol_version=PROTOCOL.version,
+        level,
+        reading.score.value if reading.score else None,
+        symptoms,
+        reasons,
+        tuple([h.rule for h in hits]) if hits else (),
+        reading.is_question,
+        resolved,
+        facts.window,
+        PROTOCOL.version,
     )
+
+
+_NO_PRECAUTIONS: frozenset[str] = frozenset()
+_NOTHING: frozenset[str] = frozenset()
 
 
 def _check(text: Any, hours: Any, region: str | None, precautions: frozenset[str], previous: Any) -> None:
@@ -106,26 +110,19 @@ def _facts(reading: Reading, hours: float, region: str | None, precautions: froz
            previous: int | None) -> rules.Facts:
     soreness, words = _soreness(reading, previous)
     reference = previous if previous is not None else reading.past_score
-    points = rules.T["trend_points"]
-    worse_by_points = soreness is not None and reference is not None and soreness >= reference + points
-    better_by_points = soreness is not None and reference is not None and soreness <= reference - points
-    worsening_words = ", ".join(f"'{w}'" for w in reading.worsening)
-    if worse_by_points:
-        worsening_words = first_of(worsening_words, f"{soreness} from {reference}")
-    return rules.Facts(
-        reading=reading,
-        hours=hours,
-        window=PROTOCOL.window(hours).name,
-        region=region,
-        precautions=precautions,
-        previous=previous,
-        soreness=soreness,
-        soreness_words=words,
-        reference=reference,
-        improving=bool(reading.improving) or better_by_points,
-        worsening=bool(reading.worsening) or worse_by_points,
-        worsening_words=worsening_words,
-    )
+    improving, worsening = bool(reading.improving), bool(reading.worsening)
+    worsening_words = ", ".join(f"'{w}'" for w in reading.worsening) if worsening else ""
+    if soreness is not None and reference is not None:
+        if soreness >= reference + _TREND_POINTS:
+            worsening = True
+            worsening_words = first_of(worsening_words, f"{soreness} from {reference}")
+        elif soreness <= reference - _TREND_POINTS:
+            improving = True
+    return rules.Facts(reading, hours, PROTOCOL.window(hours).name, region, precautions, previous, soreness,
+                       words, reference, improving, worsening, worsening_words)
+
+
+_TREND_POINTS = rules.T["trend_points"]
 
 
 def first_of(*parts: str) -> str:
@@ -167,9 +164,19 @@ def _assessable(reading: Reading, facts: rules.Facts) -> bool:
     )
 
 
-def _symptoms(reading: Reading, facts: rules.Facts) -> frozenset[str]:
-    # Resolved findings keep their tag (tests/data/README.md, convention 28); `resolved` says which.
-    tags = {m.tag for m in reading.mentions if (m.status in HAPPENED or m.status == RESOLVED) and m.tag}
+def _symptoms(reading: Reading, facts: rules.Facts) -> tuple[frozenset[str], frozenset[str]]:
+    """The symptom tags reported, and those of findings said to have passed. Resolved findings
+    keep their tag (tests/data/README.md, convention 28)."""
+    tags = set()
+    resolved = set()
+    for m in reading.mentions:
+        if m.tag:
+            status = m.status
+            if status in HAPPENED:
+                tags.add(m.tag)
+            elif status == RESOLVED:
+                tags.add(m.tag)
+                resolved.add(m.tag)
     if facts.soreness == 0 and not reading.having("shoulder_blade_pain", statuses=HAPPENED):
         tags.discard("soreness")         # "no pain", "fine": no soreness reported
     if facts.soreness:
@@ -178,4 +185,4 @@ def _symptoms(reading: Reading, facts: rules.Facts) -> frozenset[str]:
         tags.add("improving")
     if facts.worsening:
         tags.add("worsening")
-    return frozenset(tags)
+    return frozenset(tags), frozenset(resolved) if resolved else _NOTHING

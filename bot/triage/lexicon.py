@@ -545,22 +545,24 @@ class Lexicon:
         while i < n:
             w = words[i]
             node = root.get(w)
-            digit = w[0].isdigit()
-            if node is None and digit:
-                node = root.get(NUMBER)
             starts.append(i)
             if node is None:
-                classes.append(NO_CLASSES)
-                if digit:
-                    flags.append(NUMERIC)
-                    every |= NUMERIC
-                else:
+                if not w[0].isdigit():
+                    classes.append(NO_CLASSES)
                     flags.append(0)
-                i += 1
-                continue
-            following, found, bits = node
-            if digit:
+                    i += 1
+                    continue
+                every |= NUMERIC
+                node = root.get(NUMBER)
+                if node is None:
+                    classes.append(NO_CLASSES)
+                    flags.append(NUMERIC)
+                    i += 1
+                    continue
+                following, found, bits = node
                 bits |= NUMERIC
+            else:
+                following, found, bits = node
             end = i + 1
             j = i + 1
             while following and j < n:

@@ -153,50 +153,58 @@ _NO_UNITS: frozenset[int] = frozenset()
 
 def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     words = lex.words(text)
-    clauses = _clauses(words, *lex.units(words), lex)
-    every = 0                             # the flag bits of every unit of the reply
+    starts, classes, flags, every = lex.units(words)
+    clauses = _clauses(words, starts, classes, flags, every, lex)
+    single = len(clauses) == 1
     found = False
     for clause in clauses:
-        _cues(clause, lex)
-        every |= clause.all
+        _cues(clause, lex, every if single else None)
         if clause.all & NUMERIC:
-            clause.scores = scores.scores_in(clause.words, lex, whole_reply=len(clauses) == 1)
+            clause.scores = scores.scores_in(clause.words, lex, whole_reply=single)
         if clause.all & TRIGGER:
             clause.mentions = _findings(clause, lex)
-            found = found or bool(clause.mentions)
+            if clause.mentions:
+                found = True
+    if not single:
+        every = 0
+        for clause in clauses:
+            every |= clause.all
 
     mentions: list[Mention] = []
     topics: list[Mention] = []
     if found:
-        if len(clauses) > 1:
+        if not single:
             _across_clauses(clauses, lex)
         topic_ids = lex.topics
         for clause in clauses:
             for m in clause.mentions:
-                (topics if m.finding in topic_ids else mentions).append(m)
+                if m.finding in topic_ids:
+                    topics.append(m)
+                else:
+                    mentions.append(m)
         if mentions and every & MODIFIER:
             mentions = _bind_modifiers(clauses, mentions, lex)
     if every & NUMERIC and _TEMPERATURE.search(text):
         mentions = _fevers_from_temperatures(clauses, mentions, lex)
 
     current = past = None
-    for clause in clauses:
-        for s in clause.scores:
-            if s.past:
-                past = s
-            else:
-                current = s
+    if every & NUMERIC:
+        for clause in clauses:
+            for s in clause.scores:
+                if s.past:
+                    past = s
+                else:
+                    current = s
 
-    by_clause: dict[int, list[Mention]] = {}
-    if mentions:
-        for m in mentions:
-            by_clause.setdefault(m.clause, []).append(m)
-    intensity = _intensity(clauses, by_clause, lex) if every & INTENSITY else None
-    improving, worsening, same = _trend(clauses, by_clause, lex) if every & TREND else ((), (), False)
+    intensity = _intensity(clauses, mentions, lex) if every & INTENSITY else None
+    improving, worsening, same = _trend(clauses, mentions, lex) if every & TREND else _NO_TREND
     if every & QUESTION or "?" in words:
         is_question, answerable, asked, identity = _questions(clauses, mentions)
+        asked_words = " / ".join(" ".join(c.words) for c in asked) if asked else ""
+        asked_clauses = frozenset(c.index for c in asked) if asked else _NO_CLAUSES
     else:
         is_question, answerable, asked, identity = False, False, _NONE, False
+        asked_words, asked_clauses = "", _NO_CLAUSES
     wellness = _wellness(clauses, asked) if every & WELL else ()
     pressure = _pressure_minutes(clauses, lex) if every & PRESSURE else None
 
@@ -206,26 +214,12 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
             by_finding[m.finding].append(m)
         else:
             by_finding[m.finding] = [m]
-    return Reading(
-        text,
-        tuple(words),
-        tuple(mentions),
-        tuple(topics),
-        current,
-        past.value if past else None,
-        intensity,
-        same,
-        improving,
-        worsening,
-        wellness,
-        is_question,
-        answerable,
-        " / ".join(" ".join(c.words) for c in asked) if asked else "",
-        identity,
-        frozenset(c.index for c in asked) if asked else _NO_CLAUSES,
-        pressure,
-        by_finding,
-    )
+    return Reading(text, tuple(words), tuple(mentions), tuple(topics), current, past.value if past else None,
+                   intensity, same, improving, worsening, wellness, is_question, answerable, asked_words,
+                   identity, asked_clauses, pressure, by_finding)
+
+
+_NO_TREND: tuple = ((), (), False)
 
 
 # -- 2. clauses and units --------------------------------------------------------------------------
@@ -277,13 +271,15 @@ def _numeric(word: str) -> bool:
     return word[0].isdigit() or word in LEXICON.number_words
 
 
-def _cues(clause: _Clause, lex: Lexicon) -> None:
+def _cues(clause: _Clause, lex: Lexicon, every: int | None) -> None:
     """Negation and verdicts (step 3), which may change a unit's classes; then the clause-wide
-    cues, and the index class -> units that concept frames look up."""
+    cues, and the index class -> units that concept frames look up. `every`: the clause's flag
+    bits together, when they are known already."""
     flags = clause.flags
-    every = 0
-    for f in flags:
-        every |= f
+    if every is None:
+        every = 0
+        for f in flags:
+            every |= f
     if every & (NEG | SOFT_NEG):
         clause.denied = {}
         clause.direct = set()
@@ -644,13 +640,13 @@ def _fevers_from_temperatures(clauses: list[_Clause], mentions: list[Mention], l
     return out
 
 
-def _intensity(clauses: list[_Clause], by_clause: dict[int, list[Mention]], lex: Lexicon) -> tuple[int, str] | None:
+def _intensity(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) -> tuple[int, str] | None:
     """Intensity words about soreness; the strongest wins (safety first)."""
     found: list[tuple[int, str]] = []
     for clause in clauses:
         if not clause.all & INTENSITY:
             continue
-        here = [m for m in by_clause.get(clause.index, _NONE) if m.status != NEGATED]
+        here = [m for m in mentions if m.clause == clause.index and m.status != NEGATED]
         if any(m.finding == "flare" for m in here):
             continue   # "my usual pain is really bad": the flare, not today's soreness
         pains = [m for m in here if m.finding in PAIN_FINDINGS]
@@ -672,7 +668,7 @@ def _intensity(clauses: list[_Clause], by_clause: dict[int, list[Mention]], lex:
     return max(found, key=lambda f: f[0]) if found else None
 
 
-def _trend(clauses: list[_Clause], by_clause: dict[int, list[Mention]], lex: Lexicon) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+def _trend(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
     """Trend words about soreness: not those right beside another finding ("bruise is bigger")."""
     improving: list[str] = []
     worsening: list[str] = []
@@ -680,7 +676,7 @@ def _trend(clauses: list[_Clause], by_clause: dict[int, list[Mention]], lex: Lex
     for clause in clauses:
         if not clause.all & TREND:
             continue
-        here = by_clause.get(clause.index, _NONE)
+        here = [m for m in mentions if m.clause == clause.index]
         if any(m.finding == "flare" for m in here):
             continue   # about the usual complaint (a flare), not the soreness
         for k, cs in enumerate(clause.classes):

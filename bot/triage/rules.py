@@ -70,7 +70,7 @@ _WINDOWS: dict[int, frozenset[str]] = {}      # rule index -> the only windows i
 
 def rule(rule_id: str, level: str, needs: tuple[str, ...] | None = None,
          windows: tuple[str, ...] | None = None) -> Callable[[Rule], Rule]:
-    """Register a rule. `needs`: findings (or "S" for a soreness, "trend", "question",
+    """Register a rule. `needs`: findings (or "S" for a soreness, "worsening", "question",
     "red_flag" for a breathing or chest finding, "topic" for a bare breathing or chest word)
     without which it cannot fire; `windows`: the only windows it can fire in. `apply` skips a rule
     that cannot fire; with neither, it always runs it."""
@@ -294,7 +294,7 @@ def day2_soreness_not_improving(f: Facts) -> str | None:
     return f"soreness {f.soreness} ({f.soreness_words}) on day 2, not improving"
 
 
-@rule("R2", "routine", needs=('S', 'trend'))
+@rule("R2", "routine", needs=('worsening',), windows=("day2", "day3", "late"))
 def soreness_worsening_from_day2(f: Facts) -> str | None:
     """From day 2 on: S >= P + 2, or the patient says the soreness is getting worse."""
     if f.hours < 36 or not f.worsening:
@@ -373,7 +373,7 @@ def early_soreness_7(f: Facts) -> str | None:
     return f"soreness 7 ({f.soreness_words}) early" if f.window == "early" and f.soreness == 7 else None
 
 
-@rule("M2", "monitor", needs=('S', 'trend'), windows=("day1",))
+@rule("M2", "monitor", needs=('S', 'worsening'), windows=("day1",))
 def day1_soreness_high_or_worse(f: Facts) -> str | None:
     """Day 1: S = 6 or 7; or S >= P + 2, or worse in the patient's words (late onset is allowed in
     the first 24 h, so it is re-checked rather than escalated)."""
@@ -477,8 +477,8 @@ def apply(facts: Facts) -> list[Hit]:
             chosen.update(by_need[finding])
     if facts.soreness is not None:
         chosen.update(by_need["S"])
-    if reading.improving or reading.worsening or facts.reference is not None:
-        chosen.update(by_need["trend"])
+    if facts.worsening:
+        chosen.update(by_need["worsening"])
     if reading.is_question:
         chosen.update(by_need["question"])
     if reading.topics:
