@@ -573,8 +573,11 @@ def _across_clauses(clauses: list[_Clause], lex: Lexicon) -> None:
 
 
 def _verdict_only(clause: _Clause) -> bool:
-    """A clause of verdicts and small words only: "nope", "none at all", "fine"."""
-    return len(clause.classes) <= 4 and all(not cs.isdisjoint(_VERDICT_WORDS) for cs in clause.classes)
+    """A clause of verdicts and small words only: "nope", "none at all", "fine", "zero issues",
+    "ningún problema"."""
+    return len(clause.classes) <= 4 and all(
+        not cs.isdisjoint(_VERDICT_WORDS) or ("difficulty" in cs and k in clause.denied)
+        for k, cs in enumerate(clause.classes))
 
 
 _VERDICT_WORDS = frozenset({"neg", "normal", "filler", "odd"})
