@@ -128,7 +128,7 @@ class _Clause:
 
     __slots__ = ("index", "words", "question_mark", "starts", "classes", "flags", "all", "at", "denied",
                  "direct", "fine", "scores", "mentions", "doubted", "past", "resolved", "resolved_negation",
-                 "hypothetical_before")
+                 "hypothetical_before", "base")
 
     def __init__(self, index: int, words: list[str], question_mark: bool):
         self.index = index
@@ -318,6 +318,8 @@ def _cues(clause: _Clause, lex: Lexicon, every: int | None) -> None:
     clause.hypothetical_before = None
     if every & HYPOTHETICAL_CUE:
         clause.hypothetical_before = next(k for k, f in enumerate(flags) if f & HYPOTHETICAL_CUE)
+    # The status of a finding nothing in particular qualifies (see `_status`).
+    clause.base = RESOLVED if clause.resolved else DOUBTED if clause.doubted else PAST if clause.past else PRESENT
 
 
 # -- 3. negation and verdicts --------------------------------------------------------------------
@@ -417,27 +419,36 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
     """The clause's findings (concept frames, in the lexicon's order), then its bare breathing or
     chest words that no frame read."""
     at, classes, flags, denied = clause.at, clause.classes, clause.flags, clause.denied
-    candidates: set[int] = set()
+    candidates: tuple[int, ...] | set[int] = ()
     triggers_of = lex.triggers_of
     for k, f in enumerate(flags):
         if f & TRIGGER:
-            candidates.update(triggers_of(classes[k]))
+            found = triggers_of(classes[k])
+            if found:
+                candidates = found if not candidates else {*candidates, *found}
     used: set[int] = set()
     out: list[Mention] = []
     shared = lex.shared
     keys = at.keys()
     last = len(classes) - 1
-    for order in sorted(candidates):
+    # A clause with no negation, verdict or hypothesis gives every finding the same status.
+    plain = None if denied or clause.fine or clause.hypothetical_before is not None else clause.base
+    for order in (sorted(candidates) if type(candidates) is set else candidates):
         finding = lex.findings[order]
         if finding.single:                            # words that are the finding on their own
             for c in finding.single:
                 for a in at.get(c, _NONE):
                     if a in used:
                         continue
-                    units = [a]
                     if (a > 0 and c in classes[a - 1]) or (a < last and c in classes[a + 1]):
-                        units.extend(_next_to(a, c, classes, used))   # "sharp stabbing pain": one pain
-                    out.append(_mention_of(clause, finding.id, finding.tag, finding.red_flag, units))
+                        units = [a, *_next_to(a, c, classes, used)]   # "sharp stabbing pain": one pain
+                        out.append(_mention_of(clause, finding.id, finding.tag, finding.red_flag, units))
+                    else:
+                        units = [a]
+                        out.append(_mention(Mention, (
+                            finding.id, finding.tag, finding.red_flag,
+                            plain or _status(clause, units, a, finding.red_flag, False), clause.index,
+                            a, a + 1, clause.text(a, a + 1), _NO_MODIFIERS)))
                     if c not in shared:
                         used.update(units)
             continue

@@ -53,15 +53,19 @@ def scores_in(words: list[str], lex: Lexicon, whole_reply: bool) -> list[Score]:
     i = 0
     number_words = lex.number_words
     while i < n:
-        if not (words[i][0].isdigit() or words[i] in number_words):
+        w = words[i]
+        if w.isdigit():
+            value = int(w)
+        elif w[0].isdigit() or w in number_words:
+            value = _int(w, lex)
+        else:
             i += 1
             continue
-        value = _int(words[i], lex)
         if value is None or value > 10:
             i += 1
             continue
         start, end = i, i + 1
-        is_word = not words[i][0].isdigit()
+        is_word = not w[0].isdigit()
         scaled = _scale_after(words, end, lex)
         high = None
         if scaled:
@@ -109,8 +113,13 @@ def _is_score(words: list[str], start: int, end: int, is_word: bool, scaled: boo
 def _said_of_past(words: list[str], start: int, end: int, lex: Lexicon) -> bool:
     if end < len(words) and words[end] in lex.present_before:
         return False                  # "from 7 yesterday to 5 today": today's
-    if any(w in lex.same_before for w in words[max(0, start - 5):start]):
+    if not start:
+        return end < len(words) and words[end] in lex.past_after
+    before = words[max(0, start - 5):start]
+    if not lex.same_before.isdisjoint(before):
         return False                  # "same as yesterday: 2", "lo mismo que ayer, 1": today's score
+    if lex.past_before.isdisjoint(before):
+        return end < len(words) and words[end] in lex.past_after
     for k in range(start - 1, max(-1, start - 5), -1):
         if words[k][0].isdigit() or words[k] in lex.number_words or words[k] in lex.present_before:
             break                     # "from 7 to 4": "from" belongs to the 7, not to the 4
