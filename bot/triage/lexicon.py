@@ -35,7 +35,7 @@ from bot.triage import real_words
 
 _CLASS_SECTIONS = ("words", "cue", "modifier", "intensity", "trend", "statement", "question")
 
-_TOKEN = re.compile(r"\d+(?:[.,:]\d+)?|[a-z]+|[?!.,;:/\-+\n()\[\]]")
+_TOKEN = re.compile(r"[a-z]+|\d+(?:[.,:]\d+)?|[?!.,;:/\-+\n()\[\]]")   # letters first: most tokens
 _APOSTROPHES = re.compile(r"['’`´ʼ]")
 _APOSTROPHE_S = re.compile(r"\b([a-z]+)['’`´ʼ]s\b")
 # "it's", "that's" stay one word ("its", "thats": the lexicon's spelling); after any other word

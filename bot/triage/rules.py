@@ -20,6 +20,7 @@ from bot.triage.lexicon import LEXICON
 from bot.triage.reading import CURRENT, HAPPENED, HYPOTHETICAL, NEGATED, PAST, PRESENT, RESOLVED, Mention, Reading
 
 T = LEXICON.thresholds
+_NONE: list = []
 INFECTION_RISK = frozenset({"diabetes", "immunosuppressed"})
 LOCAL_SIGNS = ("redness", "red_streak", "warmth", "swelling", "discharge")
 FEVER = ("fever", "chills")
@@ -40,12 +41,19 @@ class Facts:
     worsening: bool
     worsening_words: str
 
-    def has(self, *findings: str, statuses: frozenset[str] = HAPPENED) -> tuple[Mention, ...]:
+    def has(self, *findings: str, statuses: frozenset[str] = HAPPENED) -> list[Mention]:
         """Findings reported as now, in doubt, or in the past without having passed."""
-        return self.reading.having(*findings, statuses=statuses)
+        by = self.reading.by_finding
+        if len(findings) == 1:
+            found = by.get(findings[0])
+            return [m for m in found if m.status in statuses] if found else _NONE
+        return [m for f in findings if f in by for m in by[f] if m.status in statuses]
 
-    def modified(self, finding: str, *mods: str, statuses: frozenset[str] = HAPPENED) -> tuple[Mention, ...]:
-        return self.reading.with_modifier(finding, *mods, statuses=statuses)
+    def modified(self, finding: str, *mods: str, statuses: frozenset[str] = HAPPENED) -> list[Mention]:
+        found = self.reading.by_finding.get(finding)
+        if not found:
+            return _NONE
+        return [m for m in found if m.status in statuses and not m.modifiers.isdisjoint(mods)]
 
     @property
     def lung_risk(self) -> bool:
@@ -53,8 +61,8 @@ class Facts:
         return self.region is None or self.region in PROTOCOL.lung_risk_regions
 
     @property
-    def breathing_symptom(self) -> tuple[Mention, ...]:
-        return tuple(m for m in self.reading.mentions if m.red_flag and m.status in HAPPENED)
+    def breathing_symptom(self) -> list[Mention]:
+        return [m for m in self.reading.mentions if m.red_flag and m.status in HAPPENED]
 
 
 class Hit(NamedTuple):
@@ -87,10 +95,13 @@ def quote(mentions) -> str | None:
     "'bruise' (large)")."""
     if not mentions:
         return None
-    seen = list(dict.fromkeys(
+    if len(mentions) == 1:
+        m = mentions[0]
+        return f"'{m.words}' ({', '.join(sorted(m.modifiers))})" if m.modifiers else f"'{m.words}'"
+    seen = dict.fromkeys(
         f"'{m.words}' ({', '.join(sorted(m.modifiers))})" if m.modifiers else f"'{m.words}'" for m in mentions
-    ))
-    return ", ".join(seen) if seen else None
+    )
+    return ", ".join(seen)
 
 
 def first(*parts: str | None) -> str | None:
@@ -483,8 +494,10 @@ def apply(facts: Facts) -> list[Hit]:
         chosen.update(by_need["question"])
     if reading.topics:
         chosen.update(by_need["topic"])
-    if any(m.red_flag for m in reading.mentions):
-        chosen.update(by_need["red_flag"])
+    for m in reading.mentions:
+        if m.red_flag:
+            chosen.update(by_need["red_flag"])
+            break
     hits = []
     window = facts.window
     for index in sorted(chosen):       # RULES is in the protocol's order: highest level first
@@ -509,6 +522,9 @@ for _i, (_, _, _needs, _) in enumerate(RULES):
         _BY_NEED[_need] = (*_BY_NEED.get(_need, ()), _i)
 
 
+_REPORTED = HAPPENED | {RESOLVED}
+
+
 def expected_reason(facts: Facts) -> str:
     """Why a reply with no rule firing is `expected` (section 5, "Expected")."""
     r = facts.reading
@@ -516,14 +532,14 @@ def expected_reason(facts: Facts) -> str:
     parts = []
     if facts.soreness is not None:
         parts.append(f"soreness {facts.soreness} ({facts.soreness_words}) within {facts.window} band 0-{band}")
-    things = quote(m for m in r.mentions if m.status in HAPPENED | {RESOLVED})
+    things = quote([m for m in r.mentions if m.status in _REPORTED])
     if things:
         parts.append(things)
     if r.wellness:
         parts.append(", ".join(f"'{w}'" for w in dict.fromkeys(r.wellness)))
     if r.is_question and r.question_answerable:
         parts.append(f"answerable question '{r.question_words}'")
-    denied = quote(m for m in (*r.mentions, *r.topics) if m.status == NEGATED)
+    denied = quote([m for m in (*r.mentions, *r.topics) if m.status == NEGATED])
     if denied:
         parts.append(f"denied {denied}")
     return "expected: " + ("; ".join(parts) if parts else "nothing of concern")
