@@ -150,7 +150,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(database: str, workdir: Path, workers: int) -> Iterator[tuple[str, subprocess.Popen]]:
+def gunicorn(database: str, workdir: Path, workers: int, threads: int) -> Iterator[tuple[str, subprocess.Popen]]:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": PG_URL.format(name=database), "SECRET_KEY": "bench-secret",
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PUBLIC_BASE_URL": PUBLIC_BASE_URL, "SCHEDULER": "off",
@@ -158,8 +158,9 @@ def gunicorn(database: str, workdir: Path, workers: int) -> Iterator[tuple[str, 
            "FLASK_SKIP_DOTENV": "1", "LOG_LEVEL": "WARNING", "AFTERCARE_ENV": "development"}
     log_path = workdir / "gunicorn.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--bind",
-                                    f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env, stdout=log,
+        process = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--threads",
+                                    str(threads), "--bind", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env,
+                                   stdout=log,
                                    stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -385,6 +386,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=5, help="unmeasured seconds first, same rate (default 5)")
     parser.add_argument("--patients", type=int, default=500, help="patients the replies come from (default 500)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--threads", type=int, default=8,
+                        help="threads per worker (default 8, as gunicorn.conf.py; 1 = the sync worker)")
     parser.add_argument("--connections", type=int, default=100, help="client connection pool size (default 100)")
     parser.add_argument("--timeout", type=float, default=15, help="seconds before a request counts as failed "
                         "(Twilio's own limit, default 15)")
@@ -392,7 +395,7 @@ def main() -> int:
     args = parser.parse_args()
 
     warmup, measured = round(args.warmup * args.rate), round(args.seconds * args.rate)
-    print(f"webhook: gunicorn --workers {args.workers} (sync) on loopback, PostgreSQL, {args.patients:,} patients; "
+    print(f"webhook: gunicorn --workers {args.workers} --threads {args.threads} on loopback, PostgreSQL, {args.patients:,} patients; "
           f"{os.cpu_count()} cores shared by gunicorn, PostgreSQL and this generator")
     ok = True
     with tempfile.TemporaryDirectory(prefix="aftercare-bench-") as tmp, fresh_database() as database:
@@ -402,7 +405,7 @@ def main() -> int:
         print(f"seeded in {time.perf_counter() - started:.1f} s (not measured); "
               f"{warmup:,} warm-up then {measured:,} measured requests")
         requests = signed_replies(warmup + measured, args.patients)
-        with gunicorn(database, workdir, args.workers) as (base, process):
+        with gunicorn(database, workdir, args.workers, args.threads) as (base, process):
             replies_ok = run_phase("POST /sms/inbound (signed replies)", base, requests, warmup, args, process.pid,
                                    database)
             if args.healthz:

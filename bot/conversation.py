@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from sqlalchemy.exc import IntegrityError
 
 from . import episodes, escalation, messages, phones, schedule
@@ -42,7 +44,8 @@ _STOP_REQUEST = re.compile(
 )
 GROUP_WINDOW = timedelta(minutes=2)  # texts this close together are read as one reply
 MAX_TRIAGE_CHARS = 2000  # a reply longer than any SMS conversation is read up to here
-REPEAT_MONITOR_RULE = "M-again"  # "a second monitor in a row becomes routine" (PROTOCOL 5)
+REPEAT_MONITOR_RULE = "M-again"
+_Inbound = so.aliased(Message)  # "a second monitor in a row becomes routine" (PROTOCOL 5)
 
 
 @dataclass(frozen=True)
@@ -70,23 +73,24 @@ def asks_to_stop(body: str) -> bool:
 def handle_inbound(msg: Inbound, *, secret: str, default_region: str) -> str:
     """Store, understand and answer one inbound text; returns the answer ("" for none).
 
-    1. A MessageSid seen before gets the answer it got then (Twilio retries are harmless).
-    2. A provider's phone: ACK commands.
-    3. An unknown number: one short answer; only a keyed hash of the number is kept.
+    1. Who wrote: a patient (with their latest episode), else a provider, else an unknown number,
+       which gets one short answer while only a keyed hash of the number is kept.
+    2. The text is stored; a MessageSid seen before (a Twilio retry) hits the unique index and
+       gets the answer it got then, so it is stored and triaged once.
+    3. A provider's text: ACK commands.
     4. Keywords before triage: opt-out, opt-in, help, CALL/WAIT.
     5. Anything else is a reply: attributed to its check-in, read together with texts sent in the
        last two minutes, triaged, escalated by level, and the schedule adjusted.
     """
-    earlier = _answer_to(msg.sid)
-    if earlier is not None:
-        return earlier
     now = msg.received_at
     sender = phones.try_normalise(msg.sender, default_region)
-    patient = _patient_for(sender) if sender else None
-    provider = _provider_for(sender) if sender else None
-    if provider is not None and (patient is None or msg.body.strip().upper().startswith("ACK")):
-        return _store_and_answer(msg, None, provider, "provider",
-                                 lambda inbound: escalation.acknowledge_by_text(provider, msg.body, now))
+    patient, session = _patient_for(sender) if sender else (None, None)
+    provider = None
+    if sender and (patient is None or msg.body.strip().upper().startswith("ACK")):
+        provider = _provider_for(sender)
+    if provider is not None:
+        return _store_and_answer(msg, provider.clinic_id, None, provider.id, "provider",
+                                 lambda inbound_id: escalation.acknowledge_by_text(provider, msg.body, now))
     if patient is None:
         audit("sms.unknown_sender", at=now, sender=phones.pseudonym(sender or msg.sender, secret))
         db.session.commit()
@@ -96,53 +100,63 @@ def handle_inbound(msg: Inbound, *, secret: str, default_region: str) -> str:
     if keyword in ("call", "wait") and escalation.awaiting_choice(patient) is None:
         keyword = None  # nothing waits on this answer: read it as an ordinary reply
     if keyword is not None:
-        return _store_and_answer(msg, patient, None, "keyword", lambda inbound: _keyword(patient, keyword, now))
-    return _store_and_answer(msg, patient, None, "reply", lambda inbound: _reply(patient, inbound, now))
+        return _store_and_answer(msg, patient.clinic_id, patient.id, None, "keyword",
+                                 lambda inbound_id: _keyword(patient, keyword, now))
+    return _store_and_answer(msg, patient.clinic_id, patient.id, None, "reply",
+                             lambda inbound_id: _reply(patient, session, inbound_id, now))
 
 
-def _answer_to(sid: str) -> str | None:
-    inbound_id = db.session.scalar(sa.select(Message.id).where(Message.twilio_sid == sid))
-    if inbound_id is None:
-        return None
-    answer = db.session.scalar(sa.select(Message.body).where(Message.reply_to_id == inbound_id,
-                                                             Message.purpose == "answer"))
+def _answer_to(sid: str) -> str:
+    answer = db.session.scalar(
+        sa.select(Message.body).join(_Inbound, Message.reply_to_id == _Inbound.id)
+        .where(_Inbound.twilio_sid == sid, Message.purpose == "answer")
+    )
     return answer or ""
 
 
-def _patient_for(number: str) -> Patient | None:
-    """The patient with this number; across clinics, the one whose episode is most recent."""
-    return db.session.scalar(
-        sa.select(Patient).outerjoin(TreatmentSession, TreatmentSession.patient_id == Patient.id)
+def _patient_for(number: str) -> tuple[Patient | None, TreatmentSession | None]:
+    """The patient with this number and their latest episode (an open one first), in one query.
+
+    A number known at several clinics belongs to the patient whose episode is most recent.
+    """
+    row = db.session.execute(
+        sa.select(Patient, TreatmentSession).outerjoin(TreatmentSession, TreatmentSession.patient_id == Patient.id)
         .where(Patient.phone == number)
         .order_by(sa.case((TreatmentSession.status == "open", 0), else_=1),
                   sa.case((TreatmentSession.ended_at.is_(None), 1), else_=0), TreatmentSession.ended_at.desc(),
                   Patient.id.desc()).limit(1)
-    )
+        .options(so.joinedload(Patient.clinic))
+    ).first()
+    return (row[0], row[1]) if row else (None, None)
 
 
 def _provider_for(number: str) -> Provider | None:
     return db.session.scalar(sa.select(Provider).where(Provider.phone == number, Provider.active.is_(True)).limit(1))
 
 
-def _store_and_answer(msg: Inbound, patient: Patient | None, provider: Provider | None, purpose: str,
-                      decide) -> str:  # noqa: ANN001 - a callable taking the stored inbound Message
-    clinic_id = patient.clinic_id if patient else provider.clinic_id  # type: ignore[union-attr]
-    inbound = Message(clinic_id=clinic_id, direction="in", patient=patient, provider=provider, purpose=purpose,
-                      body=msg.body, twilio_sid=msg.sid, status="received", created_at=msg.received_at,
-                      updated_at=msg.received_at)
-    db.session.add(inbound)
+def _store_and_answer(msg: Inbound, clinic_id: int, patient_id: int | None, provider_id: int | None, purpose: str,
+                      decide: Callable[[int], str]) -> str:
+    """Store the text, let `decide` act on it and word the answer, store the answer, commit.
+
+    The two texts are written with plain INSERTs: this is the path every reply takes, and the
+    ORM's unit of work costs more than the rest of the request put together.
+    """
+    common = dict(clinic_id=clinic_id, patient_id=patient_id, provider_id=provider_id,
+                  created_at=msg.received_at, updated_at=msg.received_at, attempts=0)
     try:
-        db.session.flush()
-    except IntegrityError:  # the same MessageSid arrived twice at once; the other request answers
+        inbound_id = db.session.execute(
+            sa.insert(Message).values(direction="in", purpose=purpose, body=msg.body, twilio_sid=msg.sid,
+                                      status="received", **common).returning(Message.id)
+        ).scalar_one()
+    except IntegrityError:  # this MessageSid was stored before: a Twilio retry gets the same answer
         db.session.rollback()
-        return _answer_to(msg.sid) or ""
-    answer = decide(inbound)
+        return _answer_to(msg.sid)
+    answer = decide(inbound_id)
     if answer:
-        db.session.add(Message(clinic_id=clinic_id, direction="out", patient=patient, provider=provider,
-                               reply_to_id=inbound.id, purpose="answer", body=answer, status="twiml",
-                               created_at=msg.received_at, updated_at=msg.received_at))
+        db.session.execute(sa.insert(Message).values(direction="out", purpose="answer", body=answer,
+                                                     reply_to_id=inbound_id, status="twiml", **common))
     db.session.commit()
-    log.info("inbound message id=%s purpose=%s answered=%s", inbound.id, purpose, bool(answer))
+    log.info("inbound message id=%s purpose=%s answered=%s", inbound_id, purpose, bool(answer))
     return answer
 
 
@@ -170,21 +184,11 @@ def _national(number: str) -> str:
         return number
 
 
-def _latest_session(patient: Patient) -> TreatmentSession | None:
-    return db.session.scalar(
-        sa.select(TreatmentSession).where(TreatmentSession.patient_id == patient.id)
-        .order_by(sa.case((TreatmentSession.status == "open", 0), else_=1), TreatmentSession.ended_at.desc())
-        .limit(1)
-    )
-
-
-def _attributed_checkin(session: TreatmentSession, now: datetime) -> CheckIn | None:
+def _attributed_checkin(checkins: list[CheckIn], now: datetime) -> CheckIn | None:
     """The check-in a reply answers: the latest one sent before it, even if already marked missed."""
-    return db.session.scalar(
-        sa.select(CheckIn).where(CheckIn.session_id == session.id, CheckIn.sent_at <= now,
-                                 CheckIn.status.in_(("sent", "replied", "missed")))
-        .order_by(CheckIn.sent_at.desc(), CheckIn.id.desc()).limit(1)
-    )
+    answered = [c for c in checkins if c.sent_at is not None and c.sent_at <= now
+                and c.status in ("sent", "replied", "missed")]
+    return max(answered, key=lambda c: (c.sent_at, c.id), default=None)
 
 
 def primary_region(regions: list[str]) -> str | None:
@@ -193,21 +197,22 @@ def primary_region(regions: list[str]) -> str | None:
     return (risky or regions or [None])[0]
 
 
-def _reply(patient: Patient, inbound: Message, now: datetime) -> str:
-    session = _latest_session(patient)
-    group = list(db.session.scalars(
-        sa.select(Message).where(Message.patient_id == patient.id, Message.direction == "in",
-                                 Message.purpose == "reply", Message.created_at >= now - GROUP_WINDOW)
+def _reply(patient: Patient, session: TreatmentSession | None, inbound_id: int, now: datetime) -> str:
+    group = db.session.execute(
+        sa.select(Message.id, Message.body)
+        .where(Message.patient_id == patient.id, Message.direction == "in", Message.purpose == "reply",
+               Message.created_at >= now - GROUP_WINDOW)
         .order_by(Message.created_at, Message.id)
-    ))
+    ).all()
     group_ids = {m.id for m in group}
     text = " ".join(m.body.strip() for m in group if m.body.strip())[:MAX_TRIAGE_CHARS]
-    history = list(db.session.scalars(
-        sa.select(Assessment).where(Assessment.patient_id == patient.id,
-                                    Assessment.session_id == (session.id if session else None),
-                                    Assessment.message_id.not_in(group_ids))
+    history = [a for a in db.session.execute(
+        sa.select(Assessment.message_id, Assessment.level, Assessment.soreness, Assessment.rules,
+                  Assessment.symptoms, Assessment.checkin_id, Assessment.created_at)
+        .where(Assessment.patient_id == patient.id,
+               Assessment.session_id == (session.id if session else None))
         .order_by(Assessment.created_at, Assessment.id)
-    ))
+    ) if a.message_id not in group_ids]
     previous = history[-1] if history else None
     previous_score = next((a.soreness for a in reversed(history) if a.soreness is not None), None)
     hours = (now - session.ended_at).total_seconds() / 3600 if session else 0.0
@@ -225,32 +230,33 @@ def _reply(patient: Patient, inbound: Message, now: datetime) -> str:
         reasons.append("R10: still unclear after one clarifying question")
     wants_stop = asks_to_stop(text) and PROTOCOL.rank(level) < PROTOCOL.rank("routine")
 
-    checkin = _attributed_checkin(session, now) if session else None
+    checkins = list(session.checkins) if session else []
+    checkin = _attributed_checkin(checkins, now)
     if checkin is not None and checkin.status != "replied":
         checkin.status, checkin.replied_at = "replied", now
-    assessment = Assessment(message=inbound, patient=patient, session_id=session.id if session else None,
-                            checkin_id=checkin.id if checkin else None, level=level, text=text,
-                            soreness=result.soreness, symptoms=sorted(result.symptoms), rules=rules,
-                            reasons=reasons, hours_since_session=round(hours, 2),
-                            protocol_version=result.protocol_version, created_at=now)
-    db.session.add(assessment)
-    db.session.flush()
+    assessment = dict(message_id=inbound_id, patient_id=patient.id, session_id=session.id if session else None,
+                      checkin_id=checkin.id if checkin else None, level=level, text=text,
+                      soreness=result.soreness, symptoms=sorted(result.symptoms), rules=rules, reasons=reasons,
+                      hours_since_session=round(hours, 2), protocol_version=result.protocol_version, created_at=now)
+    assessment_id = db.session.execute(sa.insert(Assessment).values(**assessment).returning(Assessment.id)).scalar_one()
 
     if PROTOCOL.rank(level) >= PROTOCOL.rank("routine"):
         escalation.open_escalation(patient=patient, session=session, level=level, rule=rules[0] if rules else "",
-                                   assessment=assessment, now=now)
+                                   assessment=db.session.get(Assessment, assessment_id), now=now)
     if session is not None and session.status == "open":
-        _replan(session, patient, history + [assessment], now)
+        protocol_ids = {c.id: c.protocol_id for c in checkins}
+        findings = [schedule.Finding(level=a["level"], rules=frozenset(a["rules"]), symptoms=frozenset(a["symptoms"]),
+                                     protocol_id=protocol_ids.get(a["checkin_id"]), at=a["created_at"])
+                    for a in [*(h._asdict() for h in history), assessment]]
+        _replan(session, patient, checkins, findings, now)
     if wants_stop:
         return messages.render("answer.stop_question", patient.language, clinic=patient.clinic.sms_name)
     return answer_for(level, patient, session, result.symptoms, turn=len(history))
 
 
-def _replan(session: TreatmentSession, patient: Patient, assessments: list[Assessment], now: datetime) -> None:
-    protocol_ids = {c.id: c.protocol_id for c in session.checkins}
-    findings = [schedule.Finding(level=a.level, rules=frozenset(a.rules), symptoms=frozenset(a.symptoms),
-                                 protocol_id=protocol_ids.get(a.checkin_id), at=a.created_at) for a in assessments]
-    states = [schedule.CheckInState(c.id, c.protocol_id, c.status, c.due_at) for c in session.checkins]
+def _replan(session: TreatmentSession, patient: Patient, checkins: list[CheckIn],
+            findings: list[schedule.Finding], now: datetime) -> None:
+    states = [schedule.CheckInState(c.id, c.protocol_id, c.status, c.due_at) for c in checkins]
     change = schedule.replan_after_finding(
         ended_at=session.ended_at, regions=session.regions, precautions=patient.precautions,
         tz=episodes.patient_zone(patient), quiet=episodes.quiet_hours(patient.clinic), checkins=states,
@@ -258,10 +264,9 @@ def _replan(session: TreatmentSession, patient: Patient, assessments: list[Asses
     for planned in change.add:
         db.session.add(CheckIn(session=session, protocol_id=planned.protocol_id, due_at=planned.due_at,
                                created_at=now))
-    if change.cancel:
-        db.session.execute(sa.update(CheckIn).where(CheckIn.id.in_(change.cancel), CheckIn.status == "planned")
-                           .values(status="cancelled", status_reason="no longer needed")
-                           .execution_options(synchronize_session="fetch"))
+    for checkin in checkins:
+        if checkin.id in change.cancel and checkin.status == "planned":
+            checkin.status, checkin.status_reason = "cancelled", "no longer needed"
 
 
 def answer_for(level: str, patient: Patient, session: TreatmentSession | None, symptoms: frozenset[str],
