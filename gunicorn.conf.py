@@ -14,10 +14,3 @@ graceful_timeout = 20
 accesslog = None  # request lines carry no patient data, but the app's own logs say what matters
 errorlog = "-"
 
-
-def post_worker_init(worker):  # noqa: ANN001, D103 - a gunicorn hook
-    import sys
-
-    # Hand the GIL over sooner than the default 5 ms: a thread back from the database should not
-    # wait behind another thread's triage to send its answer.
-    sys.setswitchinterval(float(os.environ.get("GUNICORN_SWITCH_INTERVAL", "0.005")))
