@@ -100,8 +100,10 @@ def _check(text: Any, hours: Any, region: str | None, precautions: frozenset[str
         raise ValueError(f"hours_since_session must be a finite number, not {hours!r}")
     if not math.isfinite(hours):
         raise ValueError(f"hours_since_session must be a finite number, not {hours!r}")
-    PROTOCOL.check_region(region)
-    PROTOCOL.check_precautions(precautions)
+    if region is not None and region not in PROTOCOL.regions:
+        PROTOCOL.check_region(region)
+    if precautions and not precautions <= PROTOCOL.precautions:
+        PROTOCOL.check_precautions(precautions)
     if previous is not None and (isinstance(previous, bool) or not isinstance(previous, int) or not 0 <= previous <= 10):
         raise ValueError(f"previous_soreness must be an integer 0-10 or None, not {previous!r}")
 
@@ -118,7 +120,7 @@ def _facts(reading: Reading, hours: float, region: str | None, precautions: froz
             worsening_words = first_of(worsening_words, f"{soreness} from {reference}")
         elif soreness <= reference - _TREND_POINTS:
             improving = True
-    return rules.Facts(reading, hours, PROTOCOL.window(hours).name, region, precautions, previous, soreness,
+    return rules.Facts(reading, hours, rules.window_of(hours).name, region, precautions, previous, soreness,
                        words, reference, improving, worsening, worsening_words)
 
 

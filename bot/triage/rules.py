@@ -12,6 +12,7 @@ carried by "same"); `P` the previous score (or one the patient quotes: "was a 7 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
@@ -21,6 +22,17 @@ from bot.triage.reading import CURRENT, HAPPENED, HYPOTHETICAL, NEGATED, PAST, P
 
 T = LEXICON.thresholds
 _NONE: list = []
+_WINDOW_STARTS = [w.start for w in PROTOCOL.windows]
+
+
+def window_of(hours: float):
+    """PROTOCOL.window, by bisection (the windows are consecutive; classify asks on every reply)."""
+    found = bisect_right(_WINDOW_STARTS, hours) - 1
+    return PROTOCOL.windows[found if found > 0 else 0]
+
+
+if any(a.end != b.start for a, b in zip(PROTOCOL.windows, PROTOCOL.windows[1:])):
+    raise RuntimeError("window_of expects consecutive protocol windows")
 INFECTION_RISK = frozenset({"diabetes", "immunosuppressed"})
 LOCAL_SIGNS = ("redness", "red_streak", "warmth", "swelling", "discharge")
 FEVER = ("fever", "chills")
@@ -360,7 +372,7 @@ def for_a_person(f: Facts) -> str | None:
     """A question the bot cannot answer; the patient says they will stop treatment because of
     soreness; `pregnancy` mentioned for the first time."""
     r = f.reading
-    band = PROTOCOL.window(f.hours).expected_max_soreness
+    band = window_of(f.hours).expected_max_soreness
     within_course = f.soreness is None or f.soreness <= band
     answerable = r.question_answerable and within_course
     question = f"asks '{r.question_words}'" if r.is_question and not answerable else None
@@ -528,7 +540,7 @@ _REPORTED = HAPPENED | {RESOLVED}
 def expected_reason(facts: Facts) -> str:
     """Why a reply with no rule firing is `expected` (section 5, "Expected")."""
     r = facts.reading
-    band = PROTOCOL.window(facts.hours).expected_max_soreness
+    band = window_of(facts.hours).expected_max_soreness
     parts = []
     if facts.soreness is not None:
         parts.append(f"soreness {facts.soreness} ({facts.soreness_words}) within {facts.window} band 0-{band}")
