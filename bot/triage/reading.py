@@ -158,7 +158,7 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     single = len(clauses) == 1
     found = False
     for clause in clauses:
-        _cues(clause, lex, every if single else None)
+        _cues(clause, lex)
         if clause.all & NUMERIC:
             clause.scores = scores.scores_in(clause.words, lex, whole_reply=single)
         if clause.all & TRIGGER:
@@ -233,30 +233,34 @@ def _clauses(words: list[str], starts: list[int], classes: list[frozenset[str]],
         if not starts:
             return []
         clause = _Clause(0, words, False)
-        clause.starts, clause.classes, clause.flags = starts, classes, flags
+        clause.starts, clause.classes, clause.flags, clause.all = starts, classes, flags, every
         return [clause]
     clauses: list[_Clause] = []
     n = len(starts)
     first = 0                                         # the clause's first unit
+    together = 0                                      # the flag bits of its units
     for k, f in enumerate(flags):
-        if not f & SPLIT or (k + 1 < n and starts[k + 1] != starts[k] + 1):
-            continue                                  # not a splitter, or inside a longer unit
+        if not f & SPLIT:
+            together |= f
+            continue
         w = words[starts[k]]
         if w in _NUMERIC_JOINERS and 0 < k < n - 1 and _numeric(words[starts[k] - 1]) \
                 and _numeric(words[starts[k] + 1]):
+            together |= f
             continue
         if k > first:
-            clauses.append(_clause(len(clauses), words, starts, classes, flags, first, k, w == "?"))
+            clauses.append(_clause(len(clauses), words, starts, classes, flags, first, k, w == "?", together))
         elif w == "?" and clauses:
             clauses[-1].question_mark = True
         first = k + 1
+        together = 0
     if n > first:
-        clauses.append(_clause(len(clauses), words, starts, classes, flags, first, n, False))
+        clauses.append(_clause(len(clauses), words, starts, classes, flags, first, n, False, together))
     return clauses
 
 
 def _clause(index: int, words: list[str], starts: list[int], classes: list[frozenset[str]], flags: list[int],
-            first: int, end: int, question_mark: bool) -> _Clause:
+            first: int, end: int, question_mark: bool, together: int) -> _Clause:
     """Units first..end-1 of the reply as a clause."""
     start = starts[first]
     stop = starts[end] if end < len(starts) else len(words)
@@ -264,6 +268,7 @@ def _clause(index: int, words: list[str], starts: list[int], classes: list[froze
     clause.starts = [p - start for p in starts[first:end]] if start else starts[first:end]
     clause.classes = classes[first:end]
     clause.flags = flags[first:end]
+    clause.all = together
     return clause
 
 
@@ -271,15 +276,11 @@ def _numeric(word: str) -> bool:
     return word[0].isdigit() or word in LEXICON.number_words
 
 
-def _cues(clause: _Clause, lex: Lexicon, every: int | None) -> None:
+def _cues(clause: _Clause, lex: Lexicon) -> None:
     """Negation and verdicts (step 3), which may change a unit's classes; then the clause-wide
-    cues, and the index class -> units that concept frames look up. `every`: the clause's flag
-    bits together, when they are known already."""
+    cues, and the index class -> units that concept frames look up."""
     flags = clause.flags
-    if every is None:
-        every = 0
-        for f in flags:
-            every |= f
+    every = clause.all
     if every & (NEG | SOFT_NEG):
         clause.denied = {}
         clause.direct = set()
