@@ -493,29 +493,28 @@ def _fainted_after_leaving(f: Facts) -> list[Mention]:
 def apply(facts: Facts) -> list[Hit]:
     """Every rule that fires, highest level first (the protocol's order within a level)."""
     reading = facts.reading
-    chosen: set[int] = set()
     by_need = _BY_NEED
+    chosen = 0                         # a bit per rule that can fire (bit i: RULES[i])
     for finding in reading.by_finding:
-        if finding in by_need:
-            chosen.update(by_need[finding])
+        chosen |= by_need.get(finding, 0)
     if facts.soreness is not None:
-        chosen.update(by_need["S"])
+        chosen |= by_need["S"]
     if facts.worsening:
-        chosen.update(by_need["worsening"])
+        chosen |= by_need["worsening"]
     if reading.is_question:
-        chosen.update(by_need["question"])
+        chosen |= by_need["question"]
     if reading.topics:
-        chosen.update(by_need["topic"])
+        chosen |= by_need["topic"]
     for m in reading.mentions:
         if m.red_flag:
-            chosen.update(by_need["red_flag"])
+            chosen |= by_need["red_flag"]
             break
+    chosen &= _IN_WINDOW[facts.window]
     hits = []
-    window = facts.window
-    for index in sorted(chosen):       # RULES is in the protocol's order: highest level first
-        if index in _WINDOWS and window not in _WINDOWS[index]:
-            continue
-        rule_id, level, _, fn = RULES[index]
+    while chosen:                      # lowest bit first: RULES is in the protocol's order
+        low = chosen & -chosen
+        chosen ^= low
+        rule_id, level, _, fn = RULES[low.bit_length() - 1]
         words = fn(facts)
         if words:
             hits.append(Hit(rule_id, level, f"{rule_id}: {words}"))
@@ -525,13 +524,18 @@ def apply(facts: Facts) -> list[Hit]:
 if [PROTOCOL.rank(lv) for _, lv, _, _ in RULES] != sorted((PROTOCOL.rank(lv) for _, lv, _, _ in RULES), reverse=True):
     raise RuntimeError("rules must be registered highest level first: `apply` relies on it")
 
-# Which rules can fire given what a reply has (see `rule(needs=...)`), so `apply` skips the rest.
+# Which rules can fire given what a reply has (see `rule(needs=...)`), so `apply` skips the rest:
+# a bit per rule, by need and by window.
 if any(needs is None for _, _, needs, _ in RULES):
     raise RuntimeError("every rule says what it needs: `apply` runs only those that can fire")
-_BY_NEED: dict[str, tuple[int, ...]] = {}
+_BY_NEED: dict[str, int] = {}
 for _i, (_, _, _needs, _) in enumerate(RULES):
     for _need in _needs or ():
-        _BY_NEED[_need] = (*_BY_NEED.get(_need, ()), _i)
+        _BY_NEED[_need] = _BY_NEED.get(_need, 0) | 1 << _i
+_IN_WINDOW: dict[str, int] = {
+    w.name: sum(1 << i for i in range(len(RULES)) if i not in _WINDOWS or w.name in _WINDOWS[i])
+    for w in PROTOCOL.windows
+}
 
 
 _REPORTED = HAPPENED | {RESOLVED}
