@@ -47,7 +47,6 @@ CURRENT = frozenset({PRESENT, DOUBTED})
 HAPPENED = frozenset({PRESENT, DOUBTED, PAST})
 
 _NONE: list = []
-_DIGIT = re.compile(r"\d")
 _TEMPERATURE = re.compile(r"\d\d")       # a body temperature has two digits or more
 _NO_CLAUSES: frozenset[int] = frozenset()
 _NUMERIC_JOINERS = frozenset({"-", "/"})
@@ -59,7 +58,6 @@ ANSWERABLE_FINDINGS = frozenset({"soreness", "bruise", "fatigue"})
 _HARD, _SOFT = 1, 2
 # Acknowledgement words that read as "fine" only when nothing says they acknowledge the message.
 _THAN = frozenset({"than", "que"})
-_QUESTION_CLASSES = frozenset({"q_form", "q_anywhere", "q_identity"})
 _ACK_LIKE = frozenset({"perfecto", "perfecta", "perfect", "genial", "excelente", "great", "awesome"})
 
 
