@@ -394,11 +394,17 @@ def _verdicts(clause: _Clause, lex: Lexicon) -> None:
         while j >= 0 and v - j <= window and flags[j] & (SMALL | REACH) and not flags[j] & DENIABLE:
             j -= 1
         if j >= 0 and v - j <= window and flags[j] & JUDGED:
-            target = j
-        elif v + 1 < n and flags[v + 1] & JUDGED:
-            target = v + 1                             # "normal temp", "normal breathing"
+            targets = [j]
+            k = j - 1                                  # "chest and breathing are both fine"
+            while k >= 0 and flags[k] & (LIST_AND | JUDGED | SMALL) and not flags[k] & NEG:
+                if flags[k] & JUDGED:
+                    targets.append(k)
+                k -= 1
+        elif v + 1 < n and flags[v + 1] & JUDGED and all(flags[u] & SMALL for u in range(v)):
+            targets = [v + 1]                          # "normal temp", "normal breathing" (not "a good breath")
         else:
             continue
+        target = targets[0]
         if target in clause.direct or any(flags[u] & UNABLE for u in range(max(0, target - 3), target)):
             if clause.denied:
                 clause.denied.pop(target, None)
@@ -406,7 +412,7 @@ def _verdicts(clause: _Clause, lex: Lexicon) -> None:
             classes[v] = _ODD                          # "no respiro bien": a complaint
             flags[v] = lex.flags_of(_ODD)
         elif not in_doubt:
-            clause.fine.add(target)
+            clause.fine.update(targets)
 
 
 _ODD = frozenset({"odd"})

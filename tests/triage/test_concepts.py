@@ -24,6 +24,7 @@ from .helpers import level, result
     "lungs feel totally normal, just a sore neck, 3",               # "X is fine"
     "respiro de lo más normal, el cuello en 2",
     "breathing is a-ok, shoulder 3",
+    "chest and breathing are both fine",                           # one verdict, two concepts
 ])
 def test_a_denied_or_fine_breathing_or_chest_concept_is_not_a_complaint(text):
     assert level(text, hours=5, region="shoulder") == "expected"
@@ -33,6 +34,7 @@ def test_a_denied_or_fine_breathing_or_chest_concept_is_not_a_complaint(text):
     "my breathing isn't right tonight",            # a negated verdict is a complaint
     "no respiro como siempre",
     "can't quite get a full breath in",            # "can't" before the concept
+    "hard to get a good breath in",                # "good" describes the breath, judges nothing
 ])
 def test_a_negated_verdict_about_breathing_is_a_complaint(text):
     assert result(text, hours=20, region="neck").rules[0] == "E1"
