@@ -98,6 +98,7 @@ def test_a_faint_after_leaving_with_an_injury_or_still_dizzy_is_e2(text):
     "my smile looks lopsided in the mirror",
     "la boca se me ve chueca de un lado",
     "both hands have gone numb",
+    "can't move my left arm or left leg",
 ])
 def test_a_drooping_face_or_both_limbs_numb_is_e3(text):
     assert result(text, hours=10, region="jaw").rules[0] == "E3"
@@ -165,6 +166,7 @@ def test_a_bruise_that_keeps_spreading_is_r5():
     "can i fly to denver tomorrow?",                   # travel
     "me puedo tomar algo pa la molestia",              # medicine
     "i'm not going back for more of this",            # not continuing treatment
+    "not sure I want to continue the needling",        # in doubt about going on
     "just found out we're expecting!",                 # pregnancy, first mention
 ])
 def test_questions_and_news_for_a_person_are_r8(text):
