@@ -100,6 +100,7 @@ TRIGGER = 1 << 24        # starts a concept frame, or is a topic
 REACH = 1 << 25
 SPLIT = 1 << 26          # ends a clause: punctuation, "but", "pero"
 NUMERIC = 1 << 27        # a number, in digits or words: maybe a score
+INTENSITY_ALONE = 1 << 28   # an intensity word that stands for a score on its own ("severe")
 _FLAG_CLASSES = {
     "neg": NEG, "soft_neg": SOFT_NEG, "normal": NORMAL, "unable": UNABLE, "list_and": LIST_AND,
     "doubt": DOUBT, "unsure": UNSURE | DOUBT, "past": PAST, "present": PRESENT, "resolved": RESOLVED,
@@ -195,6 +196,7 @@ class Lexicon:
         for mod in self.modifiers.values():
             self._modifiers_by_class.setdefault(mod.cls, []).append(mod)
         self.modifier_classes = frozenset(self._modifiers_by_class)
+        self.modified_findings = frozenset(f for m in self.modifiers.values() for f in m.applies_to)
         self.intensities = {name: Intensity(name, spec["value"], bool(spec.get("standalone", True)))
                             for name, spec in raw["intensity"].items()}
         self.intensity_classes = frozenset(self.intensities)
@@ -306,6 +308,8 @@ class Lexicon:
                 flags |= MODIFIER
             if classes & self.intensity_classes:
                 flags |= INTENSITY
+                if any(self.intensities[c].standalone for c in classes & self.intensity_classes):
+                    flags |= INTENSITY_ALONE
             if classes & self.trends:
                 flags |= TREND
             if any(c in self.triggers for c in classes):

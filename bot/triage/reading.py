@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 from bot.triage import scores
 from bot.triage.lexicon import (
-    BECAME, DENIABLE, DOUBT, FLIP, HYPOTHETICAL as HYPOTHETICAL_CUE, INTENSITY, JUDGED, LEXICON, LIST_AND,
+    BECAME, DENIABLE, DOUBT, FLIP, HYPOTHETICAL as HYPOTHETICAL_CUE, INTENSITY, INTENSITY_ALONE, JUDGED, LEXICON, LIST_AND,
     MODIFIER, NEG, NORMAL, PAST as PAST_CUE, PRESENT as PRESENT_CUE, PRESSURE, QUESTION, REACH, RED_FLAG,
     NUMERIC, RESOLVED as RESOLVED_CUE, RESOLVED_NEG, SMALL, SOFT_NEG, SPLIT, TREND, TRIGGER, UNABLE, UNSURE, WELL, Lexicon,
 )
@@ -47,6 +47,8 @@ CURRENT = frozenset({PRESENT, DOUBTED})
 HAPPENED = frozenset({PRESENT, DOUBTED, PAST})
 
 _NONE: list = []
+_NO_INDEX: dict = {}
+_NO_UNITS: frozenset[int] = frozenset()
 _TEMPERATURE = re.compile(r"\d\d")       # a body temperature has two digits or more
 _NO_CLAUSES: frozenset[int] = frozenset()
 _NUMERIC_JOINERS = frozenset({"-", "/"})
@@ -122,22 +124,26 @@ class Reading:
 
 class _Clause:
     """One clause of the reply: its words, its units (classes and flag bits), and what the cues
-    in it say, worked out once."""
+    in it say, worked out once. (The class attributes are the defaults of a clause without cues:
+    a clause writes only what differs.)"""
 
-    __slots__ = ("index", "words", "question_mark", "starts", "classes", "flags", "all", "at", "denied",
-                 "direct", "fine", "scores", "mentions", "doubted", "past", "resolved", "resolved_negation",
-                 "hypothetical_before", "base")
+    scores: list[scores.Score] = _NONE
+    mentions: list[Mention] = _NONE
+    at: dict[str, list[int]] = _NO_INDEX             # class -> units, for concept frames
+    denied: dict[int, int] = _NO_INDEX               # unit -> _HARD or _SOFT
+    direct: set[int] | frozenset[int] = _NO_UNITS    # units a negation names first ("no respiro")
+    fine: set[int] | frozenset[int] = _NO_UNITS      # bare concepts said to be fine
+    doubted = False
+    past = False
+    resolved = False
+    resolved_negation = False
+    hypothetical_before: int | None = None
+    base = PRESENT                                   # the status of a finding nothing qualifies
 
     def __init__(self, index: int, words: list[str], question_mark: bool):
         self.index = index
         self.words = words
         self.question_mark = question_mark
-        self.scores: list[scores.Score] = _NONE
-        self.mentions: list[Mention] = _NONE
-        self.at: dict[str, list[int]] = _NO_INDEX
-        self.denied: dict[int, int] = _NO_INDEX       # unit -> _HARD or _SOFT
-        self.direct: set[int] | frozenset[int] = _NO_UNITS   # units a negation names first ("no respiro")
-        self.fine: set[int] | frozenset[int] = _NO_UNITS     # bare concepts said to be fine
 
     def text(self, start: int, end: int) -> str:
         """The words of units start..end-1."""
@@ -145,8 +151,6 @@ class _Clause:
         return " ".join(self.words[self.starts[start]:stop])
 
 
-_NO_INDEX: dict = {}
-_NO_UNITS: frozenset[int] = frozenset()
 
 
 def read(text: str, lex: Lexicon = LEXICON) -> Reading:
@@ -180,7 +184,7 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
                     topics.append(m)
                 else:
                     mentions.append(m)
-        if mentions and every & MODIFIER:
+        if mentions and every & MODIFIER and any(m.finding in lex.modified_findings for m in mentions):
             mentions = _bind_modifiers(clauses, mentions, lex)
     if every & NUMERIC and _TEMPERATURE.search(text):
         mentions = _fevers_from_temperatures(clauses, mentions, lex)
@@ -194,7 +198,9 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
                 else:
                     current = s
 
-    intensity = _intensity(clauses, mentions, lex) if every & INTENSITY else None
+    # An adverb ("very", "a bit") qualifies a soreness word; alone it says nothing.
+    intensity = _intensity(clauses, mentions, lex) if every & INTENSITY_ALONE or (
+        every & INTENSITY and any(m.finding in PAIN_FINDINGS for m in mentions)) else None
     improving, worsening, same = _trend(clauses, mentions, lex) if every & TREND else _NO_TREND
     if every & QUESTION or "?" in words:
         is_question, answerable, asked, identity = _questions(clauses, mentions)
@@ -305,20 +311,23 @@ def _cues(clause: _Clause, lex: Lexicon) -> None:
                     else:
                         found.append(k)
         clause.at = at
+    if not (every & _STATUS_CUES or clause.question_mark):
+        return                                         # a clause with no status cue: the defaults
     clause.doubted = clause.question_mark or bool(every & DOUBT)
     clause.past = bool(every & PAST_CUE) and not every & PRESENT_CUE
     clause.resolved_negation = bool(every & RESOLVED_NEG)
-    clause.resolved = False
     if every & RESOLVED_CUE:
         # "gone numb", "went cold": a change into the finding, not its passing.
         n = len(flags)
         clause.resolved = any(f & RESOLVED_CUE and not (f & BECAME and k + 1 < n and flags[k + 1] & DENIABLE)
                               for k, f in enumerate(flags))
-    clause.hypothetical_before = None
     if every & HYPOTHETICAL_CUE:
         clause.hypothetical_before = next(k for k, f in enumerate(flags) if f & HYPOTHETICAL_CUE)
     # The status of a finding nothing in particular qualifies (see `_status`).
     clause.base = RESOLVED if clause.resolved else DOUBTED if clause.doubted else PAST if clause.past else PRESENT
+
+
+_STATUS_CUES = DOUBT | PAST_CUE | RESOLVED_CUE | RESOLVED_NEG | HYPOTHETICAL_CUE
 
 
 # -- 3. negation and verdicts --------------------------------------------------------------------
