@@ -105,7 +105,7 @@ _FLAG_CLASSES = {
     "neg": NEG, "soft_neg": SOFT_NEG, "normal": NORMAL, "unable": UNABLE, "list_and": LIST_AND,
     "doubt": DOUBT, "unsure": UNSURE | DOUBT, "past": PAST, "present": PRESENT, "resolved": RESOLVED,
     "became": BECAME, "resolved_negation": RESOLVED_NEG, "hypothetical": HYPOTHETICAL,
-    "q_form": QUESTION, "q_anywhere": QUESTION, "q_identity": QUESTION, "wellness": WELL,
+    "q_form": QUESTION, "q_anywhere": QUESTION, "q_identity": QUESTION, "q_modal": QUESTION, "wellness": WELL,
     "difficulty": WELL, "pressure": PRESSURE, "reach": REACH, "number": NUMERIC,
 }
 

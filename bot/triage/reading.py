@@ -739,10 +739,10 @@ def _questions(clauses: list[_Clause], mentions: list[Mention]) -> tuple[bool, b
         if "q_identity" in classes[opener] and (len(classes) - opener <= 2 or " " in clause.text(opener, opener + 1)):
             identity = True
             continue
-        form = "q_form" in classes[opener] or _has(clause, "q_anywhere")
+        topic = _has(clause, "q_answerable") or _has(clause, "q_person")
+        form = "q_form" in classes[opener] or _has(clause, "q_anywhere") or ("q_modal" in classes[opener] and topic)
         if not form and not clause.question_mark:
             continue
-        topic = _has(clause, "q_answerable") or _has(clause, "q_person")
         content = bool(clause.mentions) or bool(clause.scores)
         if form or (clause.question_mark and (topic or (len(clause.words) >= 3 and not content))):
             asked.append(clause)

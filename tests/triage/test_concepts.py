@@ -183,3 +183,16 @@ def test_a_plain_headache_is_m4():
 
 def test_a_plain_thank_you_is_unclear():
     assert level("thanks so much for checking!", hours=8, region="neck") == "unclear"
+
+
+# -- Words that name a concept without being a complaint ------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "i tripped on the stairs but i'm fine, neck 2",           # one trip is not a foot drop
+    "breast cancer survivor here, shoulder is a 2",           # a body part named, no complaint
+    "puedo mover el brazo bien, un 3",                        # "puedo" here says, it does not ask
+    "my hands are always cold lol, shoulder 2",               # a cold hand without swelling
+    "i hold my breath when they put the needles in haha, 2",
+])
+def test_a_concept_word_without_its_complaint_is_not_escalated(text):
+    assert level(text, hours=30, region="neck") in ("expected", "monitor")
