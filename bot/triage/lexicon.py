@@ -552,28 +552,29 @@ class Lexicon:
         """Words -> units: where each starts (a word index), its classes and its flag bits, and
         the bits of all of them together. Longest entry first; a word no entry names is a unit
         with no classes."""
-        root = self._root_frozen
+        root = self._root_frozen.get
         starts: list[int] = []
         classes: list[frozenset[str]] = []
         flags: list[int] = []
+        add_start, add_classes, add_flags = starts.append, classes.append, flags.append
         every = 0
         n = len(words)
         i = 0
         while i < n:
             w = words[i]
-            node = root.get(w)
-            starts.append(i)
+            node = root(w)
+            add_start(i)
             if node is None:
                 if not w[0].isdigit():
-                    classes.append(NO_CLASSES)
-                    flags.append(0)
+                    add_classes(NO_CLASSES)
+                    add_flags(0)
                     i += 1
                     continue
                 every |= NUMERIC
-                node = root.get(NUMBER)
+                node = root(NUMBER)
                 if node is None:
-                    classes.append(NO_CLASSES)
-                    flags.append(NUMERIC)
+                    add_classes(NO_CLASSES)
+                    add_flags(NUMERIC)
                     i += 1
                     continue
                 following, found, bits = node
@@ -595,8 +596,8 @@ class Lexicon:
                 following, cls, more = node
                 if cls:
                     found, bits, end = cls, more, j
-            classes.append(found)
-            flags.append(bits)
+            add_classes(found)
+            add_flags(bits)
             every |= bits
             i = end
         return starts, classes, flags, every
