@@ -2,8 +2,10 @@
 
 1. Normalise and split into words (`lexicon.words`): lower case, accents folded, spelling fixed,
    typos one letter off a concept word repaired, emoji turned into words or dropped.
-2. Split into clauses at punctuation and at "but"/"pero"-like words, and cut each clause into
-   units that carry word classes (`lexicon.units`). No cue reaches past its clause.
+2. Cut the whole reply into units that carry word classes and flag bits, in one pass
+   (`lexicon.units`), then split it into clauses at punctuation and at "but"/"pero"-like words
+   (never inside a unit: "a lo hecho, pecho" is one idiom). No cue reaches past its clause, and
+   each step below skips a clause whose flag bits say it has nothing for it.
 3. Scope negation by attachment: a negation denies the concept it is attached to (the next one,
    across small words, and any joined to it as a list: "no fever or chills"), or, at the end of
    a clause, the one just before it ("fever: none"). Some words it turns into their opposite
