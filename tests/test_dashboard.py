@@ -128,6 +128,7 @@ def test_forms_are_protected_against_cross_site_requests(database_url, tmp_path,
     client = app.test_client()
     response = client.post("/login", data={"email": "dana@harbor.example", "password": "correct horse battery"})
     assert response.status_code == 400 and client.get("/").status_code == 302
+    assert "This page expired. Please sign in again." in response.get_data(as_text=True)
 
 
 def test_signing_out_ends_the_session(client, clinic):
