@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf.csrf import CSRFError
 
 from .. import clock, episodes, escalation
 from ..extensions import db, login_manager
@@ -50,6 +51,14 @@ def _own(model: type, row_id: int) -> object:
     if row is None or clinic_id != current_user.clinic_id:
         abort(404)
     return row
+
+
+@bp.app_errorhandler(CSRFError)
+def form_expired(error: CSRFError) -> ResponseReturnValue:
+    """A form posted without a valid token (expired, or from another site): do nothing, say so."""
+    flash("This page expired. Please try again.")
+    target = "dashboard.index" if current_user.is_authenticated else "dashboard.login"
+    return redirect(url_for(target), code=303)
 
 
 @bp.route("/login", methods=["GET", "POST"])
