@@ -3,8 +3,8 @@
 The durable rows are the schedule. APScheduler only decides when a pass runs; a pass
 (`run_once`) reads the rows, claims what it will handle, and commits the claim before it talks
 to the carrier. Any number of dispatcher processes can run: on PostgreSQL they claim batches
-with `SELECT ... FOR UPDATE SKIP LOCKED`; elsewhere each row is claimed by a conditional
-`UPDATE ... WHERE status = <expected>` that must change exactly one row.
+with `SELECT ... FOR UPDATE SKIP LOCKED`; on SQLite a batch is claimed by one conditional
+`UPDATE ... WHERE status = <expected> RETURNING id` under its single write lock (see `_claim`).
 
 Outbound texts pass through the outbox (`messages`, direction "out"):
 
@@ -33,7 +33,7 @@ from flask import Flask, current_app
 from . import episodes, escalation, messages, schedule
 from .extensions import db
 from .gateways import NUMBER_PROBLEMS, OPTED_OUT, SendError, SmsGateway, current_gateway
-from .models import CheckIn, Message, Patient, TreatmentSession, audit, utcnow
+from .models import CheckIn, Escalation, Message, Patient, TreatmentSession, audit, utcnow
 from .protocol import PROTOCOL
 
 log = logging.getLogger(__name__)
@@ -303,8 +303,8 @@ def _raise_not_responding(session: TreatmentSession, now: datetime, report: Repo
     ))
     if not schedule.not_responding(statuses, lung_risk=PROTOCOL.is_lung_risk(session.regions)):
         return
-    already = db.session.scalar(sa.select(sa.func.count()).select_from(escalation.Escalation).where(
-        escalation.Escalation.session_id == session.id, escalation.Escalation.rule == "R10"))
+    already = db.session.scalar(sa.select(sa.func.count()).select_from(Escalation).where(
+        Escalation.session_id == session.id, Escalation.rule == "R10"))
     if not already:
         escalation.open_escalation(patient=session.patient, session=session, level="routine", rule="R10",
                                    assessment=None, now=now)
@@ -379,9 +379,12 @@ def _record(results: list[tuple[Any, Any]], now: datetime, report: Report) -> No
         db.session.execute(_RECORD_SENT, sent)
         report["sent"] += len(sent)
     for row, outcome in results:
-        if outcome is None:
-            _set(row.id, status="pending", send_after=now + timedelta(hours=1))
+        if outcome is None and row.attempts < MAX_ATTEMPTS:
+            _set(row.id, status="pending", send_after=now + timedelta(hours=1))  # not a crash loop
             report["parked"] += 1
+        elif outcome is None:
+            _set(row.id, status="failed", updated_at=now)
+            report["failed"] += 1
         elif isinstance(outcome, SendError):
             _record_failure(row, outcome, now, report)
     db.session.commit()
@@ -435,8 +438,13 @@ def _reconcile(now: datetime, gateway: SmsGateway, report: Report) -> None:
                      {"claimed_at": now}, [Message.claimed_at, Message.id])
     db.session.commit()
     for message in db.session.scalars(sa.select(Message).where(Message.id.in_(orphans))):
-        found = gateway.lookup(message.to_number, message.body, since=message.created_at,
-                               reference=f"msg-{message.id}")
+        try:
+            found = gateway.lookup(message.to_number, message.body, since=message.created_at,
+                                   reference=f"msg-{message.id}")
+        except Exception:  # the carrier cannot say now: keep the claim, ask again after another lease
+            log.exception("could not reconcile message id=%s; will ask again", message.id)
+            report["reconcile_failed"] += 1
+            continue
         if found is not None:
             message.twilio_sid, message.sent_at = found.sid, message.sent_at or now
             message.status = found.status

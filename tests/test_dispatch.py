@@ -254,3 +254,37 @@ def test_an_uncertain_send_is_reconciled_rather_than_retried(app, clinic, tmp_pa
     assert flaky.records() == []
     run_once(now=ny(2026, 11, 17, 10, 11), gateway=flaky)
     assert len(flaky.records()) == 1  # it had not gone: sent now, once
+
+
+class BrokenGateway(ConsoleGateway):
+    """A gateway whose sends raise something unexpected, and whose carrier cannot be asked."""
+
+    def send(self, to, body, *, reference, status_callback=None):
+        raise RuntimeError("a bug, not a carrier answer")
+
+    def lookup(self, to, body, *, since, reference):
+        raise ConnectionError("carrier API down")
+
+
+def test_a_text_whose_send_keeps_crashing_is_parked_hourly_then_failed_never_a_crash_loop(app, clinic, tmp_path):
+    broken = BrokenGateway(tmp_path / "broken.jsonl")
+    enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
+    moment = ny(2026, 11, 17, 10, 0)
+    for _ in range(dispatch.MAX_ATTEMPTS):
+        report = run_once(now=moment, gateway=broken)
+        moment += timedelta(hours=1, minutes=1)
+    assert report["failed"] == 1  # the welcome, at its sixth attempt (C1, due later, is parked)
+    welcome = db.session.scalars(sa.select(Message).where(Message.purpose == "checkin").order_by(Message.id)).first()
+    assert (welcome.status, welcome.attempts) == ("failed", dispatch.MAX_ATTEMPTS)
+
+
+def test_when_the_carrier_cannot_be_asked_an_orphan_keeps_its_claim_and_the_pass_goes_on(app, clinic, gateway,
+                                                                                       tmp_path):
+    enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
+    dispatch._materialise_checkins(ny(2026, 11, 17, 10, 0), dispatch.Report())
+    crash_after_claim(ny(2026, 11, 17, 10, 0))
+    enroll(clinic, ended=ny(2026, 11, 17, 10, 5), phone="+12125550177", name="Other Patient")
+    report = run_once(now=ny(2026, 11, 17, 10, 11), gateway=BrokenGateway(tmp_path / "broken.jsonl"))
+    assert report["reconcile_failed"] == 1 and report["checkins_queued"] == 1  # the rest of the pass ran
+    orphan = db.session.scalars(sa.select(Message).where(Message.to_number == MARIA)).one()
+    assert orphan.status == "claimed"  # never resent blind
