@@ -21,7 +21,7 @@ from . import episodes, escalation, messages, phones, schedule
 from .extensions import db
 from .models import Assessment, CheckIn, Message, Patient, Provider, TreatmentSession, audit
 from .protocol import PROTOCOL, UNCLEAR
-from .triage import classify
+from .triage import Triage, classify
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +197,20 @@ def primary_region(regions: list[str]) -> str | None:
     return (risky or regions or [None])[0]
 
 
+def in_context(result: Triage, previous_level: str | None) -> tuple[str, list[str], list[str]]:
+    """The protocol's rules about the reply before this one, which one reply cannot show. Pure.
+
+    PROTOCOL 5: "a second `monitor` in a row becomes `routine`"; PROTOCOL 4 and R10: unclear,
+    "asked once more with the 0-10 question; still unclear after that: routine".
+    """
+    level, rules, reasons = result.level, list(result.rules), list(result.reasons)
+    if level == "monitor" and previous_level == "monitor":
+        return "routine", [REPEAT_MONITOR_RULE, *rules], [*reasons, f"{REPEAT_MONITOR_RULE}: a second monitor in a row"]
+    if level == UNCLEAR and previous_level == UNCLEAR:
+        return "routine", ["R10", *rules], [*reasons, "R10: still unclear after one clarifying question"]
+    return level, rules, reasons
+
+
 def _reply(patient: Patient, session: TreatmentSession | None, inbound_id: int, now: datetime) -> str:
     group = db.session.execute(
         sa.select(Message.id, Message.body)
@@ -219,15 +233,7 @@ def _reply(patient: Patient, session: TreatmentSession | None, inbound_id: int, 
     result = classify(text, hours_since_session=hours, region=primary_region(session.regions) if session else None,
                       precautions=tuple(patient.precautions), previous_soreness=previous_score)
 
-    level, rules, reasons = result.level, list(result.rules), list(result.reasons)
-    if level == "monitor" and previous is not None and previous.level == "monitor":
-        level = "routine"
-        rules.insert(0, REPEAT_MONITOR_RULE)
-        reasons.append(f"{REPEAT_MONITOR_RULE}: a second monitor in a row becomes routine")
-    if level == UNCLEAR and previous is not None and previous.level == UNCLEAR:
-        level = "routine"
-        rules.insert(0, "R10")
-        reasons.append("R10: still unclear after one clarifying question")
+    level, rules, reasons = in_context(result, previous.level if previous else None)
     wants_stop = asks_to_stop(text) and PROTOCOL.rank(level) < PROTOCOL.rank("routine")
 
     checkins = list(session.checkins) if session else []
