@@ -63,12 +63,14 @@ PG_STATEMENT_TIMEOUT_MS = 10_000
 
 def _configure_database(app: Flask) -> None:
     url = sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    # Statement parameters are phone numbers and message bodies: keep them out of every
+    # exception message, and so out of every logged traceback.
+    options: dict[str, Any] = {"hide_parameters": True}
     if url.get_backend_name() == "postgresql":
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
-            "pool_pre_ping": True,
-            "connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS,
-                             "options": f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS}"},
-        })
+        options["pool_pre_ping"] = True
+        options["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS,
+                                   "options": f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS}"}
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
 

@@ -36,8 +36,7 @@ def form_text(name: str, limit: int) -> str:
 
 def public_url() -> str:
     """The URL Twilio signed: our public base plus the path and query it requested."""
-    path = request.full_path.rstrip("?") if request.query_string else request.path
-    return current_app.config["PUBLIC_BASE_URL"] + path
+    return current_app.config["PUBLIC_BASE_URL"] + request.full_path.rstrip("?")
 
 
 def signed(view: Callable[..., Any]) -> Callable[..., Any]:

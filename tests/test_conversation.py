@@ -136,3 +136,14 @@ def test_logs_of_a_full_scenario_hold_no_phone_number_and_no_message_body(app, c
     assert not PHONE.search(logged) and "3105550199" not in logged
     for body in bodies + ["who is this", "forged", "Harbor PT: Hi Maria"]:
         assert body not in logged
+
+
+def test_a_database_error_never_carries_a_phone_number_or_a_body_into_the_logs(app):
+    import pytest
+    import sqlalchemy.exc
+
+    with pytest.raises(sqlalchemy.exc.SQLAlchemyError) as failed:
+        db.session.execute(sa.text("SELECT * FROM no_such_table WHERE phone = :phone AND body = :body"),
+                           {"phone": MARIA, "body": "it hurts when I breathe in"})
+    db.session.rollback()
+    assert MARIA not in str(failed.value) and "breathe" not in str(failed.value)
