@@ -154,7 +154,7 @@ def _soreness(reading: Reading, previous: int | None) -> tuple[int | None, str]:
         return 4, f"'{current[0].words}'"
     if pains and all(m.status in ("negated", "resolved") for m in pains):
         return 0, f"no '{pains[0].words}'"
-    if reading.wellness and not pains:
+    if reading.wellness and not pains and not reading.having("shoulder_blade_pain", statuses=HAPPENED):
         return 0, f"'{reading.wellness[0]}'"
     return None, ""
 

@@ -67,6 +67,9 @@ _RUN_OF_2 = re.compile(r"([a-z])\1+")
 _DEGREES = re.compile(r"°\s*([fc])?\b")
 _MAX_FORMS = 50_000
 
+# Units of these classes name breathing or the chest without being a bare mention of it: a
+# harmless phrase ("took a deep breath") or a word dictation puts for it ("breeding", "chess").
+NOT_BARE = frozenset({"calm", "misheard"})
 NUMBER = "#"   # in an entry: any number, in digits or words ("# minutes")
 NO_CLASSES: frozenset[str] = frozenset()
 
@@ -150,6 +153,7 @@ class Modifier(NamedTuple):
     cls: str                          # the word class it is read from (its own, or `class = ...`)
     applies_to: frozenset[str]
     clause_wide: bool
+    next_clause: bool                 # with no finding before it, it may qualify one in the next clause
 
 
 class Intensity(NamedTuple):
@@ -191,7 +195,8 @@ class Lexicon:
                     raise ValueError(f"class {name!r} is defined twice ([{section}.{name}])")
                 self.classes[name] = [e for lang in PROTOCOL.languages for e in spec.get(lang, ())]
         self.modifiers = {name: Modifier(name, spec.get("class", name), frozenset(spec["applies_to"]),
-                                         bool(spec.get("clause_wide"))) for name, spec in raw["modifier"].items()}
+                                         bool(spec.get("clause_wide")), bool(spec.get("next_clause")))
+                          for name, spec in raw["modifier"].items()}
         self._modifiers_by_class: dict[str, list[Modifier]] = {}
         for mod in self.modifiers.values():
             self._modifiers_by_class.setdefault(mod.cls, []).append(mod)
@@ -234,7 +239,7 @@ class Lexicon:
         self._triggers: dict[frozenset[str], tuple[int, ...]] = {}
         self._framed: dict[frozenset[str], tuple[str, ...]] = {}
         self.frame_classes = frozenset({c for f in self.findings for fr in f.frames for c in (*fr.classes, *fr.excludes)}
-                                       | self.topics | {"calm"})
+                                       | self.topics | NOT_BARE)
 
         # -- units --------------------------------------------------------------------------------
         self._root: dict[str, list] = {}
@@ -251,8 +256,7 @@ class Lexicon:
         qualifiers = self.intensity_classes | {m.id for m in self.modifiers.values() if m.cls == m.id}
         for name, entries in self.classes.items():
             for entry in entries:
-                named = {c for part in entry.split() for w in self._element(part) for c in single.get(w, ())} \
-                    if name in qualifiers else set()
+                named = self._named(entry, single) if name in qualifiers else set()
                 self._add(entry, {name} | named)
         for word in self.clause_splitters:             # punctuation and "but": one word each
             self._root.setdefault(word, [{}, set()])[1].add("split")
@@ -262,8 +266,10 @@ class Lexicon:
 
         # Typo repair aims at concept words only, not at the small words concepts share with
         # everyday speech ("puedo", "still").
+        # (Harmless phrases, `calm`, name concept words on purpose: "took a deep breath" leaves
+        # "breath" a target for "brething".)
         function_classes = {"transparent", "filler", "list_or", "list_and", "neg", "soft_neg", "normal",
-                            "calm", "unsure", "doubt", "resolved", "became", "resolved_negation", "go_away",
+                            "unsure", "doubt", "resolved", "became", "resolved_negation", "go_away",
                             "elapsed", "past", "present", "hypothetical", "able", "unable", "det", "both",
                             "side", "ack", "wellness", *self.trends, *self.intensities,
                             *(c for c in self.classes if c.startswith("q_"))}
@@ -361,6 +367,10 @@ class Lexicon:
         self.scale = frozenset(str(s) for s in numbers["scale"])
         self.range_words = frozenset(numbers["range_words"])
         self.range_max_width: int = numbers["range_max_width"]
+        self.change_from = frozenset(numbers["change_from"])
+        self.halves = tuple(tuple(h.split()) for h in numbers["halves"])
+        self.articles = _ARTICLES
+        self.temperature_lead = frozenset(numbers["temperature_lead"])
         self.units_after = frozenset(numbers["units"])
         self.not_after = frozenset(numbers["not_after"])
         self.score_lead = frozenset(numbers["score_lead"])
@@ -394,6 +404,19 @@ class Lexicon:
             raise ValueError(f"frame {text!r}: expected 'a', 'a + b ...' or 'a > b'")
         return Frame(tuple(parts), window, ordered, tuple(excludes), text, frozenset(parts))
 
+    def _named(self, entry: str, single: dict[str, set[str]]) -> set[str]:
+        """The finding-starting classes an entry's words name: "terrible pain in my chest" names
+        `pain` and `chest`. A "<class>" part names what every one of its words names ("<leg>":
+        `limb`; "<small_thing>": nothing, though "grano" alone is a lump)."""
+        named: set[str] = set()
+        for part in entry.split():
+            words = self._element(part)
+            if part.startswith("<"):
+                named |= set.intersection(*(single.get(w, set()) for w in words)) if words else set()
+            else:
+                named.update(c for w in words for c in single.get(w, ()))
+        return named
+
     def _element(self, text: str) -> list[str]:
         if text == NUMBER:
             return [NUMBER]
@@ -406,10 +429,13 @@ class Lexicon:
     def _add(self, entry: str, class_names: set[str]) -> None:
         """Insert one entry of a class into the unit trie."""
         elements: list[list[str]] = []
-        for part in entry.split():
+        parts = entry.split()
+        for part in parts:
             fixed = self.spelling.get(part)
             if fixed and len(fixed) > 1:       # a spelling fix that expands ("alot" -> "a lot")
                 elements.extend([w] for w in fixed)
+            elif len(parts) > 1 and part in _PERSONS:
+                elements.append(list(_PERSONS[part]))   # "catch my breath" is also "catch her breath"
             else:
                 elements.append(self._element(part))
         if not elements:
@@ -482,10 +508,12 @@ class Lexicon:
             self._forms[token] = token
 
     def _digits_as_words(self, words: list[str]) -> None:
-        """Texting "2" and "4" for "to" and "for" before a verb: "hurts 2 breathe"."""
+        """Texting "2" and "4" for "to" and "for" before a verb: "hurts 2 breathe" (not after an
+        article: "up to a 4 this afternoon" is a score)."""
         last = len(words) - 1
         for i, w in enumerate(words):
-            if w in self.digit_words and 0 < i < last and words[i - 1].isalpha() and words[i + 1] in self.digit_word_before:
+            if w in self.digit_words and 0 < i < last and words[i - 1].isalpha() \
+                    and words[i + 1] in self.digit_word_before and words[i - 1] not in _ARTICLES:
                 words[i] = self.digit_words[w]
 
     def word(self, token: str) -> tuple[str, ...]:
@@ -505,6 +533,8 @@ class Lexicon:
         if (token in self.vocabulary or token in self.not_typos or token in self.number_words
                 or token in self.real_words):
             return (token,)                               # only unknown words are repaired
+        if token.endswith("ish") and token[:-3] in self.number_words:
+            return (token[:-3], "ish")                    # "threeish" -> "three ish"
         return self.repair(token)
 
     def repair(self, token: str) -> tuple[str, ...]:
@@ -515,6 +545,10 @@ class Lexicon:
         base = self._without_suffix(token)                  # "bultito" -> "bulto", "durisimo" -> "duro"
         if base:
             return (base,)
+        if "x" in token:                                    # texting "x" for "ch": "pexo", "muxo"
+            spelled = token.replace("x", "ch")
+            if spelled in self.vocabulary:
+                return (spelled,)
         if len(token) >= self.fuzzy_min_length:
             guess = self._one_typo_away(token)
             if guess:
@@ -603,6 +637,16 @@ class Lexicon:
         return starts, classes, flags, every
 
 
+# Third-person reports ("my wife can't catch her breath", "a mi papá se le traba la lengua"): in
+# an entry of several words, a first-person word also stands for the other persons.
+_ARTICLES = frozenset({"a", "an", "the", "un", "una", "el", "la"})
+_PERSONS = {
+    "my": ("my", "his", "her", "their", "your"), "i": ("i", "he", "she", "they"),
+    "im": ("im", "hes", "shes", "theyre"), "me": ("me", "him", "her", "them", "le", "te"),
+    "myself": ("myself", "himself", "herself", "themselves"),
+    "mi": ("mi", "su", "tu"), "mis": ("mis", "sus", "tus"),
+}
+
 _JUDGED = frozenset({"breath", "chest", "air", "temp"})   # what a verdict ("fine") can judge
 
 _SUFFIXES = (   # suffix, endings that may replace it; longer suffixes first
@@ -610,6 +654,7 @@ _SUFFIXES = (   # suffix, endings that may replace it; longer suffixes first
     ("guita", ("ga",)), ("guito", ("go",)), ("quita", ("ca",)), ("quito", ("co",)),
     ("citos", ("", "es")), ("citas", ("", "es")), ("cito", ("", "e")), ("cita", ("", "e")),
     ("itos", ("os", "o", "")), ("itas", ("as", "a", "")), ("ito", ("o", "")), ("ita", ("a", "")),
+    ("illos", ("os", "o")), ("illas", ("as", "a")), ("illo", ("o",)), ("illa", ("a",)),   # "mareillo"
     ("ing", ("", "e")), ("ed", ("", "e")), ("es", ("",)), ("s", ("",)),
 )
 

@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 from bot.triage import scores
 from bot.triage.lexicon import (
-    BECAME, DENIABLE, DOUBT, FLIP, HYPOTHETICAL as HYPOTHETICAL_CUE, INTENSITY, INTENSITY_ALONE, JUDGED, LEXICON, LIST_AND,
+    BECAME, DENIABLE, NOT_BARE, DOUBT, FLIP, HYPOTHETICAL as HYPOTHETICAL_CUE, INTENSITY, INTENSITY_ALONE, JUDGED, LEXICON, LIST_AND,
     MODIFIER, NEG, NORMAL, PAST as PAST_CUE, PRESENT as PRESENT_CUE, PRESSURE, QUESTION, REACH, RED_FLAG,
     NUMERIC, RESOLVED as RESOLVED_CUE, RESOLVED_NEG, SMALL, SOFT_NEG, SPLIT, TREND, TRIGGER, UNABLE, UNSURE, WELL, Lexicon,
 )
@@ -190,6 +190,7 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
             mentions = _bind_modifiers(clauses, mentions, lex)
     if every & NUMERIC and _TEMPERATURE.search(text):
         mentions = _fevers_from_temperatures(clauses, mentions, lex)
+        mentions = _racing_pulses(clauses, mentions, lex)
 
     current = past = None
     if every & NUMERIC:
@@ -324,7 +325,9 @@ def _cues(clause: _Clause, lex: Lexicon) -> None:
         clause.resolved = any(f & RESOLVED_CUE and not (f & BECAME and k + 1 < n and flags[k + 1] & DENIABLE)
                               for k, f in enumerate(flags))
     if every & HYPOTHETICAL_CUE:
-        clause.hypothetical_before = next(k for k, f in enumerate(flags) if f & HYPOTHETICAL_CUE)
+        # "not sure if my chest is tight": the "if" of a doubt asks nothing.
+        clause.hypothetical_before = next(
+            (k for k, f in enumerate(flags) if f & HYPOTHETICAL_CUE and not (k and flags[k - 1] & UNSURE)), None)
     # The status of a finding nothing in particular qualifies (see `_status`).
     clause.base = RESOLVED if clause.resolved else DOUBTED if clause.doubted else PAST if clause.past else PRESENT
 
@@ -515,7 +518,7 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
     for c in lex.topics:
         if c in at:
             for u in at[c]:
-                if u not in used and "calm" not in classes[u]:
+                if u not in used and classes[u].isdisjoint(NOT_BARE):
                     used.add(u)
                     out.append(_mention_of(clause, c, None, True, [u], topic=True))
     return out
@@ -574,36 +577,61 @@ def _across_clauses(clauses: list[_Clause], lex: Lexicon) -> None:
         if not clause.mentions and clause.all & (NEG | NORMAL) and _verdict_only(clause):
             before = clauses[k - 1]
             negative = bool(clause.all & NEG)
+            # "coughed yesterday, nothing today", "tight chest, not now": a denial of now says the
+            # complaint has passed (U7 for a breathing one), not that it never was.
+            now = bool(clause.all & PRESENT_CUE)
             before.mentions = [
-                m._replace(status=NEGATED) if m.status not in (NEGATED, RESOLVED)
-                and (negative or m.finding in lex.topics) else m
+                m._replace(status=RESOLVED if now else NEGATED)
+                if m.status not in (NEGATED, RESOLVED) and (negative or m.finding in lex.topics) else m
                 for m in before.mentions
             ]
             continue
-        if not (clause.resolved or clause.fine):
-            continue
         if any(m.status in HAPPENED for m in clause.mentions):
+            continue
+        # "felt dizzy after, but fine now", "tuve una puntada, ya no la tengo": what the clause
+        # before said has passed.
+        passed = clause.resolved or (clause.resolved_negation and not clause.mentions)
+        # "couldn't breathe deeply last night, but today I breathe fine", "... totally normal this
+        # morning": a breathing or chest complaint said to be past, fine now. (One not said to be
+        # past stays: safety first.)
+        if not (passed or clause.fine or _fine_now(clause)):
             continue
         for j in range(k - 1, -1, -1):
             if not any(m.status in HAPPENED for m in clauses[j].mentions):
                 continue
-            if clause.resolved:
-                # "felt dizzy after, but fine now": what the clause before said has passed.
-                clauses[j].mentions = [m._replace(status=RESOLVED) if m.status in HAPPENED else m
-                                       for m in clauses[j].mentions]
-            else:
-                # "couldn't breathe deeply yesterday, but today I breathe fine": a past breathing
-                # or chest complaint, fine now. (One not said to be past stays: safety first.)
-                clauses[j].mentions = [m._replace(status=RESOLVED) if m.status == PAST and m.red_flag else m
-                                       for m in clauses[j].mentions]
+            clauses[j].mentions = [
+                m._replace(status=RESOLVED) if m.status in HAPPENED and (passed or (m.status == PAST and m.red_flag))
+                else m for m in clauses[j].mentions
+            ]
+            if passed:
+                # "siento la cabeza ligera, me mareé en el carro, pero ya se pasó": the same
+                # finding said earlier has passed too (not a breathing or chest one: safety first).
+                gone = {m.finding for m in clauses[j].mentions if m.status == RESOLVED and not m.red_flag}
+                for earlier in clauses[:j]:
+                    if any(m.finding in gone for m in earlier.mentions):
+                        earlier.mentions = [m._replace(status=RESOLVED) if m.finding in gone and m.status in HAPPENED
+                                            else m for m in earlier.mentions]
             break
+
+
+def _fine_now(clause: _Clause) -> bool:
+    """A clause that only says the patient is fine ("totally normal this morning", "ya estaba
+    normal"): a verdict with small, time and number words, naming no concept or body part."""
+    if not clause.all & (WELL | NORMAL) or clause.all & (DENIABLE | QUESTION) or clause.question_mark:
+        return False
+    return any(f & (WELL | NORMAL) and k not in clause.denied for k, f in enumerate(clause.flags)) \
+        and all(cs.isdisjoint(_BODY) for cs in clause.classes)
+
+
+_BODY = frozenset({"body_part"})
 
 
 def _verdict_only(clause: _Clause) -> bool:
     """A clause of verdicts and small words only: "nope", "none at all", "fine", "zero issues",
     "ningún problema"."""
-    return len(clause.classes) <= 4 and all(
+    return len(clause.classes) <= 5 and all(
         not cs.isdisjoint(_VERDICT_WORDS) or ("difficulty" in cs and k in clause.denied)
+        or (clause.flags[k] & (PRESENT_CUE | PAST_CUE) and not clause.flags[k] & DENIABLE)
         for k, cs in enumerate(clause.classes))
 
 
@@ -614,7 +642,8 @@ _VERDICT_WORDS = frozenset({"neg", "normal", "filler", "odd"})
 
 def _bind_modifiers(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) -> list[Mention]:
     """Each modifier qualifies the nearest finding it applies to in its clause; in a clause with
-    none ("it's getting bigger"), the last such finding of an earlier clause."""
+    none ("it's getting bigger"), the last such finding of an earlier clause, or for some
+    (`next_clause`) the first of the next clause ("hard as a rock, swollen")."""
     extra: dict[int, set[str]] = {}
     for clause in clauses:
         if not clause.all & MODIFIER:
@@ -635,6 +664,10 @@ def _bind_modifiers(clauses: list[_Clause], mentions: list[Mention], lex: Lexico
                 earlier = [i for i, m in enumerate(mentions) if m.clause < index and m.finding in applies]
                 if earlier:
                     extra.setdefault(earlier[-1], set()).add(mod.id)
+                elif mod.next_clause:      # "la pantorrilla como piedra, hinchada"
+                    later = [i for i, m in enumerate(mentions) if m.clause == index + 1 and m.finding in applies]
+                    if later:
+                        extra.setdefault(later[0], set()).add(mod.id)
     if not extra:
         return mentions
     return [
@@ -663,10 +696,31 @@ def _fevers_from_temperatures(clauses: list[_Clause], mentions: list[Mention], l
         for i in fevers:
             if out[i].status != NEGATED and not feverish:
                 out[i] = out[i]._replace(status=NEGATED)
-        decimal_reading = any("." in w or "," in w for w in clause.words if w[0].isdigit())
-        if feverish and not fevers and (decimal_reading or {"degrees", "f", "c"} & set(clause.words)):
+        words = clause.words
+        decimal_reading = any("." in w or "," in w for w in words if w[0].isdigit())
+        # "tengo 38", "running 101": a whole number read as a temperature after a verb of having.
+        led = any(w[0].isdigit() and i and words[i - 1] in lex.temperature_lead
+                  and (i + 1 == len(words) or words[i + 1] not in lex.units_after)
+                  for i, w in enumerate(words))
+        if feverish and not fevers and (decimal_reading or led or {"degrees", "f", "c"} & set(words)):
             t = max(temps)
             out.append(Mention("fever", "fever", False, PRESENT, clause.index, 0, len(clause.classes), f"{t:g}"))
+    return out
+
+
+def _racing_pulses(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) -> list[Mention]:
+    """"my pulse is 120", "heart rate 115": a heart word with a rate at or above the threshold."""
+    out = mentions
+    limit = lex.thresholds["racing_pulse"]
+    for clause in clauses:
+        if "heart" not in clause.at or not clause.all & NUMERIC:
+            continue
+        rates = [w for w in clause.words if w.isdigit() and limit <= int(w) <= 250]
+        if rates and not any(m.finding == "racing_heart" and m.clause == clause.index for m in out):
+            u = clause.at["heart"][0]
+            status = NEGATED if u in clause.denied else clause.base
+            out = [*out, Mention("racing_heart", None, False, status, clause.index, u, u + 1,
+                                 f"{clause.text(u, u + 1)} {rates[0]}")]
     return out
 
 

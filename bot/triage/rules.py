@@ -223,7 +223,7 @@ def bleeding_that_will_not_stop(f: Facts) -> str | None:
 def thunderclap_headache_or_meningism(f: Facts) -> str | None:
     """Sudden worst-ever headache; stiff neck with vomiting (design). A headache said to be sudden,
     or the worst ever, is taken as this one (safety first)."""
-    sudden_severe = [m for m in f.has("headache") if "sudden" in m.modifiers]
+    sudden_severe = [m for m in f.has("headache") if not m.modifiers.isdisjoint(("sudden", "worst"))]
     return first(
         quote(f.has("worst_headache")),
         quote(sudden_severe),
@@ -299,10 +299,18 @@ def sharp_pain_at_shoulder_blade_or_chest_wall(f: Facts) -> str | None:
     return quote(f.modified("shoulder_blade_pain", "sharp"))
 
 
-@rule("U7", "urgent", needs=("red_flag", "topic"))
+@rule("U7", "urgent", needs=("red_flag", "topic", "cough"))
 def resolved_breathing_or_chest_symptom(f: Facts) -> str | None:
-    """A breathing or chest symptom that has fully resolved."""
-    return quote([m for m in (*f.reading.mentions, *f.reading.topics) if m.red_flag and m.status == RESOLVED])
+    """A breathing or chest symptom that has fully resolved; E1's cough with chest or upper-back
+    pain too, when both have passed."""
+    resolved = quote([m for m in (*f.reading.mentions, *f.reading.topics) if m.red_flag and m.status == RESOLVED])
+    if resolved:
+        return resolved
+    cough = f.has("cough", statuses=_RESOLVED)
+    return all_of(quote(cough), quote(f.has("shoulder_blade_pain", statuses=_RESOLVED))) if cough else None
+
+
+_RESOLVED = frozenset({RESOLVED})
 
 
 # -- Routine --------------------------------------------------------------------------------------

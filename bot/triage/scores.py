@@ -66,6 +66,10 @@ def scores_in(words: list[str], lex: Lexicon, whole_reply: bool) -> list[Score]:
             continue
         start, end = i, i + 1
         is_word = not w[0].isdigit()
+        half = _half_after(words, end, lex)
+        if half:              # "eight and a half", "2 y medio": up to the next whole number
+            end += half
+            value += 1
         scaled = _scale_after(words, end, lex)
         high = None
         if scaled:
@@ -73,6 +77,8 @@ def scores_in(words: list[str], lex: Lexicon, whole_reply: bool) -> list[Score]:
         elif end + 1 < n and words[end] == "/" and words[end + 1][0].isdigit():
             i = end + 2       # a date or a fraction that is not of 10 ("3/14"): not a score
             continue
+        elif half or (start and words[start - 1] in lex.change_from):
+            pass              # "from 2 to 4": a change, read as two scores, not a range
         elif end + 1 < n and words[end] in lex.range_words:
             high = _int(words[end + 1], lex)
             if high is not None and value < high <= value + lex.range_max_width:
@@ -87,6 +93,14 @@ def scores_in(words: list[str], lex: Lexicon, whole_reply: bool) -> list[Score]:
         else:
             i += 1
     return out
+
+
+def _half_after(words: list[str], j: int, lex: Lexicon) -> int:
+    """Length of an "and a half", "y medio" starting at j, or 0."""
+    for half in lex.halves:
+        if tuple(words[j:j + len(half)]) == half:
+            return len(half)
+    return 0
 
 
 def _is_score(words: list[str], start: int, end: int, is_word: bool, scaled: bool,
@@ -104,6 +118,9 @@ def _is_score(words: list[str], start: int, end: int, is_word: bool, scaled: boo
         # "seis", "a six", "dos o tres": the clause is the number
         alone = end == len(words) and (start == 0 or (start == 1 and words[0] in lex.score_lead))
         if words[start] in lex.needs_scale:
+            # "one" / "uno" is a score alone, or as "a one" / "un uno" at the end of a clause.
+            if end == len(words) and before in lex.articles:
+                return True
             return alone and (whole_reply or start == 0)
         after = words[end] if end < len(words) else None
         return before in lex.score_lead or alone or after in lex.score_follow
