@@ -104,12 +104,13 @@ REACH = 1 << 25
 SPLIT = 1 << 26          # ends a clause: punctuation, "but", "pero"
 NUMERIC = 1 << 27        # a number, in digits or words: maybe a score
 INTENSITY_ALONE = 1 << 28   # an intensity word that stands for a score on its own ("severe")
+SOMEONE_ELSE = 1 << 29   # "my son has ...": a finding of someone else's may follow
 _FLAG_CLASSES = {
     "neg": NEG, "soft_neg": SOFT_NEG, "normal": NORMAL, "unable": UNABLE, "list_and": LIST_AND,
     "doubt": DOUBT, "unsure": UNSURE | DOUBT, "past": PAST, "present": PRESENT, "resolved": RESOLVED,
     "became": BECAME, "resolved_negation": RESOLVED_NEG, "hypothetical": HYPOTHETICAL,
     "q_form": QUESTION, "q_anywhere": QUESTION, "q_identity": QUESTION, "q_modal": QUESTION, "wellness": WELL,
-    "difficulty": WELL, "pressure": PRESSURE, "reach": REACH, "number": NUMERIC,
+    "difficulty": WELL, "pressure": PRESSURE, "reach": REACH, "number": NUMERIC, "someone_else": SOMEONE_ELSE,
 }
 
 
@@ -150,7 +151,7 @@ class Finding(NamedTuple):
 
 class Modifier(NamedTuple):
     id: str
-    cls: str                          # the word class it is read from (its own, or `class = ...`)
+    classes: tuple[str, ...]          # the word classes it is read from (its own, and `class = ...`)
     applies_to: frozenset[str]
     clause_wide: bool
     next_clause: bool                 # with no finding before it, it may qualify one in the next clause
@@ -189,17 +190,18 @@ class Lexicon:
         self.classes: dict[str, list[str]] = {}          # class -> its entries, as written
         for section in _CLASS_SECTIONS:
             for name, spec in raw.get(section, {}).items():
-                if "class" in spec:
-                    continue                             # read from another class
+                if "en" not in spec and "es" not in spec:
+                    continue                             # read from other classes only
                 if name in self.classes:
                     raise ValueError(f"class {name!r} is defined twice ([{section}.{name}])")
                 self.classes[name] = [e for lang in PROTOCOL.languages for e in spec.get(lang, ())]
-        self.modifiers = {name: Modifier(name, spec.get("class", name), frozenset(spec["applies_to"]),
+        self.modifiers = {name: Modifier(name, _modifier_classes(name, spec), frozenset(spec["applies_to"]),
                                          bool(spec.get("clause_wide")), bool(spec.get("next_clause")))
                           for name, spec in raw["modifier"].items()}
         self._modifiers_by_class: dict[str, list[Modifier]] = {}
         for mod in self.modifiers.values():
-            self._modifiers_by_class.setdefault(mod.cls, []).append(mod)
+            for c in mod.classes:
+                self._modifiers_by_class.setdefault(c, []).append(mod)
         self.modifier_classes = frozenset(self._modifiers_by_class)
         self.modified_findings = frozenset(f for m in self.modifiers.values() for f in m.applies_to)
         self.intensities = {name: Intensity(name, spec["value"], bool(spec.get("standalone", True)))
@@ -253,7 +255,7 @@ class Lexicon:
             for entry in entries:
                 if " " not in entry and "<" not in entry and "|" not in entry and name in anchors:
                     single.setdefault(entry, set()).add(name)
-        qualifiers = self.intensity_classes | {m.id for m in self.modifiers.values() if m.cls == m.id}
+        qualifiers = self.intensity_classes | {m.id for m in self.modifiers.values() if m.id in m.classes}
         for name, entries in self.classes.items():
             for entry in entries:
                 named = self._named(entry, single) if name in qualifiers else set()
@@ -657,6 +659,13 @@ _SUFFIXES = (   # suffix, endings that may replace it; longer suffixes first
     ("illos", ("os", "o")), ("illas", ("as", "a")), ("illo", ("o",)), ("illa", ("a",)),   # "mareillo"
     ("ing", ("", "e")), ("ed", ("", "e")), ("es", ("",)), ("s", ("",)),
 )
+
+
+def _modifier_classes(name: str, spec: dict[str, Any]) -> tuple[str, ...]:
+    """A modifier is read from its own words (`en`, `es`) and from the classes `class` names."""
+    own = (name,) if "en" in spec or "es" in spec else ()
+    other = spec.get("class", ())
+    return own + ((other,) if isinstance(other, str) else tuple(other))
 
 
 def _one_edit(a: str, b: str) -> bool:

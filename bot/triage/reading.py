@@ -35,7 +35,7 @@ from bot.triage import scores
 from bot.triage.lexicon import (
     BECAME, DENIABLE, NOT_BARE, DOUBT, FLIP, HYPOTHETICAL as HYPOTHETICAL_CUE, INTENSITY, INTENSITY_ALONE, JUDGED, LEXICON, LIST_AND,
     MODIFIER, NEG, NORMAL, PAST as PAST_CUE, PRESENT as PRESENT_CUE, PRESSURE, QUESTION, REACH, RED_FLAG,
-    NUMERIC, RESOLVED as RESOLVED_CUE, RESOLVED_NEG, SMALL, SOFT_NEG, SPLIT, TREND, TRIGGER, UNABLE, UNSURE, WELL, Lexicon,
+    NUMERIC, RESOLVED as RESOLVED_CUE, RESOLVED_NEG, SMALL, SOFT_NEG, SOMEONE_ELSE, SPLIT, TREND, TRIGGER, UNABLE, UNSURE, WELL, Lexicon,
 )
 
 PRESENT = "present"
@@ -44,6 +44,7 @@ PAST = "past"
 RESOLVED = "resolved"
 NEGATED = "negated"
 HYPOTHETICAL = "hypothetical"
+SOMEONE_ELSES = "someone_else"      # "my son has a cough": not the patient's
 
 CURRENT = frozenset({PRESENT, DOUBTED})
 HAPPENED = frozenset({PRESENT, DOUBTED, PAST})
@@ -179,6 +180,8 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     if found:
         if not single:
             _across_clauses(clauses, lex)
+            if every & SOMEONE_ELSE:
+                _someone_elses(clauses)
         topic_ids = lex.topics
         for clause in clauses:
             for m in clause.mentions:
@@ -322,7 +325,7 @@ def _cues(clause: _Clause, lex: Lexicon) -> None:
     if every & RESOLVED_CUE:
         # "gone numb", "went cold": a change into the finding, not its passing.
         n = len(flags)
-        clause.resolved = any(f & RESOLVED_CUE and not (f & BECAME and k + 1 < n and flags[k + 1] & DENIABLE)
+        clause.resolved = any(f & RESOLVED_CUE and not (f & BECAME and _next_concept(flags, k + 1))
                               for k, f in enumerate(flags))
     if every & HYPOTHETICAL_CUE:
         # "not sure if my chest is tight": the "if" of a doubt asks nothing.
@@ -330,6 +333,14 @@ def _cues(clause: _Clause, lex: Lexicon) -> None:
             (k for k, f in enumerate(flags) if f & HYPOTHETICAL_CUE and not (k and flags[k - 1] & UNSURE)), None)
     # The status of a finding nothing in particular qualifies (see `_status`).
     clause.base = RESOLVED if clause.resolved else DOUBTED if clause.doubted else PAST if clause.past else PRESENT
+
+
+def _next_concept(flags: list[int], k: int) -> bool:
+    """Whether the first unit from k on that is not a small word names a concept ("gone a
+    purplish colour")."""
+    while k < len(flags) and flags[k] & SMALL:
+        k += 1
+    return k < len(flags) and bool(flags[k] & DENIABLE)
 
 
 _STATUS_CUES = DOUBT | PAST_CUE | RESOLVED_CUE | RESOLVED_NEG | HYPOTHETICAL_CUE
@@ -617,7 +628,7 @@ def _across_clauses(clauses: list[_Clause], lex: Lexicon) -> None:
 def _fine_now(clause: _Clause) -> bool:
     """A clause that only says the patient is fine ("totally normal this morning", "ya estaba
     normal"): a verdict with small, time and number words, naming no concept or body part."""
-    if not clause.all & (WELL | NORMAL) or clause.all & (DENIABLE | QUESTION) or clause.question_mark:
+    if not clause.all & (WELL | NORMAL) or clause.all & (TRIGGER | QUESTION) or clause.question_mark:
         return False
     return any(f & (WELL | NORMAL) and k not in clause.denied for k, f in enumerate(clause.flags)) \
         and all(cs.isdisjoint(_BODY) for cs in clause.classes)
@@ -626,12 +637,28 @@ def _fine_now(clause: _Clause) -> bool:
 _BODY = frozenset({"body_part"})
 
 
+def _someone_elses(clauses: list[_Clause]) -> None:
+    """"my son has a cough so I didn't sleep, shoulder's a 2": what follows "my son has" in its
+    clause is someone else's when the writer gives their own score in another clause. A breathing
+    or chest finding stays the patient's (safety first)."""
+    for clause in clauses:
+        if not clause.all & SOMEONE_ELSE or not clause.mentions:
+            continue
+        if not any(c.scores for c in clauses if c is not clause):
+            return
+        u = next(k for k, f in enumerate(clause.flags) if f & SOMEONE_ELSE)
+        clause.mentions = [m._replace(status=SOMEONE_ELSES) if m.start > u and not m.red_flag else m
+                           for m in clause.mentions]
+
+
 def _verdict_only(clause: _Clause) -> bool:
     """A clause of verdicts and small words only: "nope", "none at all", "fine", "zero issues",
     "ningún problema"."""
+    # With a word of now ("nothing at all today", "desde el lunes nada"), small words may stand between.
+    small = SMALL | PRESENT_CUE | PAST_CUE if clause.all & PRESENT_CUE else PRESENT_CUE | PAST_CUE
     return len(clause.classes) <= 5 and all(
         not cs.isdisjoint(_VERDICT_WORDS) or ("difficulty" in cs and k in clause.denied)
-        or (clause.flags[k] & (PRESENT_CUE | PAST_CUE) and not clause.flags[k] & DENIABLE)
+        or (clause.flags[k] & small and not clause.flags[k] & DENIABLE)
         for k, cs in enumerate(clause.classes))
 
 
@@ -713,11 +740,11 @@ def _racing_pulses(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon
     out = mentions
     limit = lex.thresholds["racing_pulse"]
     for clause in clauses:
-        if "heart" not in clause.at or not clause.all & NUMERIC:
+        if "pulse" not in clause.at or not clause.all & NUMERIC:
             continue
         rates = [w for w in clause.words if w.isdigit() and limit <= int(w) <= 250]
         if rates and not any(m.finding == "racing_heart" and m.clause == clause.index for m in out):
-            u = clause.at["heart"][0]
+            u = clause.at["pulse"][0]
             status = NEGATED if u in clause.denied else clause.base
             out = [*out, Mention("racing_heart", None, False, status, clause.index, u, u + 1,
                                  f"{clause.text(u, u + 1)} {rates[0]}")]
@@ -795,13 +822,16 @@ def _questions(clauses: list[_Clause], mentions: list[Mention]) -> tuple[bool, b
         if "q_identity" in classes[opener] and (len(classes) - opener <= 2 or " " in clause.text(opener, opener + 1)):
             identity = True
             continue
-        topic = _has(clause, "q_answerable") or _has(clause, "q_person")
+        topic = _topic(clause)
         form = "q_form" in classes[opener] or _has(clause, "q_anywhere") or ("q_modal" in classes[opener] and topic)
         if not form and not clause.question_mark:
             continue
         content = bool(clause.mentions) or bool(clause.scores)
         if form or (clause.question_mark and (topic or (len(clause.words) >= 3 and not content))):
             asked.append(clause)
+        elif clause.question_mark and not content and clause.index and _topic(clauses[clause.index - 1]):
+            # "me voy a echar unas chelas, hay problema?": it asks about the clause before.
+            asked += (clauses[clause.index - 1], clause)
     if not asked:
         return False, False, asked, identity
     if any(_has(c, "q_person") for c in asked):
@@ -816,6 +846,10 @@ def _questions(clauses: list[_Clause], mentions: list[Mention]) -> tuple[bool, b
         and small_bruise
     )
     return True, answerable, asked, identity
+
+
+def _topic(clause: _Clause) -> bool:
+    return _has(clause, "q_answerable") or _has(clause, "q_person")
 
 
 def _has(clause: _Clause, cls: str) -> bool:
