@@ -264,7 +264,11 @@ class Lexicon:
             self._root.setdefault(word, [{}, set()])[1].add("split")
         for word in self.number_words:                 # "six", "seis": maybe a score
             self._root.setdefault(word, [{}, set()])[1].add("number")
-        self._root_frozen = _freeze(self._root, self.flags_of)
+        self._root_frozen = _freeze(self._root, self.flags_of, self.framed_of)
+        # A number no entry names ("7", "38.5"): maybe a score.
+        self._number_node = self._root_frozen.get(NUMBER) or (None, NO_CLASSES, 0, ())
+        self._number_node = (self._number_node[0], self._number_node[1], self._number_node[2] | NUMERIC,
+                             self._number_node[3])
 
         # Typo repair aims at concept words only, not at the small words concepts share with
         # everyday speech ("puedo", "still").
@@ -584,60 +588,104 @@ class Lexicon:
 
     # -- units ----------------------------------------------------------------------------------
 
-    def units(self, words: list[str]) -> tuple[list[int], list[frozenset[str]], list[int], int]:
-        """Words -> units: where each starts (a word index), its classes and its flag bits, and
-        the bits of all of them together. Longest entry first; a word no entry names is a unit
-        with no classes."""
+    def clauses(self, words: list[str]) -> list[Clause]:
+        """Words -> units, cut into clauses, in one pass. Longest entry first; a word no entry
+        names is a unit with no classes. A unit of punctuation or "but" (`SPLIT`) ends a clause
+        (never inside a unit: "a lo hecho, pecho" is one idiom), except "-" and "/" between two
+        numbers ("4-5", "7/10"). Each clause gets, besides its units, the bits of all of them, the
+        units of each class that concept frames look up (`at`), and where its numbers are."""
         root = self._root_frozen.get
+        number = self._number_node
+        out: list[Clause] = []
         starts: list[int] = []
         classes: list[frozenset[str]] = []
         flags: list[int] = []
-        add_start, add_classes, add_flags = starts.append, classes.append, flags.append
-        every = 0
+        at: dict[str, list[int]] | None = None
+        numbers: list[int] | None = None
+        bits = 0
+        first = 0                                  # the clause's first word
         n = len(words)
         i = 0
         while i < n:
             w = words[i]
             node = root(w)
-            add_start(i)
             if node is None:
                 if not w[0].isdigit():
-                    add_classes(NO_CLASSES)
-                    add_flags(0)
+                    starts.append(i - first)
+                    classes.append(NO_CLASSES)
+                    flags.append(0)
                     i += 1
                     continue
-                every |= NUMERIC
-                node = root(NUMBER)
-                if node is None:
-                    add_classes(NO_CLASSES)
-                    add_flags(NUMERIC)
-                    i += 1
-                    continue
-                following, found, bits = node
-                bits |= NUMERIC
-            else:
-                following, found, bits = node
+                node = number
+            following, found, f, framed = node
             end = i + 1
-            j = i + 1
+            j = end
             while following and j < n:
-                w = words[j]
-                node = following.get(w)
+                node = following.get(words[j])
                 if node is None:
-                    if not w[0].isdigit():
+                    if not words[j][0].isdigit():
                         break
                     node = following.get(NUMBER)
                     if node is None:
                         break
                 j += 1
-                following, cls, more = node
-                if cls:
-                    found, bits, end = cls, more, j
-            add_classes(found)
-            add_flags(bits)
-            every |= bits
+                following = node[0]
+                if node[1]:
+                    _, found, f, framed = node
+                    end = j
+            if f & SPLIT and not (w in _NUMERIC_JOINERS and starts and end < n
+                                  and self.is_number(words[i - 1]) and self.is_number(words[end])):
+                if starts:
+                    out.append(Clause(first, i, starts, classes, flags, bits, at, numbers, w == "?"))
+                    starts, classes, flags, at, numbers, bits = [], [], [], None, None, 0
+                elif w == "?" and out:
+                    out[-1] = out[-1]._replace(asked=True)
+                first = i = end
+                continue
+            k = len(starts)
+            if framed:
+                if at is None:
+                    at = {}
+                for c in framed:
+                    units = at.get(c)
+                    if units is None:
+                        at[c] = [k]
+                    else:
+                        units.append(k)
+            if f & NUMERIC:
+                if numbers is None:
+                    numbers = [i - first]
+                else:
+                    numbers.append(i - first)
+            starts.append(i - first)
+            classes.append(found)
+            flags.append(f)
+            bits |= f
             i = end
-        return starts, classes, flags, every
+        if starts:
+            out.append(Clause(first, n, starts, classes, flags, bits, at, numbers, False))
+        return out
 
+    def is_number(self, word: str) -> bool:
+        return word[0].isdigit() or word in self.number_words
+
+
+class Clause(NamedTuple):
+    """One clause as the unit reader cuts it: words first..end-1 of the reply, and its units."""
+
+    first: int
+    end: int
+    starts: list[int]                  # each unit's first word, counted from the clause's first
+    classes: list[frozenset[str]]
+    flags: list[int]
+    bits: int                          # the flag bits of all its units together
+    at: dict[str, list[int]] | None    # class -> its units, for the classes concept frames look up
+    numbers: list[int] | None          # word positions of its numbers, in digits or words
+    asked: bool                        # it ends in "?"
+
+
+_NUMERIC_JOINERS = frozenset({"-", "/"})
+_JUDGED = frozenset({"breath", "chest", "air", "temp"})   # what a verdict ("fine") can judge
 
 # Third-person reports ("my wife can't catch her breath", "a mi papá se le traba la lengua"): in
 # an entry of several words, a first-person word also stands for the other persons.
@@ -648,8 +696,6 @@ _PERSONS = {
     "myself": ("myself", "himself", "herself", "themselves"),
     "mi": ("mi", "su", "tu"), "mis": ("mis", "sus", "tus"),
 }
-
-_JUDGED = frozenset({"breath", "chest", "air", "temp"})   # what a verdict ("fine") can judge
 
 _SUFFIXES = (   # suffix, endings that may replace it; longer suffixes first
     ("isimos", ("os",)), ("isimas", ("as",)), ("isimo", ("o",)), ("isima", ("a",)),
@@ -683,13 +729,15 @@ def _one_edit(a: str, b: str) -> bool:
     return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
 
 
-def _freeze(level: dict[str, list], flags_of) -> dict[str, tuple]:
-    """The trie as nested tuples (following words, classes ending here, their flag bits), for
-    fast walking. Equal sets of classes are one object, so `flags_of` remembers few of them."""
+def _freeze(level: dict[str, list], flags_of, framed_of) -> dict[str, tuple]:
+    """The trie as nested tuples (following words, classes ending here, their flag bits, the
+    classes of them that concept frames look up), for fast walking. Equal sets of classes are one
+    object, so `flags_of` and `framed_of` remember few of them."""
     out = {}
     for w, node in level.items():
         classes = _interned(frozenset(node[1])) if node[1] else NO_CLASSES
-        out[w] = (_freeze(node[0], flags_of) if node[0] else None, classes, flags_of(classes))
+        out[w] = (_freeze(node[0], flags_of, framed_of) if node[0] else None, classes, flags_of(classes),
+                  framed_of(classes))
     return out
 
 

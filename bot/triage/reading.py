@@ -34,7 +34,7 @@ from typing import NamedTuple
 from bot.triage import scores
 from bot.triage.lexicon import (
     BECAME, DENIABLE, NOT_BARE, DOUBT, FLIP, HYPOTHETICAL as HYPOTHETICAL_CUE, INTENSITY, INTENSITY_ALONE, JUDGED, LEXICON, LIST_AND,
-    MODIFIER, NEG, NORMAL, PAST as PAST_CUE, PRESENT as PRESENT_CUE, PRESSURE, QUESTION, REACH, RED_FLAG,
+    Clause, MODIFIER, NEG, NORMAL, PAST as PAST_CUE, PRESENT as PRESENT_CUE, PRESSURE, QUESTION, REACH, RED_FLAG,
     NUMERIC, RESOLVED as RESOLVED_CUE, RESOLVED_NEG, SMALL, SOFT_NEG, SOMEONE_ELSE, SPLIT, TREND, TRIGGER, UNABLE, UNSURE, WELL, Lexicon,
 )
 
@@ -54,7 +54,6 @@ _NO_INDEX: dict = {}
 _NO_UNITS: frozenset[int] = frozenset()
 _TEMPERATURE = re.compile(r"\d\d")       # a body temperature has two digits or more
 _NO_CLAUSES: frozenset[int] = frozenset()
-_NUMERIC_JOINERS = frozenset({"-", "/"})
 # Findings that are pain, for the binding of intensity and trend words to soreness.
 PAIN_FINDINGS = frozenset({"soreness", "shoulder_blade_pain"})
 # Findings the bot can answer "is this normal?" about (section 4).
@@ -142,11 +141,19 @@ class _Clause:
     resolved_negation = False
     hypothetical_before: int | None = None
     base = PRESENT                                   # the status of a finding nothing qualifies
+    flipped = False                                  # a negation or a verdict changed a unit's classes
 
-    def __init__(self, index: int, words: list[str], question_mark: bool):
+    def __init__(self, index: int, words: list[str], cut: Clause):
         self.index = index
         self.words = words
-        self.question_mark = question_mark
+        self.starts = cut.starts
+        self.classes = cut.classes
+        self.flags = cut.flags
+        self.all = cut.bits
+        if cut.at is not None:
+            self.at = cut.at
+        self.numbers = cut.numbers
+        self.question_mark = cut.asked
 
     def text(self, start: int, end: int) -> str:
         """The words of units start..end-1."""
@@ -158,14 +165,19 @@ class _Clause:
 
 def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     words = lex.words(text)
-    starts, classes, flags, every = lex.units(words)
-    clauses = _clauses(words, starts, classes, flags, every, lex)
-    single = len(clauses) == 1
+    cuts = lex.clauses(words)
+    single = len(cuts) == 1
+    if single:
+        clauses = [_Clause(0, words, cuts[0])]
+        every = cuts[0].bits
+    else:
+        clauses = [_Clause(k, words[c.first:c.end], c) for k, c in enumerate(cuts)]
     found = False
     for clause in clauses:
-        _cues(clause, lex)
-        if clause.all & NUMERIC:
-            clause.scores = scores.scores_in(clause.words, lex, whole_reply=single)
+        if clause.all & _CUES or clause.question_mark:
+            _cues(clause, lex)
+        if clause.numbers:
+            clause.scores = scores.scores_in(clause.words, clause.numbers, lex, whole_reply=single)
         if clause.all & TRIGGER:
             clause.mentions = _findings(clause, lex)
             if clause.mentions:
@@ -232,90 +244,30 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
 _NO_TREND: tuple = ((), (), False)
 
 
-# -- 2. clauses and units --------------------------------------------------------------------------
-
-def _clauses(words: list[str], starts: list[int], classes: list[frozenset[str]], flags: list[int],
-             every: int, lex: Lexicon) -> list[_Clause]:
-    """Split the reply's units at punctuation and at clause-breaking words ("but", "pero"); "-"
-    and "/" between two numbers stay ("4-5", "7/10"); a clause ending in "?" is marked as asked.
-    A unit is never split ("a lo hecho, pecho" is one idiom)."""
-    if not every & SPLIT:                             # one clause: the whole reply
-        if not starts:
-            return []
-        clause = _Clause(0, words, False)
-        clause.starts, clause.classes, clause.flags, clause.all = starts, classes, flags, every
-        return [clause]
-    clauses: list[_Clause] = []
-    n = len(starts)
-    first = 0                                         # the clause's first unit
-    together = 0                                      # the flag bits of its units
-    for k, f in enumerate(flags):
-        if not f & SPLIT:
-            together |= f
-            continue
-        w = words[starts[k]]
-        if w in _NUMERIC_JOINERS and 0 < k < n - 1 and _numeric(words[starts[k] - 1]) \
-                and _numeric(words[starts[k] + 1]):
-            together |= f
-            continue
-        if k > first:
-            clauses.append(_clause(len(clauses), words, starts, classes, flags, first, k, w == "?", together))
-        elif w == "?" and clauses:
-            clauses[-1].question_mark = True
-        first = k + 1
-        together = 0
-    if n > first:
-        clauses.append(_clause(len(clauses), words, starts, classes, flags, first, n, False, together))
-    return clauses
-
-
-def _clause(index: int, words: list[str], starts: list[int], classes: list[frozenset[str]], flags: list[int],
-            first: int, end: int, question_mark: bool, together: int) -> _Clause:
-    """Units first..end-1 of the reply as a clause."""
-    start = starts[first]
-    stop = starts[end] if end < len(starts) else len(words)
-    clause = _Clause(index, words[start:stop], question_mark)
-    clause.starts = [p - start for p in starts[first:end]] if start else starts[first:end]
-    clause.classes = classes[first:end]
-    clause.flags = flags[first:end]
-    clause.all = together
-    return clause
-
-
-def _numeric(word: str) -> bool:
-    return word[0].isdigit() or word in LEXICON.number_words
-
+# -- 2. clauses and units: `Lexicon.clauses` ---------------------------------------------------
 
 def _cues(clause: _Clause, lex: Lexicon) -> None:
-    """Negation and verdicts (step 3), which may change a unit's classes; then the clause-wide
-    cues, and the index class -> units that concept frames look up."""
+    """Negation and verdicts (step 3), which may change a unit's classes (and then the index
+    class -> units that concept frames look up is made again); then the clause-wide cues."""
     flags = clause.flags
     every = clause.all
     if every & (NEG | SOFT_NEG):
         clause.denied = {}
         clause.direct = set()
         _negate(clause, lex)
-        every = 0
-        for f in flags:
-            every |= f
     if every & NORMAL:
         clause.fine = set()
         _verdicts(clause, lex)
+    if clause.flipped:
         every = 0
         for f in flags:
             every |= f
-    clause.all = every
-    if every & TRIGGER:
+        clause.all = every
         at: dict[str, list[int]] = {}
         framed_of = lex.framed_of
         for k, cs in enumerate(clause.classes):
-            if cs:
-                for c in framed_of(cs):
-                    found = at.get(c)
-                    if found is None:
-                        at[c] = [k]
-                    else:
-                        found.append(k)
+            for c in framed_of(cs):
+                at.setdefault(c, []).append(k)
         clause.at = at
     if not (every & _STATUS_CUES or clause.question_mark):
         return                                         # a clause with no status cue: the defaults
@@ -344,6 +296,7 @@ def _next_concept(flags: list[int], k: int) -> bool:
 
 
 _STATUS_CUES = DOUBT | PAST_CUE | RESOLVED_CUE | RESOLVED_NEG | HYPOTHETICAL_CUE
+_CUES = NEG | SOFT_NEG | NORMAL | _STATUS_CUES
 
 
 # -- 3. negation and verdicts --------------------------------------------------------------------
@@ -372,6 +325,7 @@ def _negate(clause: _Clause, lex: Lexicon) -> None:
         if target & FLIP:
             classes[j] = flipped = frozenset(lex.flips[c] for c in classes[j] if c in lex.flips)
             flags[j] = lex.flags_of(flipped)           # "not right", "zero strength", "no para"
+            clause.flipped = True
             continue
         if not target & DENIABLE:
             continue                                   # "no idea why ...": about something else
@@ -436,6 +390,7 @@ def _verdicts(clause: _Clause, lex: Lexicon) -> None:
                 clause.denied.pop(v, None)
             classes[v] = _ODD                          # "no respiro bien": a complaint
             flags[v] = lex.flags_of(_ODD)
+            clause.flipped = True
         elif not in_doubt:
             clause.fine.update(targets)
 

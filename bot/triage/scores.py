@@ -46,23 +46,19 @@ def _scale_after(words: list[str], j: int, lex: Lexicon) -> int:
     return 0
 
 
-def scores_in(words: list[str], lex: Lexicon, whole_reply: bool) -> list[Score]:
-    """Every score stated in one clause's words. `whole_reply`: the clause is the entire reply."""
+def scores_in(words: list[str], numbers: list[int], lex: Lexicon, whole_reply: bool) -> list[Score]:
+    """Every score stated in one clause's words; `numbers`: where its numbers are (the unit reader
+    knows). `whole_reply`: the clause is the entire reply."""
     out: list[Score] = []
     n = len(words)
-    i = 0
-    number_words = lex.number_words
-    while i < n:
-        w = words[i]
-        if w.isdigit():
-            value = int(w)
-        elif w[0].isdigit() or w in number_words:
-            value = _int(w, lex)
-        else:
-            i += 1
+    i = 0                     # the first word not yet read as part of a score
+    for at in numbers:
+        if at < i:
             continue
+        i = at
+        w = words[i]
+        value = int(w) if w.isdigit() else _int(w, lex)
         if value is None or value > 10:
-            i += 1
             continue
         start, end = i, i + 1
         is_word = not w[0].isdigit()
@@ -90,8 +86,6 @@ def scores_in(words: list[str], lex: Lexicon, whole_reply: bool) -> list[Score]:
         if _is_score(words, start, end, is_word, bool(scaled), whole_reply, lex):
             out.append(Score(value, start, end, _said_of_past(words, start, end, lex), " ".join(words[start:end])))
             i = end
-        else:
-            i += 1
     return out
 
 
