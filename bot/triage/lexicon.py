@@ -105,6 +105,7 @@ SPLIT = 1 << 26          # ends a clause: punctuation, "but", "pero"
 NUMERIC = 1 << 27        # a number, in digits or words: maybe a score
 INTENSITY_ALONE = 1 << 28   # an intensity word that stands for a score on its own ("severe")
 SOMEONE_ELSE = 1 << 29   # "my son has ...": a finding of someone else's may follow
+FRAMED = 1 << 30         # a class that concept frames (or topics) look up
 _FLAG_CLASSES = {
     "neg": NEG, "soft_neg": SOFT_NEG, "normal": NORMAL, "unable": UNABLE, "list_and": LIST_AND,
     "doubt": DOUBT, "unsure": UNSURE | DOUBT, "past": PAST, "present": PRESENT, "resolved": RESOLVED,
@@ -138,6 +139,8 @@ class Frame(NamedTuple):
     excludes: tuple[str, ...]
     text: str
     needs: frozenset[str]             # the classes, as a set: `needs <= clause classes`
+    mask: int = 0                     # the classes as bits (`Lexicon.class_bits`): a clause has
+    exclude_mask: int = 0             # them all when `mask & clause.cmask == mask`
 
 
 class Finding(NamedTuple):
@@ -242,6 +245,14 @@ class Lexicon:
         self._framed: dict[frozenset[str], tuple[str, ...]] = {}
         self.frame_classes = frozenset({c for f in self.findings for fr in f.frames for c in (*fr.classes, *fr.excludes)}
                                        | self.topics | NOT_BARE)
+        # Frames test a clause's classes as bits: a bit per frame class, and per finding.
+        self.class_bits = {c: 1 << i for i, c in enumerate(sorted(self.frame_classes))}
+        bit = self.class_bits
+        self.findings = tuple(f._replace(frames=tuple(
+            fr._replace(mask=sum(bit[c] for c in fr.needs), exclude_mask=sum(bit[c] for c in set(fr.excludes)))
+            for fr in f.frames)) for f in self.findings)
+        self.finding_by_id = {f.id: f for f in self.findings}
+        self._kinds: dict[frozenset[str], tuple[tuple[str, ...], int, int]] = {}
 
         # -- units --------------------------------------------------------------------------------
         self._root: dict[str, list] = {}
@@ -264,9 +275,9 @@ class Lexicon:
             self._root.setdefault(word, [{}, set()])[1].add("split")
         for word in self.number_words:                 # "six", "seis": maybe a score
             self._root.setdefault(word, [{}, set()])[1].add("number")
-        self._root_frozen = _freeze(self._root, self.flags_of, self.framed_of)
+        self._root_frozen = _freeze(self._root, self.flags_of, self.kind_of)
         # A number no entry names ("7", "38.5"): maybe a score.
-        self._number_node = self._root_frozen.get(NUMBER) or (None, NO_CLASSES, 0, ())
+        self._number_node = self._root_frozen.get(NUMBER) or (None, NO_CLASSES, 0, ((), 0, 0))
         self._number_node = (self._number_node[0], self._number_node[1], self._number_node[2] | NUMERIC,
                              self._number_node[3])
 
@@ -328,6 +339,8 @@ class Lexicon:
                 flags |= TRIGGER
             if "split" in classes:
                 flags |= SPLIT
+            if not classes.isdisjoint(self.frame_classes):
+                flags |= FRAMED
             self._flags[classes] = flags
         return flags
 
@@ -336,6 +349,18 @@ class Lexicon:
         found = self._framed.get(classes)
         if found is None:
             found = self._framed[classes] = tuple(c for c in classes if c in self.frame_classes)
+        return found
+
+    def kind_of(self, classes: frozenset[str]) -> tuple[tuple[str, ...], int, int]:
+        """What concept frames need of a unit with these classes: the classes they look up, those
+        as bits, and the findings (a bit each, by order) whose frames it can start."""
+        found = self._kinds.get(classes)
+        if found is None:
+            framed = self.framed_of(classes)
+            starts = 0
+            for order in self.triggers_of(classes):
+                starts |= 1 << order
+            found = self._kinds[classes] = (framed, sum(self.class_bits[c] for c in framed), starts)
         return found
 
     def triggers_of(self, classes: frozenset[str]) -> tuple[int, ...]:
@@ -602,7 +627,7 @@ class Lexicon:
         flags: list[int] = []
         at: dict[str, list[int]] | None = None
         numbers: list[int] | None = None
-        bits = 0
+        bits = cmask = tmask = 0
         first = 0                                  # the clause's first word
         n = len(words)
         i = 0
@@ -617,7 +642,7 @@ class Lexicon:
                     i += 1
                     continue
                 node = number
-            following, found, f, framed = node
+            following, found, f, kind = node
             end = i + 1
             j = end
             while following and j < n:
@@ -631,39 +656,43 @@ class Lexicon:
                 j += 1
                 following = node[0]
                 if node[1]:
-                    _, found, f, framed = node
+                    _, found, f, kind = node
                     end = j
             if f & SPLIT and not (w in _NUMERIC_JOINERS and starts and end < n
                                   and self.is_number(words[i - 1]) and self.is_number(words[end])):
                 if starts:
-                    out.append(Clause(first, i, starts, classes, flags, bits, at, numbers, w == "?"))
-                    starts, classes, flags, at, numbers, bits = [], [], [], None, None, 0
+                    out.append(Clause(first, i, starts, classes, flags, bits, at, cmask, tmask, numbers, w == "?"))
+                    starts, classes, flags, at, numbers, bits, cmask, tmask = [], [], [], None, None, 0, 0, 0
                 elif w == "?" and out:
                     out[-1] = out[-1]._replace(asked=True)
                 first = i = end
                 continue
-            k = len(starts)
-            if framed:
-                if at is None:
-                    at = {}
-                for c in framed:
-                    units = at.get(c)
-                    if units is None:
-                        at[c] = [k]
+            if f & _INDEXED:
+                if f & FRAMED:
+                    framed, more, starting = kind
+                    cmask |= more
+                    tmask |= starting
+                    k = len(starts)
+                    if at is None:
+                        at = {}
+                    for c in framed:
+                        units = at.get(c)
+                        if units is None:
+                            at[c] = [k]
+                        else:
+                            units.append(k)
+                if f & NUMERIC:
+                    if numbers is None:
+                        numbers = [i - first]
                     else:
-                        units.append(k)
-            if f & NUMERIC:
-                if numbers is None:
-                    numbers = [i - first]
-                else:
-                    numbers.append(i - first)
+                        numbers.append(i - first)
             starts.append(i - first)
             classes.append(found)
             flags.append(f)
             bits |= f
             i = end
         if starts:
-            out.append(Clause(first, n, starts, classes, flags, bits, at, numbers, False))
+            out.append(Clause(first, n, starts, classes, flags, bits, at, cmask, tmask, numbers, False))
         return out
 
     def is_number(self, word: str) -> bool:
@@ -680,11 +709,14 @@ class Clause(NamedTuple):
     flags: list[int]
     bits: int                          # the flag bits of all its units together
     at: dict[str, list[int]] | None    # class -> its units, for the classes concept frames look up
+    cmask: int                         # those classes as bits (`Lexicon.class_bits`)
+    tmask: int                         # the findings (a bit each, by order) whose frames its units start
     numbers: list[int] | None          # word positions of its numbers, in digits or words
     asked: bool                        # it ends in "?"
 
 
 _NUMERIC_JOINERS = frozenset({"-", "/"})
+_INDEXED = FRAMED | NUMERIC
 _JUDGED = frozenset({"breath", "chest", "air", "temp"})   # what a verdict ("fine") can judge
 
 # Third-person reports ("my wife can't catch her breath", "a mi papá se le traba la lengua"): in
@@ -729,15 +761,15 @@ def _one_edit(a: str, b: str) -> bool:
     return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
 
 
-def _freeze(level: dict[str, list], flags_of, framed_of) -> dict[str, tuple]:
-    """The trie as nested tuples (following words, classes ending here, their flag bits, the
-    classes of them that concept frames look up), for fast walking. Equal sets of classes are one
-    object, so `flags_of` and `framed_of` remember few of them."""
+def _freeze(level: dict[str, list], flags_of, kind_of) -> dict[str, tuple]:
+    """The trie as nested tuples (following words, classes ending here, their flag bits, what
+    concept frames need of them: `Lexicon.kind_of`), for fast walking. Equal sets of classes are
+    one object, so `flags_of` and `kind_of` remember few of them."""
     out = {}
     for w, node in level.items():
         classes = _interned(frozenset(node[1])) if node[1] else NO_CLASSES
-        out[w] = (_freeze(node[0], flags_of, framed_of) if node[0] else None, classes, flags_of(classes),
-                  framed_of(classes))
+        out[w] = (_freeze(node[0], flags_of, kind_of) if node[0] else None, classes, flags_of(classes),
+                  kind_of(classes))
     return out
 
 

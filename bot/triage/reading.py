@@ -152,6 +152,8 @@ class _Clause:
         self.all = cut.bits
         if cut.at is not None:
             self.at = cut.at
+        self.cmask = cut.cmask
+        self.tmask = cut.tmask
         self.numbers = cut.numbers
         self.question_mark = cut.asked
 
@@ -264,11 +266,14 @@ def _cues(clause: _Clause, lex: Lexicon) -> None:
             every |= f
         clause.all = every
         at: dict[str, list[int]] = {}
-        framed_of = lex.framed_of
+        cmask = tmask = 0
         for k, cs in enumerate(clause.classes):
-            for c in framed_of(cs):
+            framed, more, starting = lex.kind_of(cs)
+            cmask |= more
+            tmask |= starting
+            for c in framed:
                 at.setdefault(c, []).append(k)
-        clause.at = at
+        clause.at, clause.cmask, clause.tmask = at, cmask, tmask
     if not (every & _STATUS_CUES or clause.question_mark):
         return                                         # a clause with no status cue: the defaults
     clause.doubted = clause.question_mark or bool(every & DOUBT)
@@ -403,23 +408,20 @@ _ODD = frozenset({"odd"})
 def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
     """The clause's findings (concept frames, in the lexicon's order), then its bare breathing or
     chest words that no frame read."""
-    at, classes, flags, denied = clause.at, clause.classes, clause.flags, clause.denied
-    candidates: tuple[int, ...] | set[int] = ()
-    triggers_of = lex.triggers_of
-    for k, f in enumerate(flags):
-        if f & TRIGGER:
-            found = triggers_of(classes[k])
-            if found:
-                candidates = found if not candidates else {*candidates, *found}
+    at, classes, denied = clause.at, clause.classes, clause.denied
+    present = clause.cmask                            # the classes of the clause, as bits
+    candidates = clause.tmask                         # the findings its units can start, as bits
     used: set[int] = set()
     out: list[Mention] = []
     shared = lex.shared
-    keys = at.keys()
     last = len(classes) - 1
+    findings = lex.findings
     # A clause with no negation, verdict or hypothesis gives every finding the same status.
     plain = None if denied or clause.fine or clause.hypothetical_before is not None else clause.base
-    for order in (sorted(candidates) if type(candidates) is set else candidates):
-        finding = lex.findings[order]
+    while candidates:                                 # lowest bit first: the lexicon's order
+        low = candidates & -candidates
+        candidates ^= low
+        finding = findings[low.bit_length() - 1]
         if finding.single:                            # words that are the finding on their own
             for c in finding.single:
                 for a in at.get(c, _NONE):
@@ -440,7 +442,7 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
         made: list[tuple[list[int], tuple[str, ...]]] = []
         anchored: set[int] = set()
         for frame in finding.frames:
-            if not keys >= frame.needs or (frame.excludes and not keys.isdisjoint(frame.excludes)):
+            if frame.mask & present != frame.mask or frame.exclude_mask & present:
                 continue
             wanted = frame.classes
             if len(wanted) == 1:

@@ -86,17 +86,20 @@ class Hit(NamedTuple):
 Rule = Callable[[Facts], "str | None"]
 RULES: list[tuple[str, str, frozenset[str] | None, Rule]] = []
 _WINDOWS: dict[int, frozenset[str]] = {}      # rule index -> the only windows it can fire in
+_SORENESS_FROM: dict[int, int] = {}           # rule index -> the least S its "S" need asks for
 
 
 def rule(rule_id: str, level: str, needs: tuple[str, ...] | None = None,
-         windows: tuple[str, ...] | None = None) -> Callable[[Rule], Rule]:
+         windows: tuple[str, ...] | None = None, soreness_from: int = 0) -> Callable[[Rule], Rule]:
     """Register a rule. `needs`: findings (or "S" for a soreness, "worsening", "question",
     "red_flag" for a breathing or chest finding, "topic" for a bare breathing or chest word)
-    without which it cannot fire; `windows`: the only windows it can fire in. `apply` skips a rule
-    that cannot fire; with neither, it always runs it."""
+    without which it cannot fire; `windows`: the only windows it can fire in; `soreness_from`: the
+    least S for which the "S" need counts. `apply` skips a rule that cannot fire; with none of
+    these, it always runs it."""
     def register(fn: Rule) -> Rule:
         if windows:
             _WINDOWS[len(RULES)] = frozenset(windows)
+        _SORENESS_FROM[len(RULES)] = soreness_from
         RULES.append((rule_id, level, frozenset(needs) if needs else None, fn))
         return fn
     return register
@@ -258,7 +261,7 @@ def weakness_of_treated_limb(f: Facts) -> str | None:
     return quote(_one_sided(f.has("weakness")))
 
 
-@rule("U3", "urgent", needs=('S',))
+@rule("U3", "urgent", needs=('S',), soreness_from=int(T["urgent_soreness"]))
 def severe_soreness(f: Facts) -> str | None:
     """S >= 8 at any time."""
     if f.soreness is not None and f.soreness >= T["urgent_soreness"]:
@@ -315,7 +318,7 @@ _RESOLVED = frozenset({RESOLVED})
 
 # -- Routine --------------------------------------------------------------------------------------
 
-@rule("R1", "routine", needs=('S',), windows=("day2",))
+@rule("R1", "routine", needs=('S',), windows=("day2",), soreness_from=4)
 def day2_soreness_not_improving(f: Facts) -> str | None:
     """Day 2: S >= 4 and not improving (no improving trend, and P unknown or S >= P)."""
     if f.window != "day2" or f.soreness is None or f.soreness < 4 or f.improving:
@@ -333,7 +336,7 @@ def soreness_worsening_from_day2(f: Facts) -> str | None:
     return f"soreness worse ({f.worsening_words})"
 
 
-@rule("R3", "routine", needs=('S',), windows=("day3", "late"))
+@rule("R3", "routine", needs=('S',), windows=("day3", "late"), soreness_from=2)
 def soreness_lasting(f: Facts) -> str | None:
     """Day 3: S >= 3. Late: S >= 2."""
     limit = {"day3": 3, "late": 2}.get(f.window)
@@ -398,13 +401,13 @@ def lump_a_week_later(f: Facts) -> str | None:
 
 # -- Monitor --------------------------------------------------------------------------------------
 
-@rule("M1", "monitor", needs=('S',), windows=("early",))
+@rule("M1", "monitor", needs=('S',), windows=("early",), soreness_from=7)
 def early_soreness_7(f: Facts) -> str | None:
     """Early: S = 7."""
     return f"soreness 7 ({f.soreness_words}) early" if f.window == "early" and f.soreness == 7 else None
 
 
-@rule("M2", "monitor", needs=('S', 'worsening'), windows=("day1",))
+@rule("M2", "monitor", needs=('S', 'worsening'), windows=("day1",), soreness_from=6)
 def day1_soreness_high_or_worse(f: Facts) -> str | None:
     """Day 1: S = 6 or 7; or S >= P + 2, or worse in the patient's words (late onset is allowed in
     the first 24 h, so it is re-checked rather than escalated)."""
@@ -417,7 +420,7 @@ def day1_soreness_high_or_worse(f: Facts) -> str | None:
     return None
 
 
-@rule("M3", "monitor", needs=('S',), windows=("day2",))
+@rule("M3", "monitor", needs=('S',), windows=("day2",), soreness_from=4)
 def day2_soreness_improving(f: Facts) -> str | None:
     """Day 2: S of 4 to 7 and improving (an improving trend, or S < P)."""
     if f.window != "day2" or f.soreness is None or not 4 <= f.soreness <= 7:
@@ -506,7 +509,7 @@ def apply(facts: Facts) -> list[Hit]:
     for finding in reading.by_finding:
         chosen |= by_need.get(finding, 0)
     if facts.soreness is not None:
-        chosen |= by_need["S"]
+        chosen |= _BY_SORENESS[facts.soreness]
     if facts.worsening:
         chosen |= by_need["worsening"]
     if reading.is_question:
@@ -540,6 +543,9 @@ _BY_NEED: dict[str, int] = {}
 for _i, (_, _, _needs, _) in enumerate(RULES):
     for _need in _needs or ():
         _BY_NEED[_need] = _BY_NEED.get(_need, 0) | 1 << _i
+# The rules that need "S", by the value of S: those whose `soreness_from` it reaches.
+_BY_SORENESS = [sum(1 << i for i, (_, _, needs, _) in enumerate(RULES) if "S" in needs and _SORENESS_FROM[i] <= s)
+                for s in range(11)]
 _IN_WINDOW: dict[str, int] = {
     w.name: sum(1 << i for i in range(len(RULES)) if i not in _WINDOWS or w.name in _WINDOWS[i])
     for w in PROTOCOL.windows
