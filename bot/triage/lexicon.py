@@ -400,6 +400,7 @@ class Lexicon:
         self.range_max_width: int = numbers["range_max_width"]
         self.change_from = frozenset(numbers["change_from"])
         self.halves = tuple(tuple(h.split()) for h in numbers["halves"])
+        self.half_starts = frozenset(h[0] for h in self.halves)
         self.articles = _ARTICLES
         self.temperature_lead = frozenset(numbers["temperature_lead"])
         self.units_after = frozenset(numbers["units"])

@@ -192,10 +192,10 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     mentions: list[Mention] = []
     topics: list[Mention] = []
     if found:
-        if not single:
+        if not single and every & _ACROSS:
             _across_clauses(clauses, lex)
-            if every & SOMEONE_ELSE:
-                _someone_elses(clauses)
+        if not single and every & SOMEONE_ELSE:
+            _someone_elses(clauses)
         topic_ids = lex.topics
         for clause in clauses:
             for m in clause.mentions:
@@ -234,10 +234,11 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
 
     by_finding: dict[str, list[Mention]] = {}
     for m in mentions:
-        if m.finding in by_finding:
-            by_finding[m.finding].append(m)
-        else:
+        found_here = by_finding.get(m.finding)
+        if found_here is None:
             by_finding[m.finding] = [m]
+        else:
+            found_here.append(m)
     return Reading(text, tuple(words), tuple(mentions), tuple(topics), current, past.value if past else None,
                    intensity, same, improving, worsening, wellness, is_question, answerable, asked_words,
                    identity, asked_clauses, pressure, by_finding)
@@ -302,6 +303,7 @@ def _next_concept(flags: list[int], k: int) -> bool:
 
 _STATUS_CUES = DOUBT | PAST_CUE | RESOLVED_CUE | RESOLVED_NEG | HYPOTHETICAL_CUE
 _CUES = NEG | SOFT_NEG | NORMAL | _STATUS_CUES
+_ACROSS = NEG | NORMAL | WELL | RESOLVED_CUE | RESOLVED_NEG    # what may judge another clause
 
 
 # -- 3. negation and verdicts --------------------------------------------------------------------
@@ -542,6 +544,8 @@ def _across_clauses(clauses: list[_Clause], lex: Lexicon) -> None:
     ("felt faint after, but fine now"; "couldn't breathe deeply yesterday, today I breathe fine")."""
     for k in range(1, len(clauses)):
         clause = clauses[k]
+        if not clause.all & _ACROSS:
+            continue
         if not clause.mentions and clause.all & (NEG | NORMAL) and _verdict_only(clause):
             before = clauses[k - 1]
             negative = bool(clause.all & NEG)
@@ -723,16 +727,15 @@ def _intensity(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) ->
             if not clause.flags[k] & INTENSITY or k in clause.denied:
                 continue
             for spec in lex.intensities_of(cs):
-                words = clause.text(k, k + 1)
                 if not spec.standalone:
                     if any(-1 <= k - u <= 1 for u in pain_units):
-                        found.append((spec.value, words))
+                        found.append((spec.value, clause.text(k, k + 1)))
                     continue
                 near = [m for m in here if _distance(m, k) <= 1]
                 if near and all(m.finding not in PAIN_FINDINGS for m in near):
                     continue   # "severe headache", "bad bruise": not about soreness
                 if pains or not here:
-                    found.append((spec.value, words))
+                    found.append((spec.value, clause.text(k, k + 1)))
     return max(found, key=lambda f: f[0]) if found else None
 
 

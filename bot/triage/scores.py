@@ -91,6 +91,8 @@ def scores_in(words: list[str], numbers: list[int], lex: Lexicon, whole_reply: b
 
 def _half_after(words: list[str], j: int, lex: Lexicon) -> int:
     """Length of an "and a half", "y medio" starting at j, or 0."""
+    if j >= len(words) or words[j] not in lex.half_starts:
+        return 0
     for half in lex.halves:
         if tuple(words[j:j + len(half)]) == half:
             return len(half)
