@@ -8,15 +8,17 @@ It compiles three things:
    normalised once and remembered (`_forms`, bounded), so a reply costs one dictionary lookup a
    token; typo repair, Spanish diminutives and superlatives run once per new token, and only on
    words the lexicon does not know.
-2. The unit reader (`units`): normalised words -> units, each carrying the word classes that list
-   it. One pass over the words: a word is looked up once in a trie whose first level is a plain
-   dict (word -> classes, multi-word continuations), and the longest entry wins ("short of breath"
-   is one unit of class `sob`, not "short" + "of" + "breath").
+2. The unit reader (`clauses`): normalised words -> units, each carrying the word classes that
+   list it, cut into clauses. One pass over the words: a word is looked up once in a trie whose
+   first level is a plain dict (word -> classes, multi-word continuations), and the longest entry
+   wins ("short of breath" is one unit of class `sob`, not "short" + "of" + "breath"). In an entry
+   of several words, "my", "I", "me", "mi" also stand for the other persons ("catch her breath").
 3. Concept frames (`Frame`): the classes a finding needs in one clause, with their window and
    order (see the comment at the top of triage.toml).
 
-Each distinct set of classes also gets flag bits (`flags_of`, SMALL, NEG, ... below) and the
-findings it can start (`triggers_of`), worked out once: the reader tests bits, not sets.
+Each distinct set of classes also gets flag bits (`flags_of`, SMALL, NEG, ... below), and what
+concept frames need of it (`kind_of`: the classes they look up, as bits too, and the findings it
+can start, a bit each), worked out once and kept in the trie: the reader tests bits, not sets.
 
 Measured history (CPU time a reply over tests/data/replies.jsonl, `bench/triage_bench.py`, on the
 2-core development machine; kept so nobody repeats it):
@@ -32,6 +34,14 @@ Measured history (CPU time a reply over tests/data/replies.jsonl, `bench/triage_
   unit, so the next factor needs fewer steps, not cheaper ones.
 - Tried and dropped: tokenising with `str.translate` + `split` instead of the regular expression
   (slower); letters first in the token regex is ~10 % faster than digits first.
+- 2026-11-22, after the breadth of replies_redflags.jsonl (more classes, frames and cross-clause
+  steps: ~68 µs, 14,700 a second): units cut into clauses in the same pass, with each clause's
+  frame index, class and finding bits and number positions (frames test bits, scores look only
+  at numbers), soreness rules chosen by the value of S, cross-clause steps only with a verdict
+  or resolution cue: ~61 µs (16,200 a second). Measured and not worth it: freezing or disabling
+  the garbage collector (~2 %). Where it goes now (µs a reply): normalising 5, units and clauses
+  7, clause objects and cues 5, scores and frames 11, the rest of reading 12, rules and the
+  result 12.
 """
 
 from __future__ import annotations

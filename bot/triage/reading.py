@@ -2,10 +2,12 @@
 
 1. Normalise and split into words (`lexicon.words`): lower case, accents folded, spelling fixed,
    typos one letter off a concept word repaired, emoji turned into words or dropped.
-2. Cut the whole reply into units that carry word classes and flag bits, in one pass
-   (`lexicon.units`), then split it into clauses at punctuation and at "but"/"pero"-like words
-   (never inside a unit: "a lo hecho, pecho" is one idiom). No cue reaches past its clause, and
-   each step below skips a clause whose flag bits say it has nothing for it.
+2. Cut the whole reply into units that carry word classes and flag bits, and the units into
+   clauses at punctuation and at "but"/"pero"-like words, in one pass (`lexicon.clauses`; never
+   inside a unit: "a lo hecho, pecho" is one idiom). The pass also notes, per clause, the units
+   of each class concept frames look up, those classes and the findings they can start as bits,
+   and where the numbers are. No cue reaches past its clause, and each step below skips a clause
+   whose flag bits say it has nothing for it.
 3. Scope negation by attachment: a negation denies the concept it is attached to (the next one,
    across small words, and any joined to it as a list: "no fever or chills"), or, at the end of
    a clause, the one just before it ("fever: none"). Some words it turns into their opposite
@@ -18,10 +20,14 @@
 5. Give every finding a status: negated > resolved ("felt faint after but fine now") >
    hypothetical ("what if I get a fever?") > doubted ("maybe short of breath?") > past ("felt
    dizzy on the way home") > present. Across clauses: a clause of verdicts only judges the clause
-   before it ("trouble breathing - nope"); a clause that says something has passed, or that a
-   breathing complaint of the past is fine today, resolves the clause before it.
+   before it ("trouble breathing - nope"), and one of now says it has passed ("coughed yesterday,
+   nothing today"); a clause that says something has passed ("ya no la tengo"), or that a
+   breathing complaint of the past is fine now ("totally normal this morning"), resolves the
+   clause before it. What follows "my son has" is someone else's when the writer gives their own
+   score (never a breathing or chest finding).
 6. Bind modifiers ("huge", "spreading", "won't stop"), intensity words ("very", "mild") and trend
-   words ("better", "worse") to what they qualify.
+   words ("better", "worse") to what they qualify; some modifiers also reach the next clause
+   ("hard as a rock, swollen").
 7. Read the score (`scores.py`), "same", "fine", and whether the reply asks something.
 """
 
