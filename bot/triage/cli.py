@@ -1,4 +1,4 @@
-"""`flask triage "TEXT" --hours 26 ...` and `flask triage-eval FILE.jsonl [--json]`.
+"""`flask triage "TEXT" --hours 26 ...`, `flask triage-eval FILE.jsonl [--json]`, `flask triage-real-words`.
 
 The integrator registers `bp` in the app factory; the commands need no database.
 """
@@ -6,11 +6,12 @@ The integrator registers `bp` in the app factory; the commands need no database.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 from flask import Blueprint
 
-from bot.triage import classify, evaluation
+from bot.triage import classify, evaluation, real_words
 
 bp = Blueprint("triage", __name__, cli_group=None)
 
@@ -45,3 +46,12 @@ def triage_eval_command(path: str, as_json: bool) -> None:
         click.echo(json.dumps(evaluation.as_json(ev), ensure_ascii=False, indent=2))
     else:
         click.echo(evaluation.report(ev))
+
+
+@bp.cli.command("triage-real-words")
+@click.argument("dictionaries", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), default=str(real_words.PATH), show_default=True)
+def real_words_command(dictionaries: tuple[str, ...], out: str) -> None:
+    """Regenerate real_words.txt (words typo repair must leave alone) from dictionary files."""
+    count = real_words.write(list(dictionaries), Path(out))
+    click.echo(f"{count} words written to {out}")

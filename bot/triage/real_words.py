@@ -9,12 +9,11 @@ otherwise change, except plain inflections of the lexicon word ("blisters" is st
 Regenerate it after adding words to the lexicon (Debian's `wamerican` and `wspanish` word lists,
 both free to redistribute: SCOWL's licence and public domain):
 
-    .venv/bin/python -m bot.triage.real_words /usr/share/dict/american-english /usr/share/dict/spanish
+    .venv/bin/flask triage-real-words /usr/share/dict/american-english /usr/share/dict/spanish
 """
 
 from __future__ import annotations
 
-import sys
 import unicodedata
 from pathlib import Path
 
@@ -37,12 +36,13 @@ def _inflection(word: str, of: str) -> bool:
     return long.startswith(short) and long[len(short):] in _INFLECTIONS
 
 
-def main(dictionaries: list[str]) -> int:
+def write(dictionaries: list[str], path: Path = PATH) -> int:
+    """Write the list from these dictionary files; returns how many words it holds."""
     from bot.triage.lexicon import LEXICON as lex   # the lexicon without this list's protection
 
     words: set[str] = set()
-    for path in dictionaries:
-        with open(path, encoding="utf-8", errors="ignore") as fh:
+    for dictionary in dictionaries:
+        with open(dictionary, encoding="utf-8", errors="ignore") as fh:
             words.update(w for w in map(_fold, fh) if w.isalpha() and w.isascii())
     risky = sorted(
         w for w in words
@@ -50,10 +50,5 @@ def main(dictionaries: list[str]) -> int:
         and (fixed := lex.repair(w)) != (w,) and not (len(fixed) == 1 and _inflection(w, fixed[0]))
     )
     header = __doc__.strip().replace("\n", "\n# ")
-    PATH.write_text(f"# {header}\n" + "".join(f"{w}\n" for w in risky), encoding="utf-8")
-    print(f"{len(risky)} words written to {PATH}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    path.write_text(f"# {header}\n" + "".join(f"{w}\n" for w in risky), encoding="utf-8")
+    return len(risky)
