@@ -170,18 +170,9 @@ def _keyword(patient: Patient, keyword: str, now: datetime) -> str:
         episodes.opt_in(patient, now=now)
         return messages.render("answer.opted_in", patient.language, **fields)
     if keyword == "help":
-        return messages.render("answer.help", patient.language, clinic_phone=_national(clinic.phone), **fields)
+        return messages.render("answer.help", patient.language, clinic_phone=phones.national(clinic.phone), **fields)
     escalation.record_patient_choice(patient, keyword, now)
     return messages.render(f"answer.{keyword}", patient.language)
-
-
-def _national(number: str) -> str:
-    import phonenumbers
-
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(number), phonenumbers.PhoneNumberFormat.NATIONAL)
-    except phonenumbers.NumberParseException:
-        return number
 
 
 def _attributed_checkin(checkins: list[CheckIn], now: datetime) -> CheckIn | None:

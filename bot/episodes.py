@@ -159,7 +159,7 @@ def correct_session_time(session: TreatmentSession, new_ended_at: datetime, *, a
         raise ValueError("the session end time is in the future")
     patient = session.patient
     states = [schedule.CheckInState(c.id, c.protocol_id, c.status, c.due_at) for c in session.checkins]
-    moves = schedule.moved_plan(old_ended_at=session.ended_at, new_ended_at=new_ended_at, checkins=states,
+    moves = schedule.moved_plan(new_ended_at=new_ended_at, checkins=states,
                                 tz=patient_zone(patient), quiet=quiet_hours(patient.clinic))
     old = session.ended_at
     session.ended_at = new_ended_at

@@ -205,8 +205,7 @@ def run_timers(now: datetime) -> int:
         ).rowcount
         if claimed != 1:
             continue
-        esc = db.session.get(Escalation, esc_id)
-        db.session.refresh(esc)
+        esc = db.session.get(Escalation, esc_id, populate_existing=True)  # the claim changed it
         clinic = db.session.get(Clinic, esc.clinic_id)
         if esc.level in ALERTED_LEVELS:
             step = alert_step(esc.level, esc.alert_started_at or esc.created_at, now, Timings.of(clinic))

@@ -19,6 +19,14 @@ def normalise(raw: str, default_region: str = "US") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def national(number: str) -> str:
+    """How a number is written at home ("(212) 555-0100"), for texts that tell a patient whom to call."""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(number), phonenumbers.PhoneNumberFormat.NATIONAL)
+    except phonenumbers.NumberParseException:
+        return number
+
+
 def try_normalise(raw: str | None, default_region: str = "US") -> str | None:
     try:
         return normalise(raw or "", default_region)

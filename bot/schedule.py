@@ -200,14 +200,13 @@ def replan_after_finding(*, ended_at: datetime, regions: Sequence[str], precauti
     return Replan(add=tuple(add), cancel=tuple(cancel))
 
 
-def moved_plan(*, old_ended_at: datetime, new_ended_at: datetime, checkins: Sequence[CheckInState],
+def moved_plan(*, new_ended_at: datetime, checkins: Sequence[CheckInState],
                tz: ZoneInfo, quiet: QuietHours, protocol: Protocol = PROTOCOL) -> dict[int, datetime]:
     """New due times for the still-planned check-ins when the session time is corrected.
 
     C0 (the welcome) and extra check-ins are timed from when they were asked for, not from the
     session, so they keep their time.
     """
-    del old_ended_at  # the offsets are recomputed from the protocol, not shifted by the difference
     return {
         c.id: _due(c.protocol_id, new_ended_at, tz, quiet, protocol)
         for c in checkins

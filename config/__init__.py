@@ -17,26 +17,6 @@ ENVIRONMENTS = ("development", "production", "testing")
 SMS_BACKENDS = ("console", "twilio")
 SCHEDULERS = ("in-process", "off")
 
-# name: (default, description) -- the README's settings table is written from this.
-SETTINGS: dict[str, tuple[str, str]] = {
-    "AFTERCARE_ENV": ("development", "`development` or `production` (production refuses unsafe defaults)"),
-    "DATABASE_URL": ("sqlite:///<instance>/aftercare.db", "SQLAlchemy URL; PostgreSQL in production"),
-    "SMS_BACKEND": ("console", "`console` (writes texts to CONSOLE_SMS_FILE) or `twilio`"),
-    "TWILIO_ACCOUNT_SID": ("", "Twilio account SID (twilio backend)"),
-    "TWILIO_AUTH_TOKEN": ("", "Twilio auth token; also checks every webhook signature"),
-    "TWILIO_FROM_NUMBER": ("", "Sending number in E.164, or set TWILIO_MESSAGING_SERVICE_SID"),
-    "TWILIO_MESSAGING_SERVICE_SID": ("", "Messaging Service SID (preferred over a from-number)"),
-    "TWILIO_HTTP_TIMEOUT": ("10", "Seconds before a Twilio API call gives up"),
-    "PUBLIC_BASE_URL": ("http://127.0.0.1:5000", "The https URL Twilio reaches us at (signatures, callbacks)"),
-    "SECRET_KEY": ("random per start in development", "Signs sessions and forms; required in production"),
-    "SCHEDULER": ("in-process (development), off (production)", "`in-process` or `off`; production runs `flask scheduler`"),
-    "SCHEDULER_INTERVAL_SECONDS": ("15", "How often the dispatcher looks for due work"),
-    "CONSOLE_SMS_FILE": ("<instance>/console-sms.jsonl", "Where the console backend records what it sends"),
-    "DEFAULT_PHONE_REGION": ("US", "Region for phone numbers written without a country code"),
-    "LOG_LEVEL": ("INFO", "Python logging level"),
-}
-
-
 class ConfigError(RuntimeError):
     """The configuration cannot work; the message names the setting to fix."""
 

@@ -184,7 +184,7 @@ def test_nothing_already_planned_is_planned_twice():
 def test_correcting_the_session_time_replans_what_is_still_to_come():
     states = [CheckInState(1, "C0", "sent", ny(2026, 11, 17, 12, 0)), CheckInState(2, "C1", "sent", ny(2026, 11, 17, 16, 0)),
               CheckInState(3, "C2", "planned", ny(2026, 11, 18, 12, 0)), CheckInState(4, "C3", "planned", ny(2026, 11, 19, 12, 0))]
-    moved = schedule.moved_plan(old_ended_at=ny(2026, 11, 17, 12, 0), new_ended_at=ny(2026, 11, 17, 9, 0),
+    moved = schedule.moved_plan(new_ended_at=ny(2026, 11, 17, 9, 0),
                                 checkins=states, tz=NY, quiet=QUIET)
     assert {k: v.astimezone(NY) for k, v in moved.items()} == {3: ny(2026, 11, 18, 9, 0), 4: ny(2026, 11, 19, 9, 0)}
 
