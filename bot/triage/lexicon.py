@@ -72,6 +72,8 @@ def _apostrophe_s(m: re.Match) -> str:
 
 
 _HYPHEN_IN_WORD = re.compile(r"(?<=[a-z])-(?=[a-z])")
+# "knife-y", "pink-ish": a suffix after a hyphen belongs to its word ("knifey", "pinkish").
+_HYPHEN_SUFFIX = re.compile(r"(?<=[a-z])-(?=(?:y|ish)\b)")
 _RUN_OF_3 = re.compile(r"([a-z])\1{2,}")
 _RUN_OF_2 = re.compile(r"([a-z])\1+")
 _DEGREES = re.compile(r"°\s*([fc])?\b")
@@ -116,12 +118,13 @@ NUMERIC = 1 << 27        # a number, in digits or words: maybe a score
 INTENSITY_ALONE = 1 << 28   # an intensity word that stands for a score on its own ("severe")
 SOMEONE_ELSE = 1 << 29   # "my son has ...": a finding of someone else's may follow
 FRAMED = 1 << 30         # a class that concept frames (or topics) look up
+STILL = 1 << 31          # "still", "sigo": what follows a resolution in its clause is current
 _FLAG_CLASSES = {
     "neg": NEG, "soft_neg": SOFT_NEG, "normal": NORMAL, "unable": UNABLE, "list_and": LIST_AND,
     "doubt": DOUBT, "unsure": UNSURE | DOUBT, "past": PAST, "present": PRESENT, "resolved": RESOLVED,
     "became": BECAME, "resolved_negation": RESOLVED_NEG, "hypothetical": HYPOTHETICAL,
     "q_form": QUESTION, "q_anywhere": QUESTION, "q_identity": QUESTION, "q_modal": QUESTION, "wellness": WELL,
-    "difficulty": WELL, "pressure": PRESSURE, "reach": REACH, "number": NUMERIC, "someone_else": SOMEONE_ELSE,
+    "difficulty": WELL, "pressure": PRESSURE, "reach": REACH, "number": NUMERIC, "someone_else": SOMEONE_ELSE, "still": STILL,
 }
 
 
@@ -174,6 +177,7 @@ class Intensity(NamedTuple):
     id: str
     value: int
     standalone: bool
+    with_pain: bool = False           # stands for a score only in a clause that names the pain
 
 
 class Lexicon:
@@ -217,7 +221,8 @@ class Lexicon:
                 self._modifiers_by_class.setdefault(c, []).append(mod)
         self.modifier_classes = frozenset(self._modifiers_by_class)
         self.modified_findings = frozenset(f for m in self.modifiers.values() for f in m.applies_to)
-        self.intensities = {name: Intensity(name, spec["value"], bool(spec.get("standalone", True)))
+        self.intensities = {name: Intensity(name, spec["value"], bool(spec.get("standalone", True)),
+                                            bool(spec.get("with_pain", False)))
                             for name, spec in raw["intensity"].items()}
         self.intensity_classes = frozenset(self.intensities)
         self.trends = frozenset(raw["trend"])
@@ -313,6 +318,11 @@ class Lexicon:
             if len(word) >= self.fuzzy_min_length:
                 for variant in _deletions(word):
                     self._deletions.setdefault(variant, set()).add(word)
+        # Words typo repair leaves alone: the lexicon's own, including those that only tell a score
+        # from another number ("3 miles" is not "3 mil").
+        self.known = frozenset(self.vocabulary | self.not_typos | set(self.number_words) | self.units_after
+                               | self.not_after | self.score_lead | self.present_before | self.past_before
+                               | self.score_follow | self.past_after | self.same_before | self.temperature_lead)
         self._word_cache: dict[str, tuple[str, ...]] = {}
         self._digit_words_set = frozenset(self.digit_words)
         # Tokens whose normal form is fixed: punctuation that joins or is dropped.
@@ -510,7 +520,7 @@ class Lexicon:
             text = _APOSTROPHE_S.sub(_apostrophe_s, text)   # "breathing's fine" -> "breathing fine"
             text = _APOSTROPHES.sub("", text)
         if "-" in text:
-            text = _HYPHEN_IN_WORD.sub(" ", text)
+            text = _HYPHEN_IN_WORD.sub(" ", _HYPHEN_SUFFIX.sub("", text))
         tokens = _TOKEN.findall(text)
         # Each distinct token is normalised once and remembered (`_forms`); a reply is then one
         # lookup per token. A form may be several words ("alot" -> "a lot") or none ("lol"):
@@ -572,8 +582,7 @@ class Lexicon:
         token = _RUN_OF_3.sub(r"\1\1", token)           # "sooooo" -> "soo", "feeeel" -> "feel"
         if token in self.spelling:
             return self.spelling[token]
-        if (token in self.vocabulary or token in self.not_typos or token in self.number_words
-                or token in self.real_words):
+        if token in self.known or token in self.real_words:
             return (token,)                               # only unknown words are repaired
         if token.endswith("ish") and token[:-3] in self.number_words:
             return (token[:-3], "ish")                    # "threeish" -> "three ish"

@@ -41,7 +41,7 @@ from bot.triage import scores
 from bot.triage.lexicon import (
     BECAME, DENIABLE, NOT_BARE, DOUBT, FLIP, HYPOTHETICAL as HYPOTHETICAL_CUE, INTENSITY, INTENSITY_ALONE, JUDGED, LEXICON, LIST_AND,
     Clause, MODIFIER, NEG, NORMAL, PAST as PAST_CUE, PRESENT as PRESENT_CUE, PRESSURE, QUESTION, REACH, RED_FLAG,
-    NUMERIC, RESOLVED as RESOLVED_CUE, RESOLVED_NEG, SMALL, SOFT_NEG, SOMEONE_ELSE, SPLIT, TREND, TRIGGER, UNABLE, UNSURE, WELL, Lexicon,
+    NUMERIC, RESOLVED as RESOLVED_CUE, RESOLVED_NEG, SMALL, SOFT_NEG, SOMEONE_ELSE, SPLIT, STILL, TREND, TRIGGER, UNABLE, UNSURE, WELL, Lexicon,
 )
 
 PRESENT = "present"
@@ -146,6 +146,7 @@ class _Clause:
     resolved = False
     resolved_negation = False
     hypothetical_before: int | None = None
+    still_from: int | None = None                    # a "still" after the clause's resolution
     base = PRESENT                                   # the status of a finding nothing qualifies
     flipped = False                                  # a negation or a verdict changed a unit's classes
 
@@ -283,20 +284,43 @@ def _cues(clause: _Clause, lex: Lexicon) -> None:
         clause.at, clause.cmask, clause.tmask = at, cmask, tmask
     if not (every & _STATUS_CUES or clause.question_mark):
         return                                         # a clause with no status cue: the defaults
-    clause.doubted = clause.question_mark or bool(every & DOUBT)
+    clause.doubted = clause.question_mark or bool(every & DOUBT) and _doubts_a_finding(clause, lex)
     clause.past = bool(every & PAST_CUE) and not every & PRESENT_CUE
     clause.resolved_negation = bool(every & RESOLVED_NEG)
     if every & RESOLVED_CUE:
         # "gone numb", "went cold": a change into the finding, not its passing.
-        n = len(flags)
-        clause.resolved = any(f & RESOLVED_CUE and not (f & BECAME and _next_concept(flags, k + 1))
-                              for k, f in enumerate(flags))
+        resolving = [k for k, f in enumerate(flags)
+                     if f & RESOLVED_CUE and not (f & BECAME and _next_concept(flags, k + 1))]
+        clause.resolved = bool(resolving)
+        if resolving and every & STILL:
+            # "blacked out for a sec and the room is still spinning": after a "still" that follows
+            # the resolution, findings are current again.
+            clause.still_from = next((k for k in range(resolving[-1] + 1, len(flags)) if flags[k] & STILL), None)
     if every & HYPOTHETICAL_CUE:
         # "not sure if my chest is tight": the "if" of a doubt asks nothing.
         clause.hypothetical_before = next(
             (k for k, f in enumerate(flags) if f & HYPOTHETICAL_CUE and not (k and flags[k - 1] & UNSURE)), None)
     # The status of a finding nothing in particular qualifies (see `_status`).
     clause.base = RESOLVED if clause.resolved else DOUBTED if clause.doubted else PAST if clause.past else PRESENT
+
+
+def _doubts_a_finding(clause: _Clause, lex: Lexicon) -> bool:
+    """Whether a doubt word hedges what the patient feels, not a number: "couldn't get a proper
+    breath for maybe 20 min" is sure of the breath; "maybe a 4" only rounds the score."""
+    flags, words, starts = clause.flags, clause.words, clause.starts
+    n = len(flags)
+    for k, f in enumerate(flags):
+        if not f & DOUBT:
+            continue
+        j = k + 1
+        if j < n and words[starts[j]] in _ARTICLES:
+            j += 1
+        if not (j < n and lex.is_number(words[starts[j]])):
+            return True
+    return False
+
+
+_ARTICLES = frozenset({"a", "an", "un", "una", "like", "about", "around", "unos", "unas"})
 
 
 def _next_concept(flags: list[int], k: int) -> bool:
@@ -425,7 +449,8 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
     last = len(classes) - 1
     findings = lex.findings
     # A clause with no negation, verdict or hypothesis gives every finding the same status.
-    plain = None if denied or clause.fine or clause.hypothetical_before is not None else clause.base
+    plain = None if denied or clause.fine or clause.hypothetical_before is not None \
+        or clause.still_from is not None else clause.base
     while candidates:                                 # lowest bit first: the lexicon's order
         low = candidates & -candidates
         candidates ^= low
@@ -532,7 +557,7 @@ def _status(clause: _Clause, units: list[int], start: int, red_flag: bool, topic
             return DOUBTED if strength == _SOFT and red_flag else NEGATED
     if clause.fine and not clause.fine.isdisjoint(units):
         return NEGATED                                 # "breathing is fine"
-    if clause.resolved:
+    if clause.resolved and (clause.still_from is None or start < clause.still_from):
         return RESOLVED
     if clause.hypothetical_before is not None and clause.hypothetical_before < start:
         return HYPOTHETICAL
@@ -563,7 +588,10 @@ def _across_clauses(clauses: list[_Clause], lex: Lexicon) -> None:
                 if m.status not in (NEGATED, RESOLVED) and (negative or m.finding in lex.topics) else m
                 for m in before.mentions
             ]
-            continue
+            if negative:
+                continue
+            # "couldn't get a proper breath last night, totally normal since": a verdict of now
+            # also says a complaint of the past has passed (below).
         if any(m.status in HAPPENED for m in clause.mentions):
             continue
         # "felt dizzy after, but fine now", "tuve una puntada, ya no la tengo": what the clause
@@ -577,6 +605,8 @@ def _across_clauses(clauses: list[_Clause], lex: Lexicon) -> None:
         for j in range(k - 1, -1, -1):
             if not any(m.status in HAPPENED for m in clauses[j].mentions):
                 continue
+            if _another_part(clause, clauses[j]):
+                break      # "coughed up blood-streaked phlegm. lower back fine now": the back is fine
             clauses[j].mentions = [
                 m._replace(status=RESOLVED) if m.status in HAPPENED and (passed or (m.status == PAST and m.red_flag))
                 else m for m in clauses[j].mentions
@@ -590,6 +620,19 @@ def _across_clauses(clauses: list[_Clause], lex: Lexicon) -> None:
                         earlier.mentions = [m._replace(status=RESOLVED) if m.finding in gone and m.status in HAPPENED
                                             else m for m in earlier.mentions]
             break
+
+
+def _another_part(clause: _Clause, before: _Clause) -> bool:
+    """Whether a clause names a body part the clause before does not: what it says (fine, gone)
+    is about that part, not about the findings before it."""
+    parts = {clause.text(k, k + 1) for k, cs in enumerate(clause.classes) if not cs.isdisjoint(_PARTS)}
+    if not parts:
+        return False
+    named = {before.text(k, k + 1) for k, cs in enumerate(before.classes) if not cs.isdisjoint(_PARTS)}
+    return not parts <= named
+
+
+_PARTS = frozenset({"body_part", "limb", "neck", "head"})
 
 
 def _fine_now(clause: _Clause) -> bool:
@@ -737,6 +780,8 @@ def _intensity(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) ->
                     if any(-1 <= k - u <= 1 for u in pain_units):
                         found.append((spec.value, clause.text(k, k + 1)))
                     continue
+                if spec.with_pain and not pains:
+                    continue   # "up all night with the baby": no pain kept them up
                 near = [m for m in here if _distance(m, k) <= 1]
                 if near and all(m.finding not in PAIN_FINDINGS for m in near):
                     continue   # "severe headache", "bad bruise": not about soreness
