@@ -71,6 +71,7 @@ def _apostrophe_s(m: re.Match) -> str:
     return word + "s" if word in _S_CONTRACTIONS else word
 
 
+_NAME = "somebody"   # what a name that is also a lexicon word becomes (see `Lexicon._unname`)
 _HYPHEN_IN_WORD = re.compile(r"(?<=[a-z])-(?=[a-z])")
 # "knife-y", "pink-ish": a suffix after a hyphen belongs to its word ("knifey", "pinkish").
 _HYPHEN_SUFFIX = re.compile(r"(?<=[a-z])-(?=(?:y|ish)\b)")
@@ -320,7 +321,8 @@ class Lexicon:
                     self._deletions.setdefault(variant, set()).add(word)
         # Words typo repair leaves alone: the lexicon's own, including those that only tell a score
         # from another number ("3 miles" is not "3 mil").
-        self.known = frozenset(self.vocabulary | self.not_typos | set(self.number_words) | self.units_after
+        self.known = frozenset(self.vocabulary | self.not_typos | set(self.number_words) | self.clause_breakers
+                               | self.joins | self.units_after
                                | self.not_after | self.score_lead | self.present_before | self.past_before
                                | self.score_follow | self.past_after | self.same_before | self.temperature_lead)
         self._word_cache: dict[str, tuple[str, ...]] = {}
@@ -406,6 +408,11 @@ class Lexicon:
         # Digits used as words in texting ("hurts 2 breathe"): read as the word before a verb.
         self.digit_words: dict[str, str] = dict(norm["digit_words"])
         self.digit_word_before = frozenset(norm["digit_word_before"])
+        names = sorted(norm["names"], key=len, reverse=True)
+        self._names = re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b")
+        self._accented_words = {k: f" {v} " for k, v in norm["accented"].items()}
+        self._accented = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(self._accented_words, key=len, reverse=True)))
+                                    + r")(?!\w)")
         emoji = dict(norm["emoji"])
         self._emoji = re.compile("|".join(re.escape(e) for e in sorted(emoji, key=len, reverse=True)))
         self._emoji_words = {e: f" {w} " for e, w in emoji.items()}
@@ -511,6 +518,8 @@ class Lexicon:
     def words(self, text: str) -> list[str]:
         """Raw text -> normalised words and punctuation marks, in order. ":" and "+" are dropped
         ("fever: none" reads as "fever none")."""
+        if self._names.search(text):
+            text = self._unname(text)
         text = text.lower()
         if not text.isascii():
             text = self._fold(text)
@@ -541,8 +550,18 @@ class Lexicon:
             self._digits_as_words(words)
         return words
 
+    def _unname(self, text: str) -> str:
+        """A name from `[normalise] names`, capitalised inside a sentence, becomes a word the lexicon
+        does not know: "this is Rosa's son" is no redness. At a sentence's start it stays."""
+        def unname(m: re.Match) -> str:
+            before = text[:m.start()].rstrip()
+            return m.group() if not before or before[-1] in ".!?\n¿¡" else _NAME
+        return self._names.sub(unname, text)
+
     def _fold(self, text: str) -> str:
         """Accents off, emoji that mean something into words, the rest of emoji and symbols dropped."""
+        if self._accented.search(text):                     # "sí" -> "yes", not "si" (if)
+            text = self._accented.sub(lambda m: self._accented_words[m.group()], text)
         text = text.translate(_FOLD)                        # á -> a, ñ -> n, ’ -> '
         if not text.isascii():
             text = self._emoji.sub(lambda m: self._emoji_words[m.group()], text)

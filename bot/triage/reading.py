@@ -236,7 +236,7 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     else:
         is_question, answerable, asked, identity = False, False, _NONE, False
         asked_words, asked_clauses = "", _NO_CLAUSES
-    wellness = _wellness(clauses, asked) if every & WELL else ()
+    wellness = _wellness(clauses, asked) if every & (WELL | TREND) else ()
     pressure = _pressure_minutes(clauses, lex) if every & PRESSURE else None
 
     by_finding: dict[str, list[Mention]] = {}
@@ -289,8 +289,10 @@ def _cues(clause: _Clause, lex: Lexicon) -> None:
     clause.resolved_negation = bool(every & RESOLVED_NEG)
     if every & RESOLVED_CUE:
         # "gone numb", "went cold": a change into the finding, not its passing.
+        # "a faded bruise": after an article, a word of passing describes, it says nothing passed.
         resolving = [k for k, f in enumerate(flags)
-                     if f & RESOLVED_CUE and not (f & BECAME and _next_concept(flags, k + 1))]
+                     if f & RESOLVED_CUE and not (f & BECAME and _next_concept(flags, k + 1))
+                     and not (k and clause.words[clause.starts[k - 1]] in _DETERMINERS)]
         clause.resolved = bool(resolving)
         if resolving and every & STILL:
             # "blacked out for a sec and the room is still spinning": after a "still" that follows
@@ -321,6 +323,7 @@ def _doubts_a_finding(clause: _Clause, lex: Lexicon) -> bool:
 
 
 _ARTICLES = frozenset({"a", "an", "un", "una", "like", "about", "around", "unos", "unas"})
+_DETERMINERS = frozenset({"a", "an", "the", "un", "una", "el", "la"})
 
 
 def _next_concept(flags: list[int], k: int) -> bool:
@@ -649,16 +652,28 @@ _BODY = frozenset({"body_part"})
 
 def _someone_elses(clauses: list[_Clause]) -> None:
     """"my son has a cough so I didn't sleep, shoulder's a 2": what follows "my son has" in its
-    clause is someone else's when the writer gives their own score in another clause. A breathing
-    or chest finding stays the patient's (safety first)."""
+    clause is someone else's when the writer gives their own score (not one they report of
+    another: "she says the knee is a 4") in another clause, until the
+    writer speaks of themselves again ("... and now I have chills too"). A breathing or chest
+    finding stays the patient's (safety first)."""
     for clause in clauses:
         if not clause.all & SOMEONE_ELSE or not clause.mentions:
             continue
-        if not any(c.scores for c in clauses if c is not clause):
-            return
+        if not any(c.scores and _THIRD_PERSON.isdisjoint(c.words) for c in clauses if c is not clause):
+            return      # no score of the writer's own ("mi mamá tiene fiebre, dice que la rodilla en 4")
         u = next(k for k, f in enumerate(clause.flags) if f & SOMEONE_ELSE)
-        clause.mentions = [m._replace(status=SOMEONE_ELSES) if m.start > u and not m.red_flag else m
+        if u + 1 < len(clause.starts) and clause.words[clause.starts[u + 1]] in _MODAL_AFTER_HAS:
+            continue                   # "my daughter has to drive me, I'm dizzy": the patient's
+        words, starts = clause.words, clause.starts
+        mine = next((k for k in range(u + 1, len(starts)) if words[starts[k]] in _FIRST_PERSON), len(starts))
+        clause.mentions = [m._replace(status=SOMEONE_ELSES) if u < m.start < mine and not m.red_flag else m
                            for m in clause.mentions]
+
+
+_MODAL_AFTER_HAS = frozenset({"to", "que"})
+_THIRD_PERSON = frozenset({"she", "he", "her", "his", "shes", "hes", "they", "their", "theyre", "says", "said",
+                           "dice", "dijo", "le", "su", "sus", "ella", "ellos"})
+_FIRST_PERSON = frozenset({"i", "im", "ive", "id", "me", "myself", "yo", "tengo", "estoy", "siento", "tuve"})
 
 
 def _verdict_only(clause: _Clause) -> bool:
@@ -722,8 +737,13 @@ def _distance(m: Mention, k: int) -> int:
 
 
 def _fevers_from_temperatures(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) -> list[Mention]:
-    """"Temp 101" is a fever, "temp is 98.6" is not; a reading like "100.8" alone is one."""
+    """"Temp 101" is a fever, "temp is 98.6" is not; a reading like "100.8" alone is one. A bare
+    temperature word is judged by a reading in another clause too ("took my temp to be safe, 99.1")."""
     out = list(mentions)
+    readings = [t for clause in clauses for t in scores.temperatures_in(clause.words, lex)]
+    if readings and not any(scores.is_fever(t, lex) for t in readings):
+        out = [m._replace(status=NEGATED) if m.finding == "fever" and m.status != NEGATED
+               and "temp" in clauses[m.clause].classes[m.start] else m for m in out]
     for clause in clauses:
         temps = scores.temperatures_in(clause.words, lex)
         if not temps:
@@ -807,8 +827,7 @@ def _trend(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) -> tup
             near = [m for m in here if _distance(m, k) <= 2]
             if near and min(near, key=lambda m: _distance(m, k)).finding not in PAIN_FINDINGS:
                 continue   # about a bruise or a redness, not the soreness
-            if k + 2 < len(clause.classes) and clause.words[clause.starts[k + 1]] in _THAN \
-                    and "past" not in clause.classes[k + 2]:
+            if _compared(clause, k):
                 continue   # "sorer than where you needled": a comparison, not a change
             words = clause.text(k, k + 1)
             if "improving" in cs:
@@ -874,11 +893,19 @@ def _wellness(clauses: list[_Clause], asked: list[_Clause]) -> tuple[str, ...]:
         if any(c is a for a in asked):
             continue
         for k, cs in enumerate(c.classes):
-            if ("wellness" in cs and k not in c.denied) or ("difficulty" in cs and c.denied.get(k) == _HARD):
+            if ("wellness" in cs and k not in c.denied) or ("difficulty" in cs and c.denied.get(k) == _HARD) \
+                    or ("improving" in cs and k not in c.denied and _compared(c, k)):
                 out.append(c.text(k, k + 1))
     if out and all(w in _ACK_LIKE for w in out) and any("ack" in cs for c in clauses for cs in c.classes):
         return ()                                      # "perfecto, quedo atento": an acknowledgement
     return tuple(out)
+
+
+def _compared(clause: _Clause, k: int) -> bool:
+    """An improving word in a comparison with no earlier time: "feel better than I have in years",
+    "mejor que nunca" say the patient is well ("better than yesterday" is a trend: `_trend`)."""
+    return k + 2 < len(clause.classes) and clause.words[clause.starts[k + 1]] in _THAN \
+        and "past" not in clause.classes[k + 2]
 
 
 def _pressure_minutes(clauses: list[_Clause], lex: Lexicon) -> float:

@@ -66,6 +66,7 @@ def scores_in(words: list[str], numbers: list[int], lex: Lexicon, whole_reply: b
         if half:              # "eight and a half", "2 y medio": up to the next whole number
             end += half
             value += 1
+            is_word = False   # a word number with a half is a measure, as a digit is
         scaled = _scale_after(words, end, lex)
         high = None
         if scaled:
