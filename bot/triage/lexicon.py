@@ -197,6 +197,7 @@ class Lexicon:
         # see reading._clauses) and the clause-breaking words.
         self.clause_splitters = self.clause_breakers | frozenset(".,;!?\n()[]-/")
         self.topics = frozenset(scope["topics"])
+        self.topic_order = tuple(scope["topics"])      # for reasons that read the same in every process
         self.joins = frozenset(scope["joins"])
         self.shared = frozenset(scope["shared"])
         self.flips: dict[str, str] = dict(raw["flips"])

@@ -285,7 +285,9 @@ def _cues(clause: _Clause, lex: Lexicon) -> None:
     if not (every & _STATUS_CUES or clause.question_mark):
         return                                         # a clause with no status cue: the defaults
     clause.doubted = clause.question_mark or bool(every & DOUBT) and _doubts_a_finding(clause, lex)
-    clause.past = bool(every & PAST_CUE) and not every & PRESENT_CUE
+    # "más cargada que anoche": a time after "than" is what today is compared with, not when.
+    clause.past = bool(every & PAST_CUE) and not every & PRESENT_CUE and any(
+        f & PAST_CUE and not (k and clause.words[clause.starts[k - 1]] in _THAN) for k, f in enumerate(flags))
     clause.resolved_negation = bool(every & RESOLVED_NEG)
     if every & RESOLVED_CUE:
         # "gone numb", "went cold": a change into the finding, not its passing.
@@ -519,7 +521,7 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
                     own.extend(_next_to(u, c, classes, used))   # "sharp stabbing pain": one pain
             out.append(_mention_of(clause, finding.id, finding.tag, finding.red_flag, units + own))
             used.update(own)
-    for c in lex.topics:
+    for c in lex.topic_order:
         if c in at:
             for u in at[c]:
                 if u not in used and classes[u].isdisjoint(NOT_BARE):
@@ -560,7 +562,7 @@ def _status(clause: _Clause, units: list[int], start: int, red_flag: bool, topic
             return DOUBTED if strength == _SOFT and red_flag else NEGATED
     if clause.fine and not clause.fine.isdisjoint(units):
         return NEGATED                                 # "breathing is fine"
-    if clause.resolved and (clause.still_from is None or start < clause.still_from):
+    if clause.resolved and (clause.still_from is None or max(units) < clause.still_from):
         return RESOLVED
     if clause.hypothetical_before is not None and clause.hypothetical_before < start:
         return HYPOTHETICAL
@@ -784,6 +786,8 @@ def _racing_pulses(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon
 def _intensity(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) -> tuple[int, str] | None:
     """Intensity words about soreness; the strongest wins (safety first)."""
     found: list[tuple[int, str]] = []
+    other = any(m.status != NEGATED for m in mentions)
+    severe = lex.thresholds["urgent_soreness"]          # a stand-in from which U3 fires
     for clause in clauses:
         if not clause.all & INTENSITY:
             continue
@@ -805,7 +809,12 @@ def _intensity(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) ->
                 near = [m for m in here if _distance(m, k) <= 1]
                 if near and all(m.finding not in PAIN_FINDINGS for m in near):
                     continue   # "severe headache", "bad bruise": not about soreness
-                if pains or not here:
+                if pains:
+                    found.append((spec.value, clause.text(k, k + 1)))
+                elif not here and (spec.value >= severe or not other or any(m.finding in PAIN_FINDINGS for m in mentions)):
+                    # A clause of its own ("pretty bad today") is about the soreness, unless the
+                    # reply names only something else ("bruise is turning yellow, no biggie");
+                    # a severe word stays the soreness's (safety first).
                     found.append((spec.value, clause.text(k, k + 1)))
     return max(found, key=lambda f: f[0]) if found else None
 
@@ -902,10 +911,11 @@ def _wellness(clauses: list[_Clause], asked: list[_Clause]) -> tuple[str, ...]:
 
 
 def _compared(clause: _Clause, k: int) -> bool:
-    """An improving word in a comparison with no earlier time: "feel better than I have in years",
-    "mejor que nunca" say the patient is well ("better than yesterday" is a trend: `_trend`)."""
+    """A trend word in a comparison with no earlier time: "sorer than where you needled" is no
+    change, and "feel better than I have in years" says the patient is well; "better than
+    yesterday", "stiffer than it was this morning" are trends."""
     return k + 2 < len(clause.classes) and clause.words[clause.starts[k + 1]] in _THAN \
-        and "past" not in clause.classes[k + 2]
+        and not any("past" in cs for cs in clause.classes[k + 2:k + 5])
 
 
 def _pressure_minutes(clauses: list[_Clause], lex: Lexicon) -> float:
