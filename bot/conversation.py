@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -43,9 +44,51 @@ _STOP_REQUEST = re.compile(
     re.IGNORECASE,
 )
 GROUP_WINDOW = timedelta(minutes=2)  # texts this close together are read as one reply
+GROUP_LIMIT = 10  # the latest texts of a group; a patient sending dozens a minute is not re-read whole
 MAX_TRIAGE_CHARS = 2000  # a reply longer than any SMS conversation is read up to here
 REPEAT_MONITOR_RULE = "M-again"
-_Inbound = so.aliased(Message)  # "a second monitor in a row becomes routine" (PROTOCOL 5)
+_Inbound = so.aliased(Message)
+
+# The statements every reply runs, built once with bound parameters, on the tables rather than
+# the mapped classes: SQLAlchemy then reuses their compiled form and cache key, and the ORM's
+# unit of work stays out of the hot path. Building a statement from literal values costs more
+# CPU than PostgreSQL takes to run it (bench/README.md).
+_messages, _assessments, _checkins = Message.__table__, Assessment.__table__, CheckIn.__table__
+_PATIENT = (
+    sa.select(Patient, TreatmentSession).outerjoin(TreatmentSession, TreatmentSession.patient_id == Patient.id)
+    .where(Patient.phone == sa.bindparam("number"))
+    .order_by(sa.case((TreatmentSession.status == "open", 0), else_=1),
+              sa.case((TreatmentSession.ended_at.is_(None), 1), else_=0), TreatmentSession.ended_at.desc(),
+              Patient.id.desc()).limit(1)
+    .options(so.joinedload(Patient.clinic))
+)
+_STORE = _messages.insert().returning(_messages.c.id)
+_GROUP = (
+    sa.select(_messages.c.id, _messages.c.body)
+    .where(_messages.c.patient_id == sa.bindparam("patient_id"), _messages.c.direction == "in",
+           _messages.c.purpose == "reply", _messages.c.created_at >= sa.bindparam("since"))
+    .order_by(_messages.c.created_at.desc(), _messages.c.id.desc()).limit(GROUP_LIMIT)
+)
+_HISTORY_COLUMNS = (_assessments.c.message_id, _assessments.c.level, _assessments.c.soreness, _assessments.c.rules,
+                    _assessments.c.symptoms, _assessments.c.checkin_id, _assessments.c.created_at)
+_HISTORY = (sa.select(*_HISTORY_COLUMNS)
+            .where(_assessments.c.patient_id == sa.bindparam("patient_id"),
+                   _assessments.c.session_id == sa.bindparam("session_id"))
+            .order_by(_assessments.c.created_at, _assessments.c.id))
+_HISTORY_WITHOUT_SESSION = (sa.select(*_HISTORY_COLUMNS)
+                            .where(_assessments.c.patient_id == sa.bindparam("patient_id"),
+                                   _assessments.c.session_id.is_(None))
+                            .order_by(_assessments.c.created_at, _assessments.c.id))
+_ASSESS = _assessments.insert().returning(_assessments.c.id)
+_CHECKINS = sa.select(_checkins.c.id, _checkins.c.protocol_id, _checkins.c.status, _checkins.c.due_at,
+                      _checkins.c.sent_at).where(_checkins.c.session_id == sa.bindparam("session_id"))
+_MARK_REPLIED = (_checkins.update().where(_checkins.c.id == sa.bindparam("checkin_id"))
+                 .values(status="replied", replied_at=sa.bindparam("at")))
+
+
+class _Text(NamedTuple):
+    id: int
+    body: str
 
 
 @dataclass(frozen=True)
@@ -103,7 +146,7 @@ def handle_inbound(msg: Inbound, *, secret: str, default_region: str) -> str:
         return _store_and_answer(msg, patient.clinic_id, patient.id, None, "keyword",
                                  lambda inbound_id: _keyword(patient, keyword, now))
     return _store_and_answer(msg, patient.clinic_id, patient.id, None, "reply",
-                             lambda inbound_id: _reply(patient, session, inbound_id, now))
+                             lambda inbound_id: _reply(patient, session, inbound_id, msg.body, now))
 
 
 def _answer_to(sid: str) -> str:
@@ -119,14 +162,7 @@ def _patient_for(number: str) -> tuple[Patient | None, TreatmentSession | None]:
 
     A number known at several clinics belongs to the patient whose episode is most recent.
     """
-    row = db.session.execute(
-        sa.select(Patient, TreatmentSession).outerjoin(TreatmentSession, TreatmentSession.patient_id == Patient.id)
-        .where(Patient.phone == number)
-        .order_by(sa.case((TreatmentSession.status == "open", 0), else_=1),
-                  sa.case((TreatmentSession.ended_at.is_(None), 1), else_=0), TreatmentSession.ended_at.desc(),
-                  Patient.id.desc()).limit(1)
-        .options(so.joinedload(Patient.clinic))
-    ).first()
+    row = db.session.execute(_PATIENT, {"number": number}).first()
     return (row[0], row[1]) if row else (None, None)
 
 
@@ -144,17 +180,15 @@ def _store_and_answer(msg: Inbound, clinic_id: int, patient_id: int | None, prov
     common = dict(clinic_id=clinic_id, patient_id=patient_id, provider_id=provider_id,
                   created_at=msg.received_at, updated_at=msg.received_at, attempts=0)
     try:
-        inbound_id = db.session.execute(
-            sa.insert(Message).values(direction="in", purpose=purpose, body=msg.body, twilio_sid=msg.sid,
-                                      status="received", **common).returning(Message.id)
-        ).scalar_one()
+        inbound_id = db.session.execute(_STORE, dict(direction="in", purpose=purpose, body=msg.body,
+                                                     twilio_sid=msg.sid, status="received", **common)).scalar_one()
     except IntegrityError:  # this MessageSid was stored before: a Twilio retry gets the same answer
         db.session.rollback()
         return _answer_to(msg.sid)
     answer = decide(inbound_id)
     if answer:
-        db.session.execute(sa.insert(Message).values(direction="out", purpose="answer", body=answer,
-                                                     reply_to_id=inbound_id, status="twiml", **common))
+        db.session.execute(_STORE, dict(direction="out", purpose="answer", body=answer, reply_to_id=inbound_id,
+                                        status="twiml", **common))
     db.session.commit()
     log.info("inbound message id=%s purpose=%s answered=%s", inbound_id, purpose, bool(answer))
     return answer
@@ -175,7 +209,7 @@ def _keyword(patient: Patient, keyword: str, now: datetime) -> str:
     return messages.render(f"answer.{keyword}", patient.language)
 
 
-def _attributed_checkin(checkins: list[CheckIn], now: datetime) -> CheckIn | None:
+def _attributed_checkin(checkins: list[sa.Row], now: datetime) -> sa.Row | None:
     """The check-in a reply answers: the latest one sent before it, even if already marked missed."""
     answered = [c for c in checkins if c.sent_at is not None and c.sent_at <= now
                 and c.status in ("sent", "replied", "missed")]
@@ -202,22 +236,22 @@ def in_context(result: Triage, previous_level: str | None) -> tuple[str, list[st
     return level, rules, reasons
 
 
-def _reply(patient: Patient, session: TreatmentSession | None, inbound_id: int, now: datetime) -> str:
-    group = db.session.execute(
-        sa.select(Message.id, Message.body)
-        .where(Message.patient_id == patient.id, Message.direction == "in", Message.purpose == "reply",
-               Message.created_at >= now - GROUP_WINDOW)
-        .order_by(Message.created_at, Message.id)
-    ).all()
+def _reply(patient: Patient, session: TreatmentSession | None, inbound_id: int, body: str, now: datetime) -> str:
+    execute = db.session.execute
+    if session is not None:
+        history = execute(_HISTORY, {"patient_id": patient.id, "session_id": session.id}).all()
+    else:
+        history = execute(_HISTORY_WITHOUT_SESSION, {"patient_id": patient.id}).all()
+    # Every reply is assessed as it is stored, so texts to read together with this one exist only
+    # if the latest assessment is this recent; most replies come alone and skip the query.
+    since = now - GROUP_WINDOW
+    if history and history[-1].created_at >= since:
+        group = execute(_GROUP, {"patient_id": patient.id, "since": since}).all()[::-1]
+    else:
+        group = [_Text(inbound_id, body)]
     group_ids = {m.id for m in group}
     text = " ".join(m.body.strip() for m in group if m.body.strip())[:MAX_TRIAGE_CHARS]
-    history = [a for a in db.session.execute(
-        sa.select(Assessment.message_id, Assessment.level, Assessment.soreness, Assessment.rules,
-                  Assessment.symptoms, Assessment.checkin_id, Assessment.created_at)
-        .where(Assessment.patient_id == patient.id,
-               Assessment.session_id == (session.id if session else None))
-        .order_by(Assessment.created_at, Assessment.id)
-    ) if a.message_id not in group_ids]
+    history = [a for a in history if a.message_id not in group_ids]
     previous = history[-1] if history else None
     previous_score = next((a.soreness for a in reversed(history) if a.soreness is not None), None)
     hours = (now - session.ended_at).total_seconds() / 3600 if session else 0.0
@@ -227,15 +261,15 @@ def _reply(patient: Patient, session: TreatmentSession | None, inbound_id: int, 
     level, rules, reasons = in_context(result, previous.level if previous else None)
     wants_stop = asks_to_stop(text) and PROTOCOL.rank(level) < PROTOCOL.rank("routine")
 
-    checkins = list(session.checkins) if session else []
+    checkins = execute(_CHECKINS, {"session_id": session.id}).all() if session else []
     checkin = _attributed_checkin(checkins, now)
     if checkin is not None and checkin.status != "replied":
-        checkin.status, checkin.replied_at = "replied", now
+        execute(_MARK_REPLIED, {"checkin_id": checkin.id, "at": now})
     assessment = dict(message_id=inbound_id, patient_id=patient.id, session_id=session.id if session else None,
                       checkin_id=checkin.id if checkin else None, level=level, text=text,
                       soreness=result.soreness, symptoms=sorted(result.symptoms), rules=rules, reasons=reasons,
                       hours_since_session=round(hours, 2), protocol_version=result.protocol_version, created_at=now)
-    assessment_id = db.session.execute(sa.insert(Assessment).values(**assessment).returning(Assessment.id)).scalar_one()
+    assessment_id = execute(_ASSESS, assessment).scalar_one()
 
     if PROTOCOL.rank(level) >= PROTOCOL.rank("routine"):
         escalation.open_escalation(patient=patient, session=session, level=level, rule=rules[0] if rules else "",
@@ -245,25 +279,28 @@ def _reply(patient: Patient, session: TreatmentSession | None, inbound_id: int, 
         findings = [schedule.Finding(level=a["level"], rules=frozenset(a["rules"]), symptoms=frozenset(a["symptoms"]),
                                      protocol_id=protocol_ids.get(a["checkin_id"]), at=a["created_at"])
                     for a in [*(h._asdict() for h in history), assessment]]
-        _replan(session, patient, checkins, findings, now)
+        states = [schedule.CheckInState(c.id, c.protocol_id, "replied" if c is checkin else c.status, c.due_at)
+                  for c in checkins]
+        _replan(session, patient, states, findings, now)
     if wants_stop:
         return messages.render("answer.stop_question", patient.language, clinic=patient.clinic.sms_name)
     return answer_for(level, patient, session, result.symptoms, turn=len(history))
 
 
-def _replan(session: TreatmentSession, patient: Patient, checkins: list[CheckIn],
+def _replan(session: TreatmentSession, patient: Patient, states: list[schedule.CheckInState],
             findings: list[schedule.Finding], now: datetime) -> None:
-    states = [schedule.CheckInState(c.id, c.protocol_id, c.status, c.due_at) for c in checkins]
     change = schedule.replan_after_finding(
         ended_at=session.ended_at, regions=session.regions, precautions=patient.precautions,
         tz=episodes.patient_zone(patient), quiet=episodes.quiet_hours(patient.clinic), checkins=states,
         findings=findings, now=now)
-    for planned in change.add:
-        db.session.add(CheckIn(session=session, protocol_id=planned.protocol_id, due_at=planned.due_at,
-                               created_at=now))
-    for checkin in checkins:
-        if checkin.id in change.cancel and checkin.status == "planned":
-            checkin.status, checkin.status_reason = "cancelled", "no longer needed"
+    if change.add:
+        db.session.execute(sa.insert(_checkins), [
+            dict(session_id=session.id, protocol_id=planned.protocol_id, due_at=planned.due_at, status="planned",
+                 attempts=0, created_at=now) for planned in change.add])
+    if change.cancel:
+        db.session.execute(_checkins.update().where(_checkins.c.id.in_(change.cancel),
+                                                    _checkins.c.status == "planned")
+                           .values(status="cancelled", status_reason="no longer needed"))
 
 
 def answer_for(level: str, patient: Patient, session: TreatmentSession | None, symptoms: frozenset[str],

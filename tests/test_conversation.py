@@ -72,6 +72,15 @@ def test_texts_further_apart_are_separate_replies(app, clinic, clock, client):
     assert latest().text == "thanks"
 
 
+def test_a_burst_of_texts_is_read_up_to_its_latest_ten(app, clinic, clock, client):
+    """A patient sending dozens of texts a minute does not make each one re-read all the others."""
+    enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
+    for i in range(1, 13):
+        clock.set(ny(2026, 11, 18, 10, 30, i * 4))
+        text_in(client, MARIA, f"text {i}")
+    assert latest().text == " ".join(f"text {i}" for i in range(3, 13))
+
+
 def test_monitor_schedules_an_extra_checkin_and_a_second_monitor_in_a_row_becomes_routine(app, clinic, clock,
                                                                                           client, gateway):
     e = enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
