@@ -141,6 +141,46 @@ def migrate_and_seed(url: str, workdir: Path, patients: int) -> None:
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        seed_history(conn)
+        # Statistics for the planner, as autovacuum keeps them in a running clinic (it may be off on
+        # a test server), and a checkpoint so the seeding's writes are not flushed while measuring.
+        conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
+
+
+def seed_history(conn: psycopg.Connection) -> None:
+    """The texts a running clinic already holds: each check-in sent so far, the patient's reply, its
+    assessment and the answer. Without them the tables the replies read start empty, and the
+    planner's plans for empty tables (sequential scans) get slower with every reply stored."""
+    conn.execute("""
+        INSERT INTO messages (clinic_id, direction, patient_id, checkin_id, purpose, body, to_number, twilio_sid,
+                              status, attempts, sent_at, created_at, updated_at)
+        SELECT p.clinic_id, 'out', p.id, c.id, 'checkin', 'How sore is it now, 0 to 10?', p.phone,
+               'SMout' || c.id, 'delivered', 1, c.sent_at, c.sent_at, c.sent_at
+        FROM checkins c JOIN treatment_sessions s ON s.id = c.session_id JOIN patients p ON p.id = s.patient_id
+        WHERE c.status = 'sent'""")
+    conn.execute("""
+        INSERT INTO messages (clinic_id, direction, patient_id, checkin_id, purpose, body, twilio_sid, status,
+                              attempts, created_at, updated_at)
+        SELECT clinic_id, 'in', patient_id, checkin_id, 'reply', 'about a 4', 'SMin' || checkin_id, 'received', 0,
+               sent_at + interval '20 minutes', sent_at + interval '20 minutes'
+        FROM messages WHERE purpose = 'checkin'""")
+    conn.execute("""
+        INSERT INTO assessments (message_id, patient_id, session_id, checkin_id, level, text, soreness, symptoms,
+                                 rules, reasons, hours_since_session, protocol_version, created_at)
+        SELECT m.id, m.patient_id, c.session_id, m.checkin_id, 'expected', m.body, 4, '["soreness"]', '[]',
+               '[]', extract(epoch FROM m.created_at - s.ended_at) / 3600, '1', m.created_at
+        FROM messages m JOIN checkins c ON c.id = m.checkin_id JOIN treatment_sessions s ON s.id = c.session_id
+        WHERE m.direction = 'in'""")
+    conn.execute("""
+        INSERT INTO messages (clinic_id, direction, patient_id, reply_to_id, purpose, body, status, attempts,
+                              created_at, updated_at)
+        SELECT clinic_id, 'out', patient_id, id, 'answer', 'Thanks. That is expected.', 'twiml', 0, created_at,
+               created_at
+        FROM messages WHERE direction = 'in'""")
+    conn.execute("""UPDATE checkins SET status = 'replied', replied_at = sent_at + interval '20 minutes'
+                    WHERE status = 'sent'""")
 
 
 def free_port() -> int:
@@ -261,15 +301,33 @@ class Request:
     headers: dict[str, str]
 
 
-def signed_replies(count: int, patients: int, seed: int = 11) -> list[Request]:
-    """`count` inbound texts, each signed as Twilio would, from the patients' numbers in turn."""
+def sender_sequence(count: int, patients: int, follow_ups: float, rate: float, rng: random.Random) -> list[int]:
+    """Which patient sends each text: mostly one reply each, as patients answer a check-in; a
+    `follow_ups` share are a second text from someone who wrote in the last 30 seconds ("oh and
+    the bruise is small"), which is read together with the first (`conversation.GROUP_WINDOW`).
+    Patients are reused in turn once each has written."""
+    senders: list[int] = []
+    fresh = 0
+    recent = max(1, round(30 * rate))
+    for i in range(count):
+        if senders and rng.random() < follow_ups:
+            senders.append(rng.choice(senders[-recent:]))
+        else:
+            senders.append(fresh % patients + 1)
+            fresh += 1
+    return senders
+
+
+def signed_replies(count: int, patients: int, follow_ups: float, rate: float, seed: int = 11) -> list[Request]:
+    """`count` inbound texts, each signed as Twilio would, from the patients' numbers."""
     rng = random.Random(seed)
     texts, weights = zip(*REPLIES)
     validator = RequestValidator(AUTH_TOKEN)
     requests = []
-    for i, body in enumerate(rng.choices(texts, weights, k=count)):
+    senders = sender_sequence(count, patients, follow_ups, rate, rng)
+    for i, (body, sender) in enumerate(zip(rng.choices(texts, weights, k=count), senders)):
         params = {"MessageSid": f"SM{os.getpid():08x}{i:024x}", "AccountSid": "AC" + "0" * 32,
-                  "From": phone(i % patients + 1), "To": "+12125550199", "Body": body, "NumMedia": "0"}
+                  "From": phone(sender), "To": "+12125550199", "Body": body, "NumMedia": "0"}
         signature = validator.compute_signature(PUBLIC_BASE_URL + PATH, params)
         requests.append(Request("POST", PATH, urlencode(params).encode(), {
             "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}))
@@ -364,12 +422,16 @@ def run_phase(label: str, base: str, requests: list[Request], warmup: int, args:
     return ok and not warmup_errors
 
 
+BENCH_SID = "twilio_sid NOT LIKE 'SMin%'"  # the replies sent while measuring, not the seeded history
+
+
 def check_stored(database: str, sent: int, all_answered: bool) -> bool:
     """Every reply was stored once and triaged (if some failed, at most as many as were sent: a reply
     whose request timed out may still have been handled)."""
     with psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{database}") as conn:
-        inbound = conn.execute("SELECT count(*) FROM messages WHERE direction = 'in'").fetchone()[0]
-        assessed = conn.execute("SELECT count(*) FROM assessments").fetchone()[0]
+        inbound = conn.execute(f"SELECT count(*) FROM messages WHERE direction = 'in' AND {BENCH_SID}").fetchone()[0]
+        assessed = conn.execute("SELECT count(*) FROM assessments a JOIN messages m ON m.id = a.message_id "
+                                f"WHERE {BENCH_SID}").fetchone()[0]
         escalations = conn.execute("SELECT level, count(*) FROM escalations GROUP BY level ORDER BY level").fetchall()
     print(f"stored: {inbound:,} inbound texts, {assessed:,} assessments, escalations "
           f"{dict(escalations) or 'none'} ({sent:,} replies sent, warm-up included)")
@@ -384,7 +446,10 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="requests per second (default 200)")
     parser.add_argument("--seconds", type=float, default=30, help="measured seconds (default 30)")
     parser.add_argument("--warmup", type=float, default=5, help="unmeasured seconds first, same rate (default 5)")
-    parser.add_argument("--patients", type=int, default=500, help="patients the replies come from (default 500)")
+    parser.add_argument("--patients", type=int, default=None,
+                        help="patients the replies come from (default: one reply each, follow-ups aside)")
+    parser.add_argument("--follow-ups", type=float, default=0.1,
+                        help="share of texts that follow the same patient's text of the last 30 s (default 0.1)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--threads", type=int, default=8,
                         help="threads per worker (default 8, as gunicorn.conf.py; 1 = the sync worker)")
@@ -395,6 +460,8 @@ def main() -> int:
     args = parser.parse_args()
 
     warmup, measured = round(args.warmup * args.rate), round(args.seconds * args.rate)
+    if args.patients is None:
+        args.patients = math.ceil((warmup + measured) * (1 - args.follow_ups))
     print(f"webhook: gunicorn --workers {args.workers} --threads {args.threads} on loopback, PostgreSQL, {args.patients:,} patients; "
           f"{os.cpu_count()} cores shared by gunicorn, PostgreSQL and this generator")
     ok = True
@@ -404,7 +471,7 @@ def main() -> int:
         migrate_and_seed(PG_URL.format(name=database), workdir, args.patients)
         print(f"seeded in {time.perf_counter() - started:.1f} s (not measured); "
               f"{warmup:,} warm-up then {measured:,} measured requests")
-        requests = signed_replies(warmup + measured, args.patients)
+        requests = signed_replies(warmup + measured, args.patients, args.follow_ups, args.rate)
         with gunicorn(database, workdir, args.workers, args.threads) as (base, process):
             replies_ok = run_phase("POST /sms/inbound (signed replies)", base, requests, warmup, args, process.pid,
                                    database)
