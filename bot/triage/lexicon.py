@@ -332,6 +332,7 @@ class Lexicon:
         self._fixed_forms = {":": "", "+": ""}
         self._forms: dict[str, str] = dict(self._fixed_forms)
         self._split_forms: set[str] = set(self._fixed_forms)
+        self._pieces: dict[str, tuple[str, ...]] = {}   # space-free pieces of text -> their words
 
     def flags_of(self, classes: frozenset[str]) -> int:
         """The flag bits of a unit with these classes (remembered: there are few distinct sets)."""
@@ -411,6 +412,7 @@ class Lexicon:
         self.digit_word_before = frozenset(norm["digit_word_before"])
         names = sorted(norm["names"], key=len, reverse=True)
         self._names = re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b")
+        self._name_tokens = frozenset(n.lower() for n in names)
         self._accented_words = {k: f" {v} " for k, v in norm["accented"].items()}
         self._accented = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(self._accented_words, key=len, reverse=True)))
                                     + r")(?!\w)")
@@ -518,23 +520,41 @@ class Lexicon:
 
     def words(self, text: str) -> list[str]:
         """Raw text -> normalised words and punctuation marks, in order. ":" and "+" are dropped
-        ("fever: none" reads as "fever none")."""
-        if self._names.search(text):
-            text = self._unname(text)
-        text = text.lower()
-        if not text.isascii():
-            text = self._fold(text)
-        if "/" in text or "%" in text:
-            text = text.replace("w/o", " without ").replace("w/", " with ").replace("%", " percent ")
-        if "'" in text or "`" in text:
-            text = _APOSTROPHE_S.sub(_apostrophe_s, text)   # "breathing's fine" -> "breathing fine"
-            text = _APOSTROPHES.sub("", text)
-        if "-" in text:
-            text = _HYPHEN_IN_WORD.sub(" ", _HYPHEN_SUFFIX.sub("", text))
-        tokens = _TOKEN.findall(text)
-        # Each distinct token is normalised once and remembered (`_forms`); a reply is then one
-        # lookup per token. A form may be several words ("alot" -> "a lot") or none ("lol"):
-        # `_split_forms` names those tokens.
+        ("fever: none" reads as "fever none").
+
+        The text is cut at spaces, and each piece ("shoulder,", "can't", "3/10") is normalised once
+        and remembered (`_pieces`, bounded): a reply is then one lookup a piece. Nothing in
+        normalising reaches across a space, except a degree sign apart from its unit ("101 ° F"),
+        so a text with one is normalised whole."""
+        lowered = text.lower()
+        if "°" in lowered:
+            words = self._normalised(self._tokens(lowered))
+        else:
+            pieces = self._pieces
+            words = []
+            for piece in lowered.split(" "):
+                found = pieces.get(piece)
+                if found is None:
+                    found = self._piece(piece)
+                words += found
+        # A name that is also a lexicon word ("Rosa"): only then is the raw text searched.
+        if not self._name_tokens.isdisjoint(words) and self._names.search(text):
+            words = self._normalised(self._tokens(self._unname(text).lower()))
+        if not self._digit_words_set.isdisjoint(words):
+            self._digits_as_words(words)
+        return words
+
+    def _piece(self, piece: str) -> tuple[str, ...]:
+        """One space-free piece of lower-case text -> its normalised words (remembered)."""
+        if len(self._pieces) > _MAX_FORMS:               # a flood of new pieces: start afresh
+            self._pieces = {}
+        found = self._pieces[piece] = tuple(self._normalised(self._tokens(piece)))
+        return found
+
+    def _normalised(self, tokens: list[str]) -> list[str]:
+        """Tokens -> the lexicon's words. Each distinct token is normalised once and remembered
+        (`_forms`). A form may be several words ("alot" -> "a lot") or none ("lol"): `_split_forms`
+        names those tokens."""
         forms = self._forms
         try:
             words = [forms[t] for t in tokens]
@@ -547,9 +567,20 @@ class Lexicon:
             words = [forms[t] for t in tokens]
         if not self._split_forms.isdisjoint(tokens):
             words = " ".join(words).split()
-        if not self._digit_words_set.isdisjoint(tokens):
-            self._digits_as_words(words)
         return words
+
+    def _tokens(self, text: str) -> list[str]:
+        """Lower-case text -> its tokens, before spelling and typo repair."""
+        if not text.isascii():
+            text = self._fold(text)
+        if "/" in text or "%" in text:
+            text = text.replace("w/o", " without ").replace("w/", " with ").replace("%", " percent ")
+        if "'" in text or "`" in text:
+            text = _APOSTROPHE_S.sub(_apostrophe_s, text)   # "breathing's fine" -> "breathing fine"
+            text = _APOSTROPHES.sub("", text)
+        if "-" in text:
+            text = _HYPHEN_IN_WORD.sub(" ", _HYPHEN_SUFFIX.sub("", text))
+        return _TOKEN.findall(text)
 
     def _unname(self, text: str) -> str:
         """A name from `[normalise] names`, capitalised inside a sentence, becomes a word the lexicon
@@ -653,12 +684,14 @@ class Lexicon:
 
     # -- units ----------------------------------------------------------------------------------
 
-    def clauses(self, words: list[str]) -> list[Clause]:
+    def clauses(self, words: list[str], make: type[Clause] | None = None) -> list[Clause]:
         """Words -> units, cut into clauses, in one pass. Longest entry first; a word no entry
         names is a unit with no classes. A unit of punctuation or "but" (`SPLIT`) ends a clause
         (never inside a unit: "a lo hecho, pecho" is one idiom), except "-" and "/" between two
         numbers ("4-5", "7/10"). Each clause gets, besides its units, the bits of all of them, the
-        units of each class that concept frames look up (`at`), and where its numbers are."""
+        units of each class that concept frames look up (`at`), and where its numbers are.
+        `make`: the class of the clauses (the reader's own, so that no second object is made)."""
+        make = make or Clause
         root = self._root_frozen.get
         number = self._number_node
         out: list[Clause] = []
@@ -701,10 +734,13 @@ class Lexicon:
             if f & SPLIT and not (w in _NUMERIC_JOINERS and starts and end < n
                                   and self.is_number(words[i - 1]) and self.is_number(words[end])):
                 if starts:
-                    out.append(Clause(first, i, starts, classes, flags, bits, at, cmask, tmask, numbers, w == "?"))
+                    clause = make(len(out), words[first:i], starts, classes, flags, bits, at, cmask, tmask, numbers)
+                    if w == "?":
+                        clause.asked = True
+                    out.append(clause)
                     starts, classes, flags, at, numbers, bits, cmask, tmask = [], [], [], None, None, 0, 0, 0
                 elif w == "?" and out:
-                    out[-1] = out[-1]._replace(asked=True)
+                    out[-1].asked = True
                 first = i = end
                 continue
             if f & _INDEXED:
@@ -732,27 +768,36 @@ class Lexicon:
             bits |= f
             i = end
         if starts:
-            out.append(Clause(first, n, starts, classes, flags, bits, at, cmask, tmask, numbers, False))
+            out.append(make(len(out), words if first == 0 else words[first:], starts, classes, flags, bits, at,
+                            cmask, tmask, numbers))
+        if len(out) == 1:
+            out[0].words = words           # the only clause: the whole reply, its punctuation too
         return out
 
     def is_number(self, word: str) -> bool:
         return word[0].isdigit() or word in self.number_words
 
 
-class Clause(NamedTuple):
-    """One clause as the unit reader cuts it: words first..end-1 of the reply, and its units."""
+class Clause:
+    """One clause as the unit reader cuts it: its words, and its units."""
 
-    first: int
-    end: int
-    starts: list[int]                  # each unit's first word, counted from the clause's first
-    classes: list[frozenset[str]]
-    flags: list[int]
-    bits: int                          # the flag bits of all its units together
-    at: dict[str, list[int]] | None    # class -> its units, for the classes concept frames look up
-    cmask: int                         # those classes as bits (`Lexicon.class_bits`)
-    tmask: int                         # the findings (a bit each, by order) whose frames its units start
-    numbers: list[int] | None          # word positions of its numbers, in digits or words
-    asked: bool                        # it ends in "?"
+    asked = False                      # it ends in "?"
+    at: dict[str, list[int]] = {}      # (never changed in place: a clause with new units gets its own)
+
+    def __init__(self, index: int, words: list[str], starts: list[int], classes: list[frozenset[str]],
+                 flags: list[int], bits: int, at: dict[str, list[int]] | None, cmask: int, tmask: int,
+                 numbers: list[int] | None):
+        self.index = index             # its place in the reply
+        self.words = words
+        self.starts = starts           # each unit's first word
+        self.classes = classes
+        self.flags = flags
+        self.all = bits                # the flag bits of all its units together
+        if at is not None:
+            self.at = at               # class -> its units, for the classes concept frames look up
+        self.cmask = cmask             # those classes as bits (`Lexicon.class_bits`)
+        self.tmask = tmask             # the findings (a bit each, by order) whose frames its units start
+        self.numbers = numbers         # word positions of its numbers, in digits or words
 
 
 _NUMERIC_JOINERS = frozenset({"-", "/"})

@@ -130,14 +130,13 @@ class Reading:
         return bool(self.topics) or any(m.red_flag for m in self.mentions)
 
 
-class _Clause:
-    """One clause of the reply: its words, its units (classes and flag bits), and what the cues
-    in it say, worked out once. (The class attributes are the defaults of a clause without cues:
-    a clause writes only what differs.)"""
+class _Clause(Clause):
+    """One clause of the reply (as `Lexicon.clauses` cuts it), and what the cues in it say, worked
+    out once. (The class attributes are the defaults of a clause without cues: a clause writes
+    only what differs.)"""
 
     scores: list[scores.Score] = _NONE
     mentions: list[Mention] = _NONE
-    at: dict[str, list[int]] = _NO_INDEX             # class -> units, for concept frames
     denied: dict[int, int] = _NO_INDEX               # unit -> _HARD or _SOFT
     direct: set[int] | frozenset[int] = _NO_UNITS    # units a negation names first ("no respiro")
     fine: set[int] | frozenset[int] = _NO_UNITS      # bare concepts said to be fine
@@ -150,20 +149,6 @@ class _Clause:
     base = PRESENT                                   # the status of a finding nothing qualifies
     flipped = False                                  # a negation or a verdict changed a unit's classes
 
-    def __init__(self, index: int, words: list[str], cut: Clause):
-        self.index = index
-        self.words = words
-        self.starts = cut.starts
-        self.classes = cut.classes
-        self.flags = cut.flags
-        self.all = cut.bits
-        if cut.at is not None:
-            self.at = cut.at
-        self.cmask = cut.cmask
-        self.tmask = cut.tmask
-        self.numbers = cut.numbers
-        self.question_mark = cut.asked
-
     def text(self, start: int, end: int) -> str:
         """The words of units start..end-1."""
         stop = self.starts[end] if end < len(self.starts) else len(self.words)
@@ -174,16 +159,13 @@ class _Clause:
 
 def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     words = lex.words(text)
-    cuts = lex.clauses(words)
-    single = len(cuts) == 1
+    clauses = lex.clauses(words, _Clause)
+    single = len(clauses) == 1
     if single:
-        clauses = [_Clause(0, words, cuts[0])]
-        every = cuts[0].bits
-    else:
-        clauses = [_Clause(k, words[c.first:c.end], c) for k, c in enumerate(cuts)]
+        every = clauses[0].all
     found = False
     for clause in clauses:
-        if clause.all & _CUES or clause.question_mark:
+        if clause.all & _CUES or clause.asked:
             _cues(clause, lex)
         if clause.numbers:
             clause.scores = scores.scores_in(clause.words, clause.numbers, lex, whole_reply=single)
@@ -282,9 +264,9 @@ def _cues(clause: _Clause, lex: Lexicon) -> None:
             for c in framed:
                 at.setdefault(c, []).append(k)
         clause.at, clause.cmask, clause.tmask = at, cmask, tmask
-    if not (every & _STATUS_CUES or clause.question_mark):
+    if not (every & _STATUS_CUES or clause.asked):
         return                                         # a clause with no status cue: the defaults
-    clause.doubted = clause.question_mark or bool(every & DOUBT) and _doubts_a_finding(clause, lex)
+    clause.doubted = clause.asked or bool(every & DOUBT) and _doubts_a_finding(clause, lex)
     # "más cargada que anoche": a time after "than" is what today is compared with, not when.
     clause.past = bool(every & PAST_CUE) and not every & PRESENT_CUE and any(
         f & PAST_CUE and not (k and clause.words[clause.starts[k - 1]] in _THAN) for k, f in enumerate(flags))
@@ -406,7 +388,7 @@ def _verdicts(clause: _Clause, lex: Lexicon) -> None:
     A verdict in doubt ("not sure if my breathing is ok") or asked ("breathing ok?") clears nothing."""
     classes, flags = clause.classes, clause.flags
     n = len(flags)
-    in_doubt = clause.question_mark or any(f & UNSURE for f in flags)
+    in_doubt = clause.asked or any(f & UNSURE for f in flags)
     window = lex.verdict_window
     for v in range(n):
         if not flags[v] & NORMAL:
@@ -643,7 +625,7 @@ _PARTS = frozenset({"body_part", "limb", "neck", "head"})
 def _fine_now(clause: _Clause) -> bool:
     """A clause that only says the patient is fine ("totally normal this morning", "ya estaba
     normal"): a verdict with small, time and number words, naming no concept or body part."""
-    if not clause.all & (WELL | NORMAL) or clause.all & (TRIGGER | QUESTION) or clause.question_mark:
+    if not clause.all & (WELL | NORMAL) or clause.all & (TRIGGER | QUESTION) or clause.asked:
         return False
     return any(f & (WELL | NORMAL) and k not in clause.denied for k, f in enumerate(clause.flags)) \
         and all(cs.isdisjoint(_BODY) for cs in clause.classes)
@@ -863,12 +845,12 @@ def _questions(clauses: list[_Clause], mentions: list[Mention]) -> tuple[bool, b
             continue
         topic = _topic(clause)
         form = "q_form" in classes[opener] or _has(clause, "q_anywhere") or ("q_modal" in classes[opener] and topic)
-        if not form and not clause.question_mark:
+        if not form and not clause.asked:
             continue
         content = bool(clause.mentions) or bool(clause.scores)
-        if form or (clause.question_mark and (topic or (len(clause.words) >= 3 and not content))):
+        if form or (clause.asked and (topic or (len(clause.words) >= 3 and not content))):
             asked.append(clause)
-        elif clause.question_mark and not content and clause.index and _topic(clauses[clause.index - 1]):
+        elif clause.asked and not content and clause.index and _topic(clauses[clause.index - 1]):
             # "me voy a echar unas chelas, hay problema?": it asks about the clause before.
             asked += (clauses[clause.index - 1], clause)
     if not asked:
