@@ -9,6 +9,7 @@ folding turns the ones GSM-7 lacks into plain letters, as carriers' "smart encod
 
 from __future__ import annotations
 
+import functools
 import string
 import unicodedata
 from collections.abc import Iterable
@@ -34,6 +35,8 @@ _REPLACEMENTS = {
 
 def to_gsm7(text: str) -> str:
     """Fold text into the GSM-7 alphabet: keep what it has, strip accents it lacks, drop the rest."""
+    if GSM7.issuperset(text):
+        return text  # most texts: no need to look at each character
     out = []
     for ch in text:
         if ch in GSM7:
@@ -48,9 +51,9 @@ def to_gsm7(text: str) -> str:
 
 def gsm7_length(text: str) -> int:
     """Characters a GSM-7 text costs; None-GSM text has no GSM-7 length (ValueError)."""
-    if any(ch not in GSM7 for ch in text):
+    if not GSM7.issuperset(text):
         raise ValueError("not GSM-7")
-    return sum(2 if ch in _GSM_EXTENDED else 1 for ch in text)
+    return len(text) + sum(text.count(ch) for ch in _GSM_EXTENDED)
 
 
 def fits_one_segment(text: str) -> bool:
@@ -267,14 +270,20 @@ def _shorten(value: str, by: int, floor: int, ellipsis: bool) -> str:
     return cut.rstrip(" ,.-")
 
 
+@functools.lru_cache(maxsize=None)
+def _folded(template: str) -> tuple[str, frozenset[str]]:
+    """A template in GSM-7 and the fields it uses (templates are few and fixed: worked out once)."""
+    template = to_gsm7(template)
+    return template, frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name)
+
+
 def render(key: str, language: str = "en", **fields: object) -> str:
     """The text for `key` in `language` (English where a text has no translation), one segment long."""
     lang = language_of(language)
     template = TEXTS[lang].get(key) or TEXTS["en"][key]
     if "tip" in fields:
         fields["tip"] = TIPS[lang][str(fields["tip"])]
-    template = to_gsm7(template)
-    used = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    template, used = _folded(template)
     values = {k: to_gsm7(" ".join(str(v).split())) for k, v in fields.items() if k in used}
     for _ in range(len(_SHRINKABLE) * 4):
         text = template.format(**values)
