@@ -26,8 +26,6 @@ from bot.triage.reading import HAPPENED, RESOLVED, Reading, read
 
 __all__ = ["Triage", "classify"]
 
-SORENESS_FINDINGS = frozenset({"soreness"})
-
 
 @dataclass(frozen=True)
 class Triage:
@@ -150,17 +148,20 @@ def _soreness(reading: Reading, previous: int | None) -> tuple[int | None, str]:
         return value, f"'{words}'"
     if reading.same and previous is not None:
         return previous, f"'same' as {previous}"
-    flare_clauses = {m.clause for m in reading.mentions if m.finding == "flare"}
-    # Soreness words in a clause about the usual complaint describe the flare (R4), and pain at
-    # the shoulder blade is U6's; neither is today's soreness score.
-    # A soreness word in a question ("how long will the soreness last?") asks; it reports no score.
-    aside = flare_clauses | reading.question_clauses
-    pains = [m for m in reading.mentions if m.finding in SORENESS_FINDINGS and m.clause not in aside]
-    current = [m for m in pains if m.status in ("present", "doubted")]
-    if current:
-        return 4, f"'{current[0].words}'"
-    if pains and all(m.status in ("negated", "resolved") for m in pains):
-        return 0, f"no '{pains[0].words}'"
+    pains = reading.by_finding.get("soreness")
+    if pains:
+        # Soreness words in a clause about the usual complaint describe the flare (R4), and pain
+        # at the shoulder blade is U6's; neither is today's soreness score. A soreness word in a
+        # question ("how long will the soreness last?") asks; it reports no score.
+        flares = reading.by_finding.get("flare")
+        aside = reading.question_clauses | {m.clause for m in flares} if flares else reading.question_clauses
+        if aside:
+            pains = [m for m in pains if m.clause not in aside]
+        current = [m for m in pains if m.status in ("present", "doubted")]
+        if current:
+            return 4, f"'{current[0].words}'"
+        if pains and all(m.status in ("negated", "resolved") for m in pains):
+            return 0, f"no '{pains[0].words}'"
     if reading.wellness and not pains and not reading.having("shoulder_blade_pain", statuses=HAPPENED):
         return 0, f"'{reading.wellness[0]}'"
     return None, ""

@@ -120,12 +120,16 @@ INTENSITY_ALONE = 1 << 28   # an intensity word that stands for a score on its o
 SOMEONE_ELSE = 1 << 29   # "my son has ...": a finding of someone else's may follow
 FRAMED = 1 << 30         # a class that concept frames (or topics) look up
 STILL = 1 << 31          # "still", "sigo": what follows a resolution in its clause is current
+Q_ANYWHERE = 1 << 32     # a question form anywhere in its clause ("bad idea")
+Q_ANSWERABLE = 1 << 33   # a topic the bot can answer ("normal", "ice")
+Q_PERSON = 1 << 34       # a topic for a person ("meds", "work")
 _FLAG_CLASSES = {
     "neg": NEG, "soft_neg": SOFT_NEG, "normal": NORMAL, "unable": UNABLE, "list_and": LIST_AND,
     "doubt": DOUBT, "unsure": UNSURE | DOUBT, "past": PAST, "present": PRESENT, "resolved": RESOLVED,
     "became": BECAME, "resolved_negation": RESOLVED_NEG, "hypothetical": HYPOTHETICAL,
-    "q_form": QUESTION, "q_anywhere": QUESTION, "q_identity": QUESTION, "q_modal": QUESTION, "wellness": WELL,
+    "q_form": QUESTION, "q_identity": QUESTION, "q_modal": QUESTION, "wellness": WELL,
     "difficulty": WELL, "pressure": PRESSURE, "reach": REACH, "number": NUMERIC, "someone_else": SOMEONE_ELSE, "still": STILL,
+    "q_anywhere": QUESTION | Q_ANYWHERE, "q_answerable": Q_ANSWERABLE, "q_person": Q_PERSON,
 }
 
 
@@ -164,6 +168,7 @@ class Finding(NamedTuple):
     frames: tuple[Frame, ...]
     order: int
     single: tuple[str, ...] | None    # all frames one class, no exclusions: just these classes
+    checks: tuple[tuple[int, int, Frame], ...] = ()   # (mask, exclude_mask, frame) of each frame
 
 
 class Modifier(NamedTuple):
@@ -268,6 +273,8 @@ class Lexicon:
         self.findings = tuple(f._replace(frames=tuple(
             fr._replace(mask=sum(bit[c] for c in fr.needs), exclude_mask=sum(bit[c] for c in set(fr.excludes)))
             for fr in f.frames)) for f in self.findings)
+        self.findings = tuple(f._replace(checks=tuple((fr.mask, fr.exclude_mask, fr) for fr in f.frames))
+                              for f in self.findings)
         self.finding_by_id = {f.id: f for f in self.findings}
         self._kinds: dict[frozenset[str], tuple[tuple[str, ...], int, int]] = {}
 

@@ -41,7 +41,7 @@ from bot.triage import scores
 from bot.triage.lexicon import (
     BECAME, DENIABLE, NOT_BARE, DOUBT, FLIP, HYPOTHETICAL as HYPOTHETICAL_CUE, INTENSITY, INTENSITY_ALONE, JUDGED, LEXICON, LIST_AND,
     Clause, MODIFIER, NEG, NORMAL, PAST as PAST_CUE, PRESENT as PRESENT_CUE, PRESSURE, QUESTION, REACH, RED_FLAG,
-    NUMERIC, RESOLVED as RESOLVED_CUE, RESOLVED_NEG, SMALL, SOFT_NEG, SOMEONE_ELSE, SPLIT, STILL, TREND, TRIGGER, UNABLE, UNSURE, WELL, Lexicon,
+    NUMERIC, Q_ANSWERABLE, Q_ANYWHERE, Q_PERSON, RESOLVED as RESOLVED_CUE, RESOLVED_NEG, SMALL, SOFT_NEG, SOMEONE_ELSE, SPLIT, STILL, TREND, TRIGGER, UNABLE, UNSURE, WELL, Lexicon,
 )
 
 PRESENT = "present"
@@ -461,8 +461,8 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
             continue
         made: list[tuple[list[int], tuple[str, ...]]] = []
         anchored: set[int] = set()
-        for frame in finding.frames:
-            if frame.mask & present != frame.mask or frame.exclude_mask & present:
+        for mask, exclude, frame in finding.checks:
+            if mask & present != mask or exclude & present:
                 continue
             wanted = frame.classes
             if len(wanted) == 1:
@@ -874,16 +874,21 @@ def _topic(clause: _Clause) -> bool:
 
 
 def _has(clause: _Clause, cls: str) -> bool:
-    return any(cls in cs for cs in clause.classes)
+    return bool(clause.all & _TOPIC_BITS[cls])
+
+
+_TOPIC_BITS = {"q_anywhere": Q_ANYWHERE, "q_answerable": Q_ANSWERABLE, "q_person": Q_PERSON}
 
 
 def _wellness(clauses: list[_Clause], asked: list[_Clause]) -> tuple[str, ...]:
     """"fine", "all good", "no problems", "sin problemas": said of the patient, not asked."""
     out = []
     for c in clauses:
-        if any(c is a for a in asked):
+        if not c.all & (WELL | TREND) or asked and any(c is a for a in asked):
             continue
         for k, cs in enumerate(c.classes):
+            if not c.flags[k] & (WELL | TREND):
+                continue
             if ("wellness" in cs and k not in c.denied) or ("difficulty" in cs and c.denied.get(k) == _HARD) \
                     or ("improving" in cs and k not in c.denied and _compared(c, k)):
                 out.append(c.text(k, k + 1))
