@@ -59,6 +59,37 @@ def test_a_wrong_password_is_told_beside_the_field(client, clinic):
     assert '<p class="error" id="password-error">That email and password do not match an active account.</p>' in page
 
 
+def test_five_wrong_passwords_lock_the_account_for_15_minutes(client, clinic, clock):
+    clock.set(ny(2026, 11, 17, 9, 0))
+    for _ in range(5):
+        assert sign_in(client, password="guess").status_code == 400
+    response = sign_in(client)  # even the right password now
+    assert response.status_code == 429
+    assert ('<p class="error" id="password-error">Too many wrong passwords for this account. Try again in 15 '
+            'minutes, or ask the clinic\'s admin.</p>') in response.get_data(as_text=True).replace("&#39;", "'")
+    assert sign_in(client, email="ben@harbor.example").status_code == 302  # other accounts are not locked
+    clock.set(ny(2026, 11, 17, 9, 16))
+    assert sign_in(client).status_code == 302
+
+
+def test_a_correct_password_starts_the_count_afresh(client, clinic, clock):
+    clock.set(ny(2026, 11, 17, 9, 0))
+    for _ in range(4):
+        sign_in(client, password="guess")
+    assert sign_in(client).status_code == 302
+    client.post("/logout")
+    for _ in range(4):
+        assert sign_in(client, password="guess").status_code == 400
+    assert sign_in(client).status_code == 302
+
+
+def test_the_audit_log_keeps_no_mistyped_address(app, client, clinic, clock):
+    clock.set(ny(2026, 11, 17, 9, 0))
+    sign_in(client, email="dnaa@harbor.example", password="guess")
+    failed = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "provider.sign_in_failed")).one()
+    assert "dnaa" not in f"{failed.subject} {failed.detail}"
+
+
 @pytest.mark.parametrize("email, message", [("", "Enter your email address."),
                                             ("not-an-email", "Enter a valid email address."),
                                             ("dana\x00@harbor.example", "Enter a valid email address.")])
