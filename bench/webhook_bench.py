@@ -1,35 +1,41 @@
 """Signed inbound replies per second, and their latency, through gunicorn against PostgreSQL.
 
     .venv/bin/python bench/webhook_bench.py                       # 200 replies/s for 30 s
-    .venv/bin/python bench/webhook_bench.py --rate 100 --seconds 20 --patients 2000
+    .venv/bin/python bench/webhook_bench.py --rate 100 --seconds 20
+    .venv/bin/python bench/webhook_bench.py --patients 500         # the same few patients, over and over
     .venv/bin/python bench/webhook_bench.py --healthz              # also GET /healthz at the same rate
 
 What runs: a fresh PostgreSQL database `aftercare_bench_webhook_<pid>` on 127.0.0.1:5432, migrated
-and seeded here (one clinic in New York with an on-call and a backup provider; `--patients`
-patients enrolled with `episodes.enroll` 26 hours after their session, the check-ins already due
-marked as sent, as the dispatcher would have); then `gunicorn --workers 2 wsgi:app` from the venv
-on a free loopback port, configured by environment variables as in production (console SMS
-backend, SCHEDULER=off, LOG_LEVEL=WARNING). Database and gunicorn are removed afterwards, also on
-failure.
+and seeded here: one clinic in New York with an on-call and a backup provider, and `--patients`
+patients enrolled with `episodes.enroll` 26 hours after their session. The check-ins already due
+have been sent and answered, with the texts, assessments and answers a running clinic would hold
+(`seed_history`); then VACUUM ANALYZE and a CHECKPOINT. Then `gunicorn --workers 2 wsgi:app` from
+the venv on a free loopback port, configured by environment variables as in production (console
+SMS backend, SCHEDULER=off, LOG_LEVEL=WARNING). Database and gunicorn are removed afterwards, also
+on failure.
 
 The load: this process is an open-loop generator (asyncio + aiohttp, one connection pool). Request
 i is due at start + i / rate whatever happened to the earlier ones, and its latency is measured
 from that due time to the end of its response, so a server that falls behind shows it in the
 latency instead of slowing the generator down (no coordinated omission). Every request is a
 POST /sms/inbound form signed as Twilio signs it (RequestValidator over
-https://aftercare.example.org/sms/inbound), with its own MessageSid, from the patients' numbers
-in turn, with a realistic reply: scores ("a 3"), sentences, Spanish, and a few red flags that open
-escalations. Each is triaged and stored, and answered with TwiML. A warm-up (`--warmup` seconds at
-the same rate, just before the measured seconds) is not counted.
+https://aftercare.example.org/sms/inbound), with its own MessageSid, with a realistic reply:
+scores ("a 3"), sentences, Spanish, and a few red flags that open escalations. Each is triaged and
+stored, and answered with TwiML. A warm-up (`--warmup` seconds at the same rate, just before the
+measured seconds) is not counted.
+
+Who sends what: as patients answer a check-in, most texts are a patient's one reply; a tenth
+(`--follow-ups`) are a second text from someone who wrote in the last 30 seconds, which is read
+together with the first (`conversation.GROUP_WINDOW`). By default there are just enough patients
+for that. With `--patients` set lower, patients are reused in turn, so each sends many texts
+within two minutes and every reply re-reads its group (at most `conversation.GROUP_LIMIT` texts):
+a heavier load than any clinic's.
 
 Printed: offered and achieved rate, count, errors by status (anything but 200 is an error), p50,
 p90, p99 and max latency in ms, how late the generator itself was, and the CPU time used during the
 measured seconds by the gunicorn workers, the database's server processes and the generator. The
 target is p99 under 100 ms at 200 replies per second. The machine these numbers come from may have
 few cores shared by gunicorn, PostgreSQL and the generator: read them with the core count printed.
-
-Fewer patients means more replies per patient; a patient's texts within two minutes are read
-together (`conversation.GROUP_WINDOW`), so each reply then re-reads a growing group.
 """
 
 from __future__ import annotations
