@@ -98,7 +98,7 @@ def test_a_provider_signs_in_and_acknowledges_a_patients_emergency(new_page, red
     expect(finding).to_contain_text(RED_FLAG)
     expect(finding).to_contain_text("Tue Nov 17, 15:00 EST")
     expect(page.get_by_text("Zed Other")).to_have_count(0)
-    code = finding.locator("td .muted").first.inner_text()  # the finding's code, as in the alert texts
+    code = finding.locator("td strong").first.inner_text()  # the finding's code, as in the alert texts
 
     # Her page: the schedule and the finding on her clock (her first check-in was due at 14:00).
     finding.get_by_role("link", name="Maria Lopez").click()
@@ -116,7 +116,7 @@ def test_a_provider_signs_in_and_acknowledges_a_patients_emergency(new_page, red
     # Back to the findings; four minutes later, she acknowledges it.
     page.get_by_role("link", name="Findings").click()
     clock.set(ny(2026, 11, 17, 15, 4))
-    finding.get_by_role("button", name="Acknowledge").click()
+    finding.get_by_role("button", name=f"Acknowledge {code} for Maria Lopez").click()
     expect(page.get_by_role("status")).to_have_text(f"Acknowledged {code}.")
     expect(page.get_by_text("No open findings.")).to_be_visible()
 
