@@ -16,6 +16,7 @@ belong to the conversation layer.
 from __future__ import annotations
 
 import math
+from operator import attrgetter
 from dataclasses import asdict, dataclass
 from numbers import Real
 from typing import Any, Iterable
@@ -66,7 +67,7 @@ def classify(
 
     if hits:
         level = hits[0].level
-        reasons = tuple([h.reason for h in hits])
+        reasons = tuple(map(_REASON, hits))
     elif _assessable(reading, facts):
         level = "expected"
         reasons = (rules.expected_reason(facts),)
@@ -82,7 +83,7 @@ def classify(
         soreness=reading.score.value if reading.score else None,
         symptoms=symptoms,
         reasons=reasons,
-        rules=tuple([h.rule for h in hits]) if hits else (),
+        rules=tuple(map(_RULE, hits)) if hits else (),
         is_question=reading.is_question,
         resolved=resolved,
         window=facts.window,
@@ -92,6 +93,7 @@ def classify(
 
 
 _new = object.__new__
+_RULE, _REASON = attrgetter("rule"), attrgetter("reason")
 
 
 _NO_PRECAUTIONS: frozenset[str] = frozenset()

@@ -88,6 +88,9 @@ NO_CLASSES: frozenset[str] = frozenset()
 
 # What a unit's classes make it, as bits, worked out once per distinct set of classes
 # (`Lexicon.flags_of`): the reader then tests a bit instead of looking through sets.
+# Bits 0-29 for what is tested on every unit or clause: a Python int below 2**30 is one digit,
+# and `&` on two such ints takes the interpreter's fast path. Bits from 30 on are for what is
+# rare and tested once a reply.
 SMALL = 1 << 0           # a small word with no concept: negations and verdicts reach across it
 NEG = 1 << 1
 SOFT_NEG = 1 << 2
@@ -103,26 +106,26 @@ UNSURE = 1 << 11
 PAST = 1 << 12
 PRESENT = 1 << 13
 RESOLVED = 1 << 14
-BECAME = 1 << 15
-RESOLVED_NEG = 1 << 16
-HYPOTHETICAL = 1 << 17
-MODIFIER = 1 << 18
-INTENSITY = 1 << 19
-TREND = 1 << 20
-QUESTION = 1 << 21       # a question form, or a word that says who is writing
-WELL = 1 << 22           # "fine", or a difficulty word that may be denied ("no problems")
-PRESSURE = 1 << 23
-TRIGGER = 1 << 24        # starts a concept frame, or is a topic
-REACH = 1 << 25
-SPLIT = 1 << 26          # ends a clause: punctuation, "but", "pero"
-NUMERIC = 1 << 27        # a number, in digits or words: maybe a score
-INTENSITY_ALONE = 1 << 28   # an intensity word that stands for a score on its own ("severe")
-SOMEONE_ELSE = 1 << 29   # "my son has ...": a finding of someone else's may follow
-FRAMED = 1 << 30         # a class that concept frames (or topics) look up
-STILL = 1 << 31          # "still", "sigo": what follows a resolution in its clause is current
-Q_ANYWHERE = 1 << 32     # a question form anywhere in its clause ("bad idea")
-Q_ANSWERABLE = 1 << 33   # a topic the bot can answer ("normal", "ice")
-Q_PERSON = 1 << 34       # a topic for a person ("meds", "work")
+RESOLVED_NEG = 1 << 15
+HYPOTHETICAL = 1 << 16
+MODIFIER = 1 << 17
+INTENSITY = 1 << 18
+TREND = 1 << 19
+QUESTION = 1 << 20       # a question form, or a word that says who is writing
+WELL = 1 << 21           # "fine", or a difficulty word that may be denied ("no problems")
+TRIGGER = 1 << 22        # starts a concept frame, or is a topic
+REACH = 1 << 23
+SPLIT = 1 << 24          # ends a clause: punctuation, "but", "pero"
+NUMERIC = 1 << 25        # a number, in digits or words: maybe a score
+FRAMED = 1 << 26         # a class that concept frames (or topics) look up
+STILL = 1 << 27          # "still", "sigo": what follows a resolution in its clause is current
+Q_ANSWERABLE = 1 << 28   # a topic the bot can answer ("normal", "ice")
+Q_PERSON = 1 << 29       # a topic for a person ("meds", "work")
+BECAME = 1 << 30
+PRESSURE = 1 << 31
+INTENSITY_ALONE = 1 << 32   # an intensity word that stands for a score on its own ("severe")
+SOMEONE_ELSE = 1 << 33   # "my son has ...": a finding of someone else's may follow
+Q_ANYWHERE = 1 << 34     # a question form anywhere in its clause ("bad idea")
 _FLAG_CLASSES = {
     "neg": NEG, "soft_neg": SOFT_NEG, "normal": NORMAL, "unable": UNABLE, "list_and": LIST_AND,
     "doubt": DOUBT, "unsure": UNSURE | DOUBT, "past": PAST, "present": PRESENT, "resolved": RESOLVED,
@@ -263,7 +266,6 @@ class Lexicon:
         for c in self.topics:
             self.triggers.setdefault(c, ())
         self._flags: dict[frozenset[str], int] = {}
-        self._triggers: dict[frozenset[str], tuple[int, ...]] = {}
         self._framed: dict[frozenset[str], tuple[str, ...]] = {}
         self.frame_classes = frozenset({c for f in self.findings for fr in f.frames for c in (*fr.classes, *fr.excludes)}
                                        | self.topics | NOT_BARE)
@@ -276,7 +278,8 @@ class Lexicon:
         self.findings = tuple(f._replace(checks=tuple((fr.mask, fr.exclude_mask, fr) for fr in f.frames))
                               for f in self.findings)
         self.finding_by_id = {f.id: f for f in self.findings}
-        self._kinds: dict[frozenset[str], tuple[tuple[str, ...], int, int]] = {}
+        self._kinds: dict[frozenset[str], tuple[tuple[str, ...], int]] = {}
+        self._plans: dict[int, tuple[tuple[Finding, tuple[Frame, ...] | None], ...]] = {}
 
         # -- units --------------------------------------------------------------------------------
         self._root: dict[str, list] = {}
@@ -382,24 +385,43 @@ class Lexicon:
             found = self._framed[classes] = tuple(c for c in classes if c in self.frame_classes)
         return found
 
-    def kind_of(self, classes: frozenset[str]) -> tuple[tuple[str, ...], int, int]:
-        """What concept frames need of a unit with these classes: the classes they look up, those
-        as bits, and the findings (a bit each, by order) whose frames it can start."""
+    def kind_of(self, classes: frozenset[str]) -> tuple[tuple[str, ...], int]:
+        """What concept frames need of a unit with these classes: the classes they look up, and
+        those as bits."""
         found = self._kinds.get(classes)
         if found is None:
             framed = self.framed_of(classes)
-            starts = 0
-            for order in self.triggers_of(classes):
-                starts |= 1 << order
-            found = self._kinds[classes] = (framed, sum(self.class_bits[c] for c in framed), starts)
+            found = self._kinds[classes] = (framed, sum(self.class_bits[c] for c in framed))
         return found
 
-    def triggers_of(self, classes: frozenset[str]) -> tuple[int, ...]:
-        """The findings (by order) whose frames a unit with these classes can start."""
-        found = self._triggers.get(classes)
-        if found is None:
-            found = self._triggers[classes] = tuple(sorted({o for c in classes for o in self.triggers.get(c, ())}))
-        return found
+    def plan_of(self, present: int) -> tuple[tuple[Finding, tuple[Frame, ...] | None], ...]:
+        """The findings a clause can hold, in the lexicon's order, given the classes concept frames
+        look up there (`present`, as bits): those its units can start, each with the frames whose
+        classes are all there and none excluded (None for a finding of single classes).
+        Remembered: few distinct sets of classes recur."""
+        plan = self._plans.get(present)
+        if plan is None:
+            candidates = 0                            # the findings whose frames can start here
+            for c, bit in self.class_bits.items():
+                if present & bit:
+                    for order in self.triggers.get(c, ()):
+                        candidates |= 1 << order
+            plan = []
+            while candidates:                         # lowest bit first: the lexicon's order
+                low = candidates & -candidates
+                candidates ^= low
+                finding = self.findings[low.bit_length() - 1]
+                if finding.single:
+                    plan.append((finding, None))
+                    continue
+                frames = tuple(frame for mask, exclude, frame in finding.checks
+                               if mask & present == mask and not exclude & present)
+                if frames:
+                    plan.append((finding, frames))
+            if len(self._plans) > _MAX_FORMS:
+                self._plans.clear()
+            plan = self._plans[present] = tuple(plan)
+        return plan
 
     def modifiers_of(self, classes: frozenset[str]) -> list[Modifier]:
         return [m for c in classes if c in self._modifiers_by_class for m in self._modifiers_by_class[c]]
@@ -707,7 +729,7 @@ class Lexicon:
         flags: list[int] = []
         at: dict[str, list[int]] | None = None
         numbers: list[int] | None = None
-        bits = cmask = tmask = 0
+        bits = cmask = 0
         first = 0                                  # the clause's first word
         n = len(words)
         i = 0
@@ -741,20 +763,19 @@ class Lexicon:
             if f & SPLIT and not (w in _NUMERIC_JOINERS and starts and end < n
                                   and self.is_number(words[i - 1]) and self.is_number(words[end])):
                 if starts:
-                    clause = make(len(out), words[first:i], starts, classes, flags, bits, at, cmask, tmask, numbers)
+                    clause = make(len(out), words[first:i], starts, classes, flags, bits, at, cmask, numbers)
                     if w == "?":
                         clause.asked = True
                     out.append(clause)
-                    starts, classes, flags, at, numbers, bits, cmask, tmask = [], [], [], None, None, 0, 0, 0
+                    starts, classes, flags, at, numbers, bits, cmask = [], [], [], None, None, 0, 0
                 elif w == "?" and out:
                     out[-1].asked = True
                 first = i = end
                 continue
             if f & _INDEXED:
                 if f & FRAMED:
-                    framed, more, starting = kind
+                    framed, more = kind
                     cmask |= more
-                    tmask |= starting
                     k = len(starts)
                     if at is None:
                         at = {}
@@ -776,7 +797,7 @@ class Lexicon:
             i = end
         if starts:
             out.append(make(len(out), words if first == 0 else words[first:], starts, classes, flags, bits, at,
-                            cmask, tmask, numbers))
+                            cmask, numbers))
         if len(out) == 1:
             out[0].words = words           # the only clause: the whole reply, its punctuation too
         return out
@@ -792,7 +813,7 @@ class Clause:
     at: dict[str, list[int]] = {}      # (never changed in place: a clause with new units gets its own)
 
     def __init__(self, index: int, words: list[str], starts: list[int], classes: list[frozenset[str]],
-                 flags: list[int], bits: int, at: dict[str, list[int]] | None, cmask: int, tmask: int,
+                 flags: list[int], bits: int, at: dict[str, list[int]] | None, cmask: int,
                  numbers: list[int] | None):
         self.index = index             # its place in the reply
         self.words = words
@@ -803,7 +824,6 @@ class Clause:
         if at is not None:
             self.at = at               # class -> its units, for the classes concept frames look up
         self.cmask = cmask             # those classes as bits (`Lexicon.class_bits`)
-        self.tmask = tmask             # the findings (a bit each, by order) whose frames its units start
         self.numbers = numbers         # word positions of its numbers, in digits or words
 
 

@@ -180,6 +180,7 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
 
     mentions: list[Mention] = []
     topics: list[Mention] = []
+    named: set[str] = set()                         # the findings of `mentions`
     if found:
         if not single and every & _ACROSS:
             _across_clauses(clauses, lex)
@@ -192,7 +193,8 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
                     topics.append(m)
                 else:
                     mentions.append(m)
-        if mentions and every & MODIFIER and any(m.finding in lex.modified_findings for m in mentions):
+                    named.add(m.finding)
+        if mentions and every & MODIFIER and not lex.modified_findings.isdisjoint(named):
             mentions = _bind_modifiers(clauses, mentions, lex)
     if every & NUMERIC and _TEMPERATURE.search(text):
         mentions = _fevers_from_temperatures(clauses, mentions, lex)
@@ -209,7 +211,7 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
 
     # An adverb ("very", "a bit") qualifies a soreness word; alone it says nothing.
     intensity = _intensity(clauses, mentions, lex) if every & INTENSITY_ALONE or (
-        every & INTENSITY and any(m.finding in PAIN_FINDINGS for m in mentions)) else None
+        every & INTENSITY and not PAIN_FINDINGS.isdisjoint(named)) else None
     improving, worsening, same = _trend(clauses, mentions, lex) if every & TREND else _NO_TREND
     if every & QUESTION or "?" in words:
         is_question, answerable, asked, identity = _questions(clauses, mentions)
@@ -256,14 +258,13 @@ def _cues(clause: _Clause, lex: Lexicon) -> None:
             every |= f
         clause.all = every
         at: dict[str, list[int]] = {}
-        cmask = tmask = 0
+        cmask = 0
         for k, cs in enumerate(clause.classes):
-            framed, more, starting = lex.kind_of(cs)
+            framed, more = lex.kind_of(cs)
             cmask |= more
-            tmask |= starting
             for c in framed:
                 at.setdefault(c, []).append(k)
-        clause.at, clause.cmask, clause.tmask = at, cmask, tmask
+        clause.at, clause.cmask = at, cmask
     if not (every & _STATUS_CUES or clause.asked):
         return                                         # a clause with no status cue: the defaults
     clause.doubted = clause.asked or bool(every & DOUBT) and _doubts_a_finding(clause, lex)
@@ -388,7 +389,7 @@ def _verdicts(clause: _Clause, lex: Lexicon) -> None:
     A verdict in doubt ("not sure if my breathing is ok") or asked ("breathing ok?") clears nothing."""
     classes, flags = clause.classes, clause.flags
     n = len(flags)
-    in_doubt = clause.asked or any(f & UNSURE for f in flags)
+    in_doubt = clause.asked or bool(clause.all & UNSURE)     # (no flip makes or unmakes doubt)
     window = lex.verdict_window
     for v in range(n):
         if not flags[v] & NORMAL:
@@ -428,21 +429,15 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
     """The clause's findings (concept frames, in the lexicon's order), then its bare breathing or
     chest words that no frame read."""
     at, classes, denied = clause.at, clause.classes, clause.denied
-    present = clause.cmask                            # the classes of the clause, as bits
-    candidates = clause.tmask                         # the findings its units can start, as bits
     used: set[int] = set()
     out: list[Mention] = []
     shared = lex.shared
     last = len(classes) - 1
-    findings = lex.findings
     # A clause with no negation, verdict or hypothesis gives every finding the same status.
     plain = None if denied or clause.fine or clause.hypothetical_before is not None \
         or clause.still_from is not None else clause.base
-    while candidates:                                 # lowest bit first: the lexicon's order
-        low = candidates & -candidates
-        candidates ^= low
-        finding = findings[low.bit_length() - 1]
-        if finding.single:                            # words that are the finding on their own
+    for finding, frames in lex.plan_of(clause.cmask):
+        if frames is None:                            # words that are the finding on their own
             for c in finding.single:
                 for a in at.get(c, _NONE):
                     if a in used:
@@ -461,9 +456,7 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
             continue
         made: list[tuple[list[int], tuple[str, ...]]] = []
         anchored: set[int] = set()
-        for mask, exclude, frame in finding.checks:
-            if mask & present != mask or exclude & present:
-                continue
+        for frame in frames:                          # those whose classes are all in the clause
             wanted = frame.classes
             if len(wanted) == 1:
                 for a in at[wanted[0]]:
@@ -537,7 +530,7 @@ def _mention_of(clause: _Clause, finding: str, tag: str | None, red_flag: bool, 
 def _status(clause: _Clause, units: list[int], start: int, red_flag: bool, topic: bool) -> str:
     denied = clause.denied
     if denied:
-        strength = max(denied.get(u, 0) for u in units)
+        strength = denied.get(units[0], 0) if len(units) == 1 else max(denied.get(u, 0) for u in units)
         if strength:
             if clause.resolved_negation:
                 return RESOLVED                        # "not dizzy anymore"

@@ -25,6 +25,9 @@ _NONE: list = []
 _WINDOW_STARTS = [w.start for w in PROTOCOL.windows]
 
 
+_BAND = {w.name: w.expected_max_soreness for w in PROTOCOL.windows}   # window -> the expected band's top
+
+
 def window_of(hours: float):
     """PROTOCOL.window, by bisection (the windows are consecutive; classify asks on every reply)."""
     found = bisect_right(_WINDOW_STARTS, hours) - 1
@@ -34,6 +37,8 @@ def window_of(hours: float):
 if any(a.end != b.start for a, b in zip(PROTOCOL.windows, PROTOCOL.windows[1:])):
     raise RuntimeError("window_of expects consecutive protocol windows")
 INFECTION_RISK = frozenset({"diabetes", "immunosuppressed"})
+_REPORTED = HAPPENED | {RESOLVED}             # now, in doubt, past, or passed
+_MENTIONED = HAPPENED | {HYPOTHETICAL}        # ... or asked about
 LOCAL_SIGNS = ("redness", "red_streak", "warmth", "swelling", "discharge")
 FEVER = ("fever", "chills")
 
@@ -59,6 +64,8 @@ class Facts:
         if len(findings) == 1:
             found = by.get(findings[0])
             return [m for m in found if m.status in statuses] if found else _NONE
+        if by.keys().isdisjoint(findings):
+            return _NONE                   # the common case: none of them is there
         return [m for f in findings if f in by for m in by[f] if m.status in statuses]
 
     def modified(self, finding: str, *mods: str, statuses: frozenset[str] = HAPPENED) -> list[Mention]:
@@ -120,8 +127,7 @@ def quote(mentions) -> str | None:
 
 
 def first(*parts: str | None) -> str | None:
-    found = [p for p in parts if p]
-    return " + ".join(found) if found else None
+    return " + ".join(filter(None, parts)) or None
 
 
 def all_of(*parts: str | None) -> str | None:
@@ -160,7 +166,7 @@ def fainted_with_danger_signs(f: Facts) -> str | None:
     return all_of(quote(fainted), first(
         quote(f.breathing_symptom),
         quote(f.has("dizzy", statuses=CURRENT)),
-        quote(f.has("fall_injury", statuses=HAPPENED | {RESOLVED})),   # hurt in the fall, healed or not
+        quote(f.has("fall_injury", statuses=_REPORTED)),   # hurt in the fall, healed or not
         "anticoagulant" if "anticoagulant" in f.precautions else None,
     ))
 
@@ -383,11 +389,11 @@ def for_a_person(f: Facts) -> str | None:
     """A question the bot cannot answer; the patient says they will stop treatment because of
     soreness; `pregnancy` mentioned for the first time."""
     r = f.reading
-    band = window_of(f.hours).expected_max_soreness
+    band = _BAND[f.window]
     within_course = f.soreness is None or f.soreness <= band
     answerable = r.question_answerable and within_course
     question = f"asks '{r.question_words}'" if r.is_question and not answerable else None
-    pregnancy = None if "pregnancy" in f.precautions else quote(f.has("pregnancy", statuses=HAPPENED | {HYPOTHETICAL}))
+    pregnancy = None if "pregnancy" in f.precautions else quote(f.has("pregnancy", statuses=_MENTIONED))
     return first(question, quote(f.has("stop_treatment", statuses=HAPPENED)), pregnancy)
 
 
@@ -441,7 +447,7 @@ def passing_lightheadedness_nausea_headache(f: Facts) -> str | None:
             or (m.status in CURRENT and (f.hours <= T["dizziness_after_hours"] or m.modifiers & {"in_clinic", "on_way_home"}))
         )
     ]
-    faint_in_clinic = [m for m in f.has("fainted", statuses=HAPPENED | {RESOLVED}) if _in_clinic(m)]
+    faint_in_clinic = [m for m in f.has("fainted", statuses=_REPORTED) if _in_clinic(m)]
     headache = [] if thunderclap_headache_or_meningism(f) else f.has("headache")
     return first(
         quote(passed_dizzy), quote(faint_in_clinic), quote(f.has("nausea", "vomiting")), quote(headache),
@@ -498,7 +504,7 @@ def _in_clinic(m: Mention) -> bool:
 
 
 def _fainted_after_leaving(f: Facts) -> list[Mention]:
-    return [m for m in f.has("fainted", statuses=HAPPENED | {RESOLVED}) if not _in_clinic(m)]
+    return [m for m in f.has("fainted", statuses=_REPORTED) if not _in_clinic(m)]
 
 
 def apply(facts: Facts) -> list[Hit]:
@@ -552,24 +558,21 @@ _IN_WINDOW: dict[str, int] = {
 }
 
 
-_REPORTED = HAPPENED | {RESOLVED}
-
-
 def expected_reason(facts: Facts) -> str:
     """Why a reply with no rule firing is `expected` (section 5, "Expected")."""
     r = facts.reading
-    band = window_of(facts.hours).expected_max_soreness
     parts = []
     if facts.soreness is not None:
-        parts.append(f"soreness {facts.soreness} ({facts.soreness_words}) within {facts.window} band 0-{band}")
-    things = quote([m for m in r.mentions if m.status in _REPORTED])
+        parts.append(f"soreness {facts.soreness} ({facts.soreness_words}) within {facts.window} band "
+                     f"0-{_BAND[facts.window]}")
+    things = quote([m for m in r.mentions if m.status in _REPORTED]) if r.mentions else None
     if things:
         parts.append(things)
     if r.wellness:
         parts.append(", ".join(f"'{w}'" for w in dict.fromkeys(r.wellness)))
     if r.is_question and r.question_answerable:
         parts.append(f"answerable question '{r.question_words}'")
-    denied = quote([m for m in (*r.mentions, *r.topics) if m.status == NEGATED])
+    denied = quote([m for m in (*r.mentions, *r.topics) if m.status == NEGATED]) if r.mentions or r.topics else None
     if denied:
         parts.append(f"denied {denied}")
     return "expected: " + ("; ".join(parts) if parts else "nothing of concern")
