@@ -67,7 +67,7 @@ def classify(
 
     if hits:
         level = hits[0].level
-        reasons = tuple(map(_REASON, hits))
+        reasons = (hits[0].reason,) if len(hits) == 1 else tuple(map(_REASON, hits))
     elif _assessable(reading, facts):
         level = "expected"
         reasons = (rules.expected_reason(facts),)
@@ -76,19 +76,18 @@ def classify(
         reasons = ("unclear: nothing assessable",)
     symptoms, resolved = _symptoms(reading, facts)
     # The frozen dataclass's own __init__ sets each field through object.__setattr__ (~1.6 µs a
-    # reply); filling the new instance's __dict__ at once makes the same frozen, equal object.
+    # reply); filling the new instance's __dict__ directly makes the same frozen, equal object.
     result = _new(Triage)
-    result.__dict__.update(
-        level=level,
-        soreness=reading.score.value if reading.score else None,
-        symptoms=symptoms,
-        reasons=reasons,
-        rules=tuple(map(_RULE, hits)) if hits else (),
-        is_question=reading.is_question,
-        resolved=resolved,
-        window=facts.window,
-        protocol_version=PROTOCOL.version,
-    )
+    fields = result.__dict__
+    fields["level"] = level
+    fields["soreness"] = reading.score.value if reading.score else None
+    fields["symptoms"] = symptoms
+    fields["reasons"] = reasons
+    fields["rules"] = ((hits[0].rule,) if len(hits) == 1 else tuple(map(_RULE, hits))) if hits else ()
+    fields["is_question"] = reading.is_question
+    fields["resolved"] = resolved
+    fields["window"] = facts.window
+    fields["protocol_version"] = PROTOCOL.version
     return result
 
 
@@ -98,6 +97,9 @@ _RULE, _REASON = attrgetter("rule"), attrgetter("reason")
 
 _NO_PRECAUTIONS: frozenset[str] = frozenset()
 _NOTHING: frozenset[str] = frozenset()
+# The tags of a reply with no finding, by (soreness reported, improving, worsening).
+_TREND_TAGS = {(s, i, w): frozenset(t for t, on in (("soreness", s), ("improving", i), ("worsening", w)) if on)
+               for s in (False, True) for i in (False, True) for w in (False, True)}
 
 
 def _check(text: Any, hours: Any, region: str | None, precautions: frozenset[str], previous: Any) -> None:
@@ -127,7 +129,7 @@ def _facts(reading: Reading, hours: float, region: str | None, precautions: froz
             worsening_words = first_of(worsening_words, f"{soreness} from {reference}")
         elif soreness <= reference - _TREND_POINTS:
             improving = True
-    return rules.Facts(reading, hours, rules.window_of(hours).name, region, precautions, previous, soreness,
+    return rules.Facts(reading, hours, rules.window_name(hours), region, precautions, previous, soreness,
                        words, reference, improving, worsening, worsening_words)
 
 
@@ -179,6 +181,8 @@ def _assessable(reading: Reading, facts: rules.Facts) -> bool:
 def _symptoms(reading: Reading, facts: rules.Facts) -> tuple[frozenset[str], frozenset[str]]:
     """The symptom tags reported, and those of findings said to have passed. Resolved findings
     keep their tag (tests/data/README.md, convention 28)."""
+    if not reading.mentions:                     # only soreness and trend: the few sets made once
+        return _TREND_TAGS[bool(facts.soreness), facts.improving, facts.worsening], _NOTHING
     tags = set()
     resolved = set()
     for m in reading.mentions:

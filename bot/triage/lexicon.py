@@ -343,6 +343,8 @@ class Lexicon:
         self._forms: dict[str, str] = dict(self._fixed_forms)
         self._split_forms: set[str] = set(self._fixed_forms)
         self._pieces: dict[str, tuple[str, ...]] = {}   # space-free pieces of text -> their words
+        self._long_numbers: set[str] = set()            # tokens of 2+ characters that start with a digit
+        self._watched = self._name_tokens | self._digit_words_set   # words `words` looks at again
 
     def flags_of(self, classes: frozenset[str]) -> int:
         """The flag bits of a unit with these classes (remembered: there are few distinct sets)."""
@@ -566,6 +568,8 @@ class Lexicon:
                 if found is None:
                     found = self._piece(piece)
                 words += found
+        if self._watched.isdisjoint(words):
+            return words
         # A name that is also a lexicon word ("Rosa"): only then is the raw text searched.
         if not self._name_tokens.isdisjoint(words) and self._names.search(text):
             words = self._normalised(self._tokens(self._unname(text).lower()))
@@ -591,6 +595,7 @@ class Lexicon:
             if len(forms) > _MAX_FORMS:                  # a flood of new tokens: start afresh
                 self._forms = forms = dict(self._fixed_forms)
                 self._split_forms = set(self._fixed_forms)
+                self._long_numbers = set()
             for token in set(tokens).difference(forms):
                 self._learn(token)
             words = [forms[t] for t in tokens]
@@ -638,6 +643,13 @@ class Lexicon:
                 self._split_forms.add(token)
         else:
             self._forms[token] = token
+            if len(token) > 1 and token[0].isdigit():
+                self._long_numbers.add(token)
+
+    def has_long_number(self, words: list[str]) -> bool:
+        """Whether a word is a number of two characters or more ("38", "101.2", "1.5"): only then
+        can a reply give a temperature or a pulse rate."""
+        return not self._long_numbers.isdisjoint(words)
 
     def _digits_as_words(self, words: list[str]) -> None:
         """Texting "2" and "4" for "to" and "for" before a verb: "hurts 2 breathe" (not after an

@@ -33,7 +33,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -58,7 +57,6 @@ HAPPENED = frozenset({PRESENT, DOUBTED, PAST})
 _NONE: list = []
 _NO_INDEX: dict = {}
 _NO_UNITS: frozenset[int] = frozenset()
-_TEMPERATURE = re.compile(r"\d\d")       # a body temperature has two digits or more
 _NO_CLAUSES: frozenset[int] = frozenset()
 # Findings that are pain, for the binding of intensity and trend words to soreness.
 PAIN_FINDINGS = frozenset({"soreness", "shoulder_blade_pain"})
@@ -196,7 +194,7 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
                     named.add(m.finding)
         if mentions and every & MODIFIER and not lex.modified_findings.isdisjoint(named):
             mentions = _bind_modifiers(clauses, mentions, lex)
-    if every & NUMERIC and _TEMPERATURE.search(text):
+    if every & NUMERIC and lex.has_long_number(words):
         mentions = _fevers_from_temperatures(clauses, mentions, lex)
         mentions = _racing_pulses(clauses, mentions, lex)
 

@@ -26,6 +26,13 @@ _WINDOW_STARTS = [w.start for w in PROTOCOL.windows]
 
 
 _BAND = {w.name: w.expected_max_soreness for w in PROTOCOL.windows}   # window -> the expected band's top
+_WINDOW_NAMES = [w.name for w in PROTOCOL.windows]
+
+
+def window_name(hours: float) -> str:
+    """The name of `window_of(hours)`."""
+    found = bisect_right(_WINDOW_STARTS, hours) - 1
+    return _WINDOW_NAMES[found if found > 0 else 0]
 
 
 def window_of(hours: float):

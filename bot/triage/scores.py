@@ -62,12 +62,13 @@ def scores_in(words: list[str], numbers: list[int], lex: Lexicon, whole_reply: b
             continue
         start, end = i, i + 1
         is_word = not w[0].isdigit()
-        half = _half_after(words, end, lex)
+        # (The helpers below are called only when the next word can begin what they read.)
+        half = _half_after(words, end, lex) if end < n and words[end] in lex.half_starts else 0
         if half:              # "eight and a half", "2 y medio": up to the next whole number
             end += half
             value += 1
             is_word = False   # a word number with a half is a measure, as a digit is
-        scaled = _scale_after(words, end, lex)
+        scaled = _scale_after(words, end, lex) if end + 1 < n and words[end] in lex.scale_starts else 0
         high = None
         if scaled:
             end += scaled
