@@ -157,7 +157,7 @@ def breathing_or_chest_symptom(f: Facts) -> str | None:
         in_region = f.soreness and f.region is not None and PROTOCOL.is_lung_risk([f.region])
         if back or in_region:
             return all_of(quote(cough), quote(back) or f"soreness in the {f.region}")
-    bare = [m for m in f.reading.topics if m.status in HAPPENED]
+    bare = [m for m in f.reading.topics if m.status in HAPPENED] if f.reading.topics else _NONE
     if bare:
         return f"{quote(bare)} (not said to be fine)"
     return None
@@ -254,11 +254,12 @@ def infection_signs(f: Facts) -> str | None:
     """Redness spreading, warmth, increasing swelling, pus, a red streak; or fever or chills (E4
     takes those with its features). With `diabetes` or `immunosuppressed`, any one local sign
     (redness, warmth, swelling at a needle site) after 24 h."""
+    fever = f.has(*FEVER)
     signs = first(
         quote(f.modified("redness", "growing", "fast_growing")),
         quote(f.has("red_streak", "warmth", "discharge")),
         quote(f.modified("swelling", "growing", "fast_growing")),
-        None if fever_with_sepsis_signs(f) else quote(f.has(*FEVER)),
+        quote(fever) if fever and not fever_with_sepsis_signs(f) else None,
     )
     if signs:
         return signs
@@ -298,11 +299,12 @@ def anticoagulant_with_large_bruise_or_rebleed(f: Facts) -> str | None:
 def fainted_and_recovered_or_still_dizzy(f: Facts) -> str | None:
     """Fainted after leaving the clinic and fully recovered (no E2 features); or dizziness still
     present more than 2 hours after the session."""
+    dizzy = f.has("dizzy", statuses=CURRENT)
     still_dizzy = [
-        m for m in f.has("dizzy", statuses=CURRENT)
-        if f.hours > T["dizziness_after_hours"] and not m.modifiers & {"in_clinic", "on_way_home"}
-    ]
-    fainted = None if fainted_with_danger_signs(f) else quote(_fainted_after_leaving(f))
+        m for m in dizzy if f.hours > T["dizziness_after_hours"] and not m.modifiers & {"in_clinic", "on_way_home"}
+    ] if dizzy else _NONE
+    after_leaving = _fainted_after_leaving(f)
+    fainted = quote(after_leaving) if after_leaving and not fainted_with_danger_signs(f) else None
     return first(fainted, quote(still_dizzy))
 
 
@@ -454,8 +456,11 @@ def passing_lightheadedness_nausea_headache(f: Facts) -> str | None:
             or (m.status in CURRENT and (f.hours <= T["dizziness_after_hours"] or m.modifiers & {"in_clinic", "on_way_home"}))
         )
     ]
-    faint_in_clinic = [m for m in f.has("fainted", statuses=_REPORTED) if _in_clinic(m)]
-    headache = [] if thunderclap_headache_or_meningism(f) else f.has("headache")
+    fainted = f.has("fainted", statuses=_REPORTED)
+    faint_in_clinic = [m for m in fainted if _in_clinic(m)] if fainted else _NONE
+    headache = f.has("headache")
+    if headache and thunderclap_headache_or_meningism(f):
+        headache = _NONE
     return first(
         quote(passed_dizzy), quote(faint_in_clinic), quote(f.has("nausea", "vomiting")), quote(headache),
     )
@@ -511,7 +516,8 @@ def _in_clinic(m: Mention) -> bool:
 
 
 def _fainted_after_leaving(f: Facts) -> list[Mention]:
-    return [m for m in f.has("fainted", statuses=_REPORTED) if not _in_clinic(m)]
+    fainted = f.has("fainted", statuses=_REPORTED)
+    return [m for m in fainted if not _in_clinic(m)] if fainted else _NONE
 
 
 def apply(facts: Facts) -> list[Hit]:
