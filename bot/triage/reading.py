@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from bot.triage import scores
+from bot.triage.scores import scores_in
 from bot.triage.lexicon import (
     BECAME, DENIABLE, NOT_BARE, DOUBT, FLIP, HYPOTHETICAL as HYPOTHETICAL_CUE, INTENSITY, INTENSITY_ALONE, JUDGED, LEXICON, LIST_AND,
     Clause, MODIFIER, NEG, NORMAL, PAST as PAST_CUE, PRESENT as PRESENT_CUE, PRESSURE, QUESTION, REACH, RED_FLAG,
@@ -149,8 +150,9 @@ class _Clause(Clause):
 
     def text(self, start: int, end: int) -> str:
         """The words of units start..end-1."""
+        first = self.starts[start]
         stop = self.starts[end] if end < len(self.starts) else len(self.words)
-        return " ".join(self.words[self.starts[start]:stop])
+        return self.words[first] if stop - first == 1 else " ".join(self.words[first:stop])
 
 
 
@@ -166,7 +168,7 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
         if clause.all & _CUES or clause.asked:
             _cues(clause, lex)
         if clause.numbers:
-            clause.scores = scores.scores_in(clause.words, clause.numbers, lex, whole_reply=single)
+            clause.scores = scores_in(clause.words, clause.numbers, lex, single)
         if clause.all & TRIGGER:
             clause.mentions = _findings(clause, lex)
             if clause.mentions:
@@ -265,17 +267,20 @@ def _cues(clause: _Clause, lex: Lexicon) -> None:
         clause.at, clause.cmask = at, cmask
     if not (every & _STATUS_CUES or clause.asked):
         return                                         # a clause with no status cue: the defaults
+    if not every & TRIGGER:
+        # No finding to qualify here: only whether it says something has passed, which the
+        # clause before may need (`_across_clauses`).
+        clause.resolved_negation = bool(every & RESOLVED_NEG)
+        if every & RESOLVED_CUE:
+            clause.resolved = bool(_resolving(clause))
+        return
     clause.doubted = clause.asked or bool(every & DOUBT) and _doubts_a_finding(clause, lex)
     # "más cargada que anoche": a time after "than" is what today is compared with, not when.
     clause.past = bool(every & PAST_CUE) and not every & PRESENT_CUE and any(
         f & PAST_CUE and not (k and clause.words[clause.starts[k - 1]] in _THAN) for k, f in enumerate(flags))
     clause.resolved_negation = bool(every & RESOLVED_NEG)
     if every & RESOLVED_CUE:
-        # "gone numb", "went cold": a change into the finding, not its passing.
-        # "a faded bruise": after an article, a word of passing describes, it says nothing passed.
-        resolving = [k for k, f in enumerate(flags)
-                     if f & RESOLVED_CUE and not (f & BECAME and _next_concept(flags, k + 1))
-                     and not (k and clause.words[clause.starts[k - 1]] in _DETERMINERS)]
+        resolving = _resolving(clause)
         clause.resolved = bool(resolving)
         if resolving and every & STILL:
             # "blacked out for a sec and the room is still spinning": after a "still" that follows
@@ -287,6 +292,15 @@ def _cues(clause: _Clause, lex: Lexicon) -> None:
             (k for k, f in enumerate(flags) if f & HYPOTHETICAL_CUE and not (k and flags[k - 1] & UNSURE)), None)
     # The status of a finding nothing in particular qualifies (see `_status`).
     clause.base = RESOLVED if clause.resolved else DOUBTED if clause.doubted else PAST if clause.past else PRESENT
+
+
+def _resolving(clause: _Clause) -> list[int]:
+    """The units that say something has passed. "gone numb", "went cold": a change into the
+    finding, not its passing. "a faded bruise": after an article, a word of passing describes."""
+    flags = clause.flags
+    return [k for k, f in enumerate(flags)
+            if f & RESOLVED_CUE and not (f & BECAME and _next_concept(flags, k + 1))
+            and not (k and clause.words[clause.starts[k - 1]] in _DETERMINERS)]
 
 
 def _doubts_a_finding(clause: _Clause, lex: Lexicon) -> bool:

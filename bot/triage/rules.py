@@ -97,6 +97,9 @@ class Hit(NamedTuple):
     reason: str
 
 
+_new_tuple = tuple.__new__   # _new_tuple(Hit, (...)): a named tuple without its Python-level __new__
+
+
 Rule = Callable[[Facts], "str | None"]
 RULES: list[tuple[str, str, frozenset[str] | None, Rule]] = []
 _WINDOWS: dict[int, frozenset[str]] = {}      # rule index -> the only windows it can fire in
@@ -547,7 +550,7 @@ def apply(facts: Facts) -> list[Hit]:
         rule_id, level, _, fn = RULES[low.bit_length() - 1]
         words = fn(facts)
         if words:
-            hits.append(Hit(rule_id, level, f"{rule_id}: {words}"))
+            hits.append(_new_tuple(Hit, (rule_id, level, f"{rule_id}: {words}")))
     return hits
 
 

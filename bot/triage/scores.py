@@ -23,6 +23,9 @@ class Score(NamedTuple):
     text: str
 
 
+_new_tuple = tuple.__new__   # _new_tuple(Score, (...)): a named tuple without its Python-level __new__
+
+
 def _int(word: str, lex: Lexicon) -> int | None:
     """A whole number, a word number, or a decimal 0-10 rounded up ("1.5" -> 2)."""
     if word.isdigit():
@@ -86,7 +89,8 @@ def scores_in(words: list[str], numbers: list[int], lex: Lexicon, whole_reply: b
             else:
                 high = None
         if _is_score(words, start, end, is_word, bool(scaled), whole_reply, lex):
-            out.append(Score(value, start, end, _said_of_past(words, start, end, lex), " ".join(words[start:end])))
+            out.append(_new_tuple(Score, (value, start, end, _said_of_past(words, start, end, lex),
+                                          " ".join(words[start:end]))))
             i = end
     return out
 
