@@ -96,6 +96,8 @@ _RULE, _REASON = attrgetter("rule"), attrgetter("reason")
 
 
 _NO_PRECAUTIONS: frozenset[str] = frozenset()
+_INF = math.inf
+_REGIONS = frozenset(PROTOCOL.regions) | {None}
 _NOTHING: frozenset[str] = frozenset()
 # The tags of a reply with no finding, by (soreness reported, improving, worsening).
 _TREND_TAGS = {(s, i, w): frozenset(t for t, on in (("soreness", s), ("improving", i), ("worsening", w)) if on)
@@ -103,6 +105,10 @@ _TREND_TAGS = {(s, i, w): frozenset(t for t, on in (("soreness", s), ("improving
 
 
 def _check(text: Any, hours: Any, region: str | None, precautions: frozenset[str], previous: Any) -> None:
+    if (type(text) is str and (type(hours) is float or type(hours) is int) and -_INF < hours < _INF
+            and region in _REGIONS and (not precautions or precautions <= PROTOCOL.precautions)
+            and (previous is None or type(previous) is int and 0 <= previous <= 10)):
+        return                        # the common case, at once
     if not isinstance(text, str):
         raise ValueError(f"reply text must be a string, not {type(text).__name__}")
     if type(hours) not in (int, float) and (isinstance(hours, bool) or not isinstance(hours, Real)):

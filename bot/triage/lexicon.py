@@ -280,6 +280,8 @@ class Lexicon:
         self.finding_by_id = {f.id: f for f in self.findings}
         self._kinds: dict[frozenset[str], tuple[tuple[str, ...], int]] = {}
         self._plans: dict[int, tuple[tuple[Finding, tuple[Frame, ...] | None], ...]] = {}
+        self._modifiers_of: dict[frozenset[str], tuple[Modifier, ...]] = {}
+        self._intensities_of: dict[frozenset[str], tuple[Intensity, ...]] = {}
 
         # -- units --------------------------------------------------------------------------------
         self._root: dict[str, list] = {}
@@ -425,11 +427,20 @@ class Lexicon:
             plan = self._plans[present] = tuple(plan)
         return plan
 
-    def modifiers_of(self, classes: frozenset[str]) -> list[Modifier]:
-        return [m for c in classes if c in self._modifiers_by_class for m in self._modifiers_by_class[c]]
+    def modifiers_of(self, classes: frozenset[str]) -> tuple[Modifier, ...]:
+        """The modifiers a unit with these classes is read as (remembered, like `flags_of`)."""
+        found = self._modifiers_of.get(classes)
+        if found is None:
+            found = self._modifiers_of[classes] = tuple(
+                m for c in classes if c in self._modifiers_by_class for m in self._modifiers_by_class[c])
+        return found
 
-    def intensities_of(self, classes: frozenset[str]) -> list[Intensity]:
-        return [self.intensities[c] for c in classes if c in self.intensities]
+    def intensities_of(self, classes: frozenset[str]) -> tuple[Intensity, ...]:
+        """The intensity words a unit with these classes is (remembered)."""
+        found = self._intensities_of.get(classes)
+        if found is None:
+            found = self._intensities_of[classes] = tuple(self.intensities[c] for c in classes if c in self.intensities)
+        return found
 
     # -- building ---------------------------------------------------------------------------
 

@@ -163,8 +163,10 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     single = len(clauses) == 1
     if single:
         every = clauses[0].all
-    found = False
+    found = questioned = False
     for clause in clauses:
+        if clause.asked:
+            questioned = True
         if clause.all & _CUES or clause.asked:
             _cues(clause, lex)
         if clause.numbers:
@@ -213,7 +215,8 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     intensity = _intensity(clauses, mentions, lex) if every & INTENSITY_ALONE or (
         every & INTENSITY and not PAIN_FINDINGS.isdisjoint(named)) else None
     improving, worsening, same = _trend(clauses, mentions, lex) if every & TREND else _NO_TREND
-    if every & QUESTION or "?" in words:
+    # (A "?" that ends no clause, "? neck 2", asks nothing `_questions` could find.)
+    if every & QUESTION or questioned:
         is_question, answerable, asked, identity = _questions(clauses, mentions)
         asked_words = " / ".join(" ".join(c.words) for c in asked) if asked else ""
         asked_clauses = frozenset(c.index for c in asked) if asked else _NO_CLAUSES
@@ -457,14 +460,15 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
                     if (a > 0 and c in classes[a - 1]) or (a < last and c in classes[a + 1]):
                         units = [a, *_next_to(a, c, classes, used)]   # "sharp stabbing pain": one pain
                         out.append(_mention_of(clause, finding.id, finding.tag, finding.red_flag, units))
-                    else:
-                        units = [a]
-                        out.append(_mention(Mention, (
-                            finding.id, finding.tag, finding.red_flag,
-                            plain or _status(clause, units, a, finding.red_flag, False), clause.index,
-                            a, a + 1, clause.text(a, a + 1), _NO_MODIFIERS)))
+                        if c not in shared:
+                            used.update(units)
+                        continue
+                    out.append(_mention(Mention, (
+                        finding.id, finding.tag, finding.red_flag,
+                        plain or _status(clause, (a,), a, finding.red_flag, False), clause.index,
+                        a, a + 1, clause.text(a, a + 1), _NO_MODIFIERS)))
                     if c not in shared:
-                        used.update(units)
+                        used.add(a)
             continue
         made: list[tuple[list[int], tuple[str, ...]]] = []
         anchored: set[int] = set()
@@ -539,7 +543,7 @@ def _mention_of(clause: _Clause, finding: str, tag: str | None, red_flag: bool, 
                               start, end, clause.text(start, end), _NO_MODIFIERS))
 
 
-def _status(clause: _Clause, units: list[int], start: int, red_flag: bool, topic: bool) -> str:
+def _status(clause: _Clause, units: list[int] | tuple[int, ...], start: int, red_flag: bool, topic: bool) -> str:
     denied = clause.denied
     if denied:
         strength = denied.get(units[0], 0) if len(units) == 1 else max(denied.get(u, 0) for u in units)
