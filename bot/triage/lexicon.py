@@ -769,33 +769,36 @@ class Lexicon:
                 node = number
             following, found, f, kind = node
             end = i + 1
-            j = end
-            while following and j < n:
-                node = following.get(words[j])
-                if node is None:
-                    if not words[j][0].isdigit():
-                        break
-                    node = following.get(NUMBER)
+            if following:                          # the longest entry that starts here
+                j = end
+                while j < n:
+                    node = following.get(words[j])
                     if node is None:
+                        if not words[j][0].isdigit():
+                            break
+                        node = following.get(NUMBER)
+                        if node is None:
+                            break
+                    j += 1
+                    if node[1]:
+                        _, found, f, kind = node
+                        end = j
+                    following = node[0]
+                    if not following:
                         break
-                j += 1
-                following = node[0]
-                if node[1]:
-                    _, found, f, kind = node
-                    end = j
-            if f & SPLIT and not (w in _NUMERIC_JOINERS and starts and end < n
-                                  and self.is_number(words[i - 1]) and self.is_number(words[end])):
-                if starts:
-                    clause = make(len(out), words[first:i], starts, classes, flags, bits, at, cmask, numbers)
-                    if w == "?":
-                        clause.asked = True
-                    out.append(clause)
-                    starts, classes, flags, at, numbers, bits, cmask = [], [], [], None, None, 0, 0
-                elif w == "?" and out:
-                    out[-1].asked = True
-                first = i = end
-                continue
-            if f & _INDEXED:
+            if f & _SPECIAL:
+                if f & SPLIT and not (w in _NUMERIC_JOINERS and starts and end < n
+                                      and self.is_number(words[i - 1]) and self.is_number(words[end])):
+                    if starts:
+                        clause = make(len(out), words[first:i], starts, classes, flags, bits, at, cmask, numbers)
+                        if w == "?":
+                            clause.asked = True
+                        out.append(clause)
+                        starts, classes, flags, at, numbers, bits, cmask = [], [], [], None, None, 0, 0
+                    elif w == "?" and out:
+                        out[-1].asked = True
+                    first = i = end
+                    continue
                 if f & FRAMED:
                     framed, more = kind
                     cmask |= more
@@ -851,7 +854,7 @@ class Clause:
 
 
 _NUMERIC_JOINERS = frozenset({"-", "/"})
-_INDEXED = FRAMED | NUMERIC
+_SPECIAL = SPLIT | FRAMED | NUMERIC     # what a unit needs more than its place, classes and bits
 _JUDGED = frozenset({"breath", "chest", "air", "temp"})   # what a verdict ("fine") can judge
 
 # Third-person reports ("my wife can't catch her breath", "a mi papá se le traba la lengua"): in
