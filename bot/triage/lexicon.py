@@ -4,9 +4,10 @@ Reading a reply happens on words, never on substrings ("shot" is not "hot", "num
 "numb"). This module knows nothing of rules or levels; `reading.py` decides what the words mean.
 It compiles three things:
 
-1. The normaliser (`words`): raw text -> normalised words and punctuation. Each distinct token is
-   normalised once and remembered (`_forms`, bounded), so a reply costs one dictionary lookup a
-   token; typo repair, Spanish diminutives and superlatives run once per new token, and only on
+1. The normaliser (`words`): raw text -> normalised words and punctuation. The text is cut at
+   spaces and each piece ("shoulder,", "can't") is normalised once and remembered (`_pieces`),
+   and each distinct token once (`_forms`), both bounded, so a reply costs one dictionary lookup a
+   piece; typo repair, Spanish diminutives and superlatives run once per new token, and only on
    words the lexicon does not know.
 2. The unit reader (`clauses`): normalised words -> units, each carrying the word classes that
    list it, cut into clauses. One pass over the words: a word is looked up once in a trie whose
@@ -17,8 +18,9 @@ It compiles three things:
    order (see the comment at the top of triage.toml).
 
 Each distinct set of classes also gets flag bits (`flags_of`, SMALL, NEG, ... below), and what
-concept frames need of it (`kind_of`: the classes they look up, as bits too, and the findings it
-can start, a bit each), worked out once and kept in the trie: the reader tests bits, not sets.
+concept frames need of it (`kind_of`: the classes they look up, as bits too), worked out once and
+kept in the trie: the reader tests bits, not sets. Each distinct set of frame classes in a clause
+gets the findings it can hold and their possible frames (`plan_of`), worked out once too.
 
 Measured history (CPU time a reply over tests/data/replies.jsonl, `bench/triage_bench.py`, on the
 2-core development machine; kept so nobody repeats it):
@@ -42,6 +44,31 @@ Measured history (CPU time a reply over tests/data/replies.jsonl, `bench/triage_
   the garbage collector (~2 %). Where it goes now (µs a reply): normalising 5, units and clauses
   7, clause objects and cues 5, scores and frames 11, the rest of reading 12, rules and the
   result 12.
+- 2026-11-22, after replies_dev3.jsonl's families (task of issue #3: more classes and steps): the
+  same bench read 15,460 before and 14,500-14,900 after that work (best of 5; the machine was
+  shared and its load varied from 0.6 to 7). Then, with every prediction on every data file
+  unchanged (checked line by line, under two hash seeds): the text cut at spaces and each piece
+  normalised once (normalising 7 -> 2.3 µs: no regular expression over the whole reply); names
+  searched for only when a name's word is there; the reader's own clause objects made by the unit
+  reader (one object a clause, not two); the frozen result filled without its field-by-field
+  __init__ (~1 µs); the findings a clause can hold and their possible frames remembered per set of
+  frame classes (`plan_of`: no frame tried whose classes are missing; ~7 frames a reply were);
+  flag bits tested on every unit kept below 2**30, so `&` stays on CPython's one-digit path (~2 %
+  of instructions); question topics as flag bits; temperatures looked for only when a word is a
+  number of two characters or more (a set lookup, not a regular expression); rules that defer to a
+  higher one ask it only when their own finding is there; status cues worked out in full only in
+  clauses with a finding; helpers and comprehensions skipped on empty input. Result: 18,950-20,070
+  a second best of 5 (median 15,900-19,000) on the same shared machine, interleaved with the old
+  code at 13,900-14,900 and the code before replies_dev3.jsonl at 15,450-16,000: ~1.35x, and
+  ~300,000 -> ~198,000 CPU instructions a reply (valgrind, which the load does not move). The
+  20,000 of issue #3 is reached only on a quiet machine, without the hoped-for margin.
+  Where it goes now (share of time, py-spy): the unit reader 20 % (a trie walk of ~10 words:
+  dictionary lookups and list appends, near its floor in Python), the rest of `read` 11 %,
+  normalising 7 %, frames 7 %, `classify` itself 7 % (mostly freeing the reply's objects), rules
+  9 % with their helpers, scores 3 %. Measured and not worth it: slots on the clause objects, a
+  dictionary comprehension for the clause index, bound `append` methods, interning the words.
+  A further factor needs fewer objects a reply (the clause objects and their lists), not cheaper
+  steps; remembering whole clauses or replies would only flatter this bench, which repeats them.
 """
 
 from __future__ import annotations

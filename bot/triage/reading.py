@@ -5,9 +5,9 @@
 2. Cut the whole reply into units that carry word classes and flag bits, and the units into
    clauses at punctuation and at "but"/"pero"-like words, in one pass (`lexicon.clauses`; never
    inside a unit: "a lo hecho, pecho" is one idiom). The pass also notes, per clause, the units
-   of each class concept frames look up, those classes and the findings they can start as bits,
-   and where the numbers are. No cue reaches past its clause, and each step below skips a clause
-   whose flag bits say it has nothing for it.
+   of each class concept frames look up, those classes as bits, and where the numbers are. No
+   cue reaches past its clause, and each step below skips a clause whose flag bits say it has
+   nothing for it.
 3. Scope negation by attachment: a negation denies the concept it is attached to (the next one,
    across small words, and any joined to it as a list: "no fever or chills"), or, at the end of
    a clause, the one just before it ("fever: none"). Some words it turns into their opposite
@@ -23,8 +23,10 @@
    before it ("trouble breathing - nope"), and one of now says it has passed ("coughed yesterday,
    nothing today"); a clause that says something has passed ("ya no la tengo"), or that a
    breathing complaint of the past is fine now ("totally normal this morning"), resolves the
-   clause before it. What follows "my son has" is someone else's when the writer gives their own
-   score (never a breathing or chest finding).
+   clause before it, unless it names a body part the clause before does not ("coughed blood.
+   back fine now"). In a clause, a "still" after the resolution makes what follows current. What
+   follows "my <relative> has" is someone else's when the writer gives their own score, up to
+   the writer's own "I" (never a breathing or chest finding).
 6. Bind modifiers ("huge", "spreading", "won't stop"), intensity words ("very", "mild") and trend
    words ("better", "worse") to what they qualify; some modifiers also reach the next clause
    ("hard as a rock, swollen").
