@@ -116,35 +116,36 @@ NO_CLASSES: frozenset[str] = frozenset()
 # What a unit's classes make it, as bits, worked out once per distinct set of classes
 # (`Lexicon.flags_of`): the reader then tests a bit instead of looking through sets.
 # Bits 0-29 for what is tested on every unit or clause: a Python int below 2**30 is one digit,
-# and `&` on two such ints takes the interpreter's fast path. Bits from 30 on are for what is
-# rare and tested once a reply.
-SMALL = 1 << 0           # a small word with no concept: negations and verdicts reach across it
-NEG = 1 << 1
-SOFT_NEG = 1 << 2
-NORMAL = 1 << 3          # a verdict: "fine", "100%"
-FLIP = 1 << 4            # a negation turns it into its opposite ([flips])
-UNABLE = 1 << 5
-DENIABLE = 1 << 6        # a concept a negation can deny
-JUDGED = 1 << 7          # a bare concept a verdict can judge: breathing, chest, temperature
-RED_FLAG = 1 << 8        # a word of a breathing or chest frame
-LIST_AND = 1 << 9
-DOUBT = 1 << 10
-UNSURE = 1 << 11
-PAST = 1 << 12
-PRESENT = 1 << 13
-RESOLVED = 1 << 14
-RESOLVED_NEG = 1 << 15
-HYPOTHETICAL = 1 << 16
-MODIFIER = 1 << 17
-INTENSITY = 1 << 18
-TREND = 1 << 19
-QUESTION = 1 << 20       # a question form, or a word that says who is writing
-WELL = 1 << 21           # "fine", or a difficulty word that may be denied ("no problems")
-TRIGGER = 1 << 22        # starts a concept frame, or is a topic
-REACH = 1 << 23
-SPLIT = 1 << 24          # ends a clause: punctuation, "but", "pero"
-NUMERIC = 1 << 25        # a number, in digits or words: maybe a score
-FRAMED = 1 << 26         # a class that concept frames (or topics) look up
+# and `&` on two such ints takes the interpreter's fast path; bits 0-8 for the tests that most
+# often come out true, whose result (at most 256) is then a cached small int, not a new object.
+# Bits from 30 on are for what is rare and tested once a reply.
+SPLIT = 1 << 0           # ends a clause: punctuation, "but", "pero"
+FRAMED = 1 << 1          # a class that concept frames (or topics) look up
+NUMERIC = 1 << 2         # a number, in digits or words: maybe a score
+SMALL = 1 << 3           # a small word with no concept: negations and verdicts reach across it
+DENIABLE = 1 << 4        # a concept a negation can deny
+TRIGGER = 1 << 5         # starts a concept frame, or is a topic
+NEG = 1 << 6
+PRESENT = 1 << 7
+MODIFIER = 1 << 8
+NORMAL = 1 << 9          # a verdict: "fine", "100%"
+FLIP = 1 << 10           # a negation turns it into its opposite ([flips])
+UNABLE = 1 << 11
+JUDGED = 1 << 12         # a bare concept a verdict can judge: breathing, chest, temperature
+RED_FLAG = 1 << 13       # a word of a breathing or chest frame
+LIST_AND = 1 << 14
+DOUBT = 1 << 15
+UNSURE = 1 << 16
+PAST = 1 << 17
+RESOLVED = 1 << 18
+RESOLVED_NEG = 1 << 19
+HYPOTHETICAL = 1 << 20
+INTENSITY = 1 << 21
+TREND = 1 << 22
+QUESTION = 1 << 23       # a question form, or a word that says who is writing
+WELL = 1 << 24           # "fine", or a difficulty word that may be denied ("no problems")
+REACH = 1 << 25
+SOFT_NEG = 1 << 26
 STILL = 1 << 27          # "still", "sigo": what follows a resolution in its clause is current
 Q_ANSWERABLE = 1 << 28   # a topic the bot can answer ("normal", "ice")
 Q_PERSON = 1 << 29       # a topic for a person ("meds", "work")
