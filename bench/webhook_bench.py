@@ -201,7 +201,7 @@ def gunicorn(database: str, workdir: Path, workers: int, threads: int) -> Iterat
     env = {**os.environ, "DATABASE_URL": PG_URL.format(name=database), "SECRET_KEY": "bench-secret",
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PUBLIC_BASE_URL": PUBLIC_BASE_URL, "SCHEDULER": "off",
            "SMS_BACKEND": "console", "CONSOLE_SMS_FILE": str(workdir / "console-sms.jsonl"),
-           "FLASK_SKIP_DOTENV": "1", "LOG_LEVEL": "WARNING", "AFTERCARE_ENV": "development"}
+           "FLASK_SKIP_DOTENV": "1", "LOG_LEVEL": "INFO", "AFTERCARE_ENV": "development"}
     log_path = workdir / "gunicorn.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "--workers", str(workers), "--threads",
@@ -457,8 +457,8 @@ def main() -> int:
     parser.add_argument("--follow-ups", type=float, default=0.1,
                         help="share of texts that follow the same patient's text of the last 30 s (default 0.1)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument("--threads", type=int, default=8,
-                        help="threads per worker (default 8, as gunicorn.conf.py; 1 = the sync worker)")
+    parser.add_argument("--threads", type=int, default=4,
+                        help="threads per worker (default 4, as gunicorn.conf.py; 1 = the sync worker)")
     parser.add_argument("--connections", type=int, default=100, help="client connection pool size (default 100)")
     parser.add_argument("--timeout", type=float, default=15, help="seconds before a request counts as failed "
                         "(Twilio's own limit, default 15)")
