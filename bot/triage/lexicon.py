@@ -44,31 +44,32 @@ Measured history (CPU time a reply over tests/data/replies.jsonl, `bench/triage_
   the garbage collector (~2 %). Where it goes now (µs a reply): normalising 5, units and clauses
   7, clause objects and cues 5, scores and frames 11, the rest of reading 12, rules and the
   result 12.
-- 2026-11-22, after replies_dev3.jsonl's families (task of issue #3: more classes and steps): the
-  same bench read 15,460 before and 14,500-14,900 after that work (best of 5; the machine was
-  shared and its load varied from 0.6 to 7). Then, with every prediction on every data file
-  unchanged (checked line by line, under two hash seeds): the text cut at spaces and each piece
-  normalised once (normalising 7 -> 2.3 µs: no regular expression over the whole reply); names
-  searched for only when a name's word is there; the reader's own clause objects made by the unit
-  reader (one object a clause, not two); the frozen result filled without its field-by-field
-  __init__ (~1 µs); the findings a clause can hold and their possible frames remembered per set of
-  frame classes (`plan_of`: no frame tried whose classes are missing; ~7 frames a reply were);
-  flag bits tested on every unit kept below 2**30, so `&` stays on CPython's one-digit path (~2 %
-  of instructions); question topics as flag bits; temperatures looked for only when a word is a
-  number of two characters or more (a set lookup, not a regular expression); rules that defer to a
-  higher one ask it only when their own finding is there; status cues worked out in full only in
-  clauses with a finding; helpers and comprehensions skipped on empty input. Result: 18,950-20,070
-  a second best of 5 (median 15,900-19,000) on the same shared machine, interleaved with the old
-  code at 13,900-14,900 and the code before replies_dev3.jsonl at 15,450-16,000: ~1.35x, and
-  ~300,000 -> ~198,000 CPU instructions a reply (valgrind, which the load does not move). The
-  20,000 of issue #3 is reached only on a quiet machine, without the hoped-for margin.
+- 2026-11-22, after replies_dev3.jsonl's families (more classes and steps): the bench read
+  15,460-15,990 before that work and 13,760-14,900 after it (best of 5; the machine was shared,
+  its load between 0.1 and 7). Then, with every prediction on every data file unchanged (checked
+  line by line, under two hash seeds): the text cut at spaces and each piece normalised once
+  (normalising 7 -> 2.3 µs: no regular expression over the whole reply); names searched for
+  only when a name's word is there; the reader's own clause objects made by the unit reader (one
+  object a clause, not two); the frozen result filled without its field-by-field __init__
+  (~1 µs); the findings a clause can hold and their possible frames remembered per set of frame
+  classes (`plan_of`: no frame tried whose classes are missing; ~7 were a reply); flag bits
+  tested on every unit kept below 2**30, so `&` stays on CPython's one-digit path, and those most
+  often set below 2**9, so a true test gives a cached small int; question topics as flag bits;
+  temperatures looked for only when a word is a number of two characters or more (a set lookup,
+  not a regular expression); rules that defer to a higher one ask it only when their own finding
+  is there; status cues worked out in full only in clauses with a finding; helpers and
+  comprehensions skipped on empty input. Result, load under 1: 21,100-21,400 a second best of 5
+  (median 20,800-21,200); under load the same code reads 18,300-20,600 beside 13,800-15,100 for
+  the code before: ~1.35x, and ~300,000 -> ~192,000 CPU instructions a reply (valgrind, which
+  the load does not move). Issue #3's 20,000 holds on a quiet machine, short of 22,000.
   Where it goes now (share of time, py-spy): the unit reader 20 % (a trie walk of ~10 words:
   dictionary lookups and list appends, near its floor in Python), the rest of `read` 11 %,
   normalising 7 %, frames 7 %, `classify` itself 7 % (mostly freeing the reply's objects), rules
   9 % with their helpers, scores 3 %. Measured and not worth it: slots on the clause objects, a
-  dictionary comprehension for the clause index, bound `append` methods, interning the words.
-  A further factor needs fewer objects a reply (the clause objects and their lists), not cheaper
-  steps; remembering whole clauses or replies would only flatter this bench, which repeats them.
+  dictionary comprehension for the clause index, bound `append` methods, interning the words,
+  `functools.reduce` for a clause's bits. A further factor needs fewer objects a reply (~170 are
+  made: the clause objects and their lists, mentions, reasons), not cheaper steps; remembering
+  whole clauses or replies would only flatter this bench, which repeats them.
 """
 
 from __future__ import annotations
