@@ -47,7 +47,7 @@ GROUP_WINDOW = timedelta(minutes=2)  # texts this close together are read as one
 GROUP_LIMIT = 10  # the latest texts of a group; a patient sending dozens a minute is not re-read whole
 MAX_TRIAGE_CHARS = 2000  # a reply longer than any SMS conversation is read up to here
 REPEAT_MONITOR_RULE = "M-again"
-_Inbound = so.aliased(Message)
+_Inbound = so.aliased(Message)  # the text an answer replies to (a retry gets the answer it got before)
 
 # The statements every reply runs, built once with bound parameters, on the tables rather than
 # the mapped classes: SQLAlchemy then reuses their compiled form and cache key, and the ORM's
