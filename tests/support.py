@@ -61,6 +61,20 @@ def enroll(clinic: Any, *, ended: datetime, phone: str = "+12125550143", name: s
     return enrolment
 
 
+def lakeside() -> Any:
+    """A second clinic, in Chicago, with its on-call provider Olga (password "another long password")."""
+    from bot.extensions import db
+    from bot.models import Clinic, Provider
+
+    other = Clinic(name="Lakeside Rehab", sms_name="Lakeside", phone="+13125550100", timezone="America/Chicago")
+    olga = Provider(clinic=other, name="Olga Lake", email="olga@lakeside.example", phone="+13125550111",
+                    duty="on_call")
+    olga.set_password("another long password")
+    db.session.add_all([other, olga])
+    db.session.commit()
+    return other
+
+
 def sent_to(gateway: Any, number: str) -> list[str]:
     """Bodies the console gateway sent to one number, oldest first."""
     return [r["body"] for r in gateway.records() if r["to"] == number]

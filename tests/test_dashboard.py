@@ -6,11 +6,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 from conftest import app_config
-from support import enroll, text_in
+from support import enroll, lakeside, text_in
 
 from bot import create_app
 from bot.extensions import db
-from bot.models import AuditEvent, Clinic, Escalation, Provider
+from bot.models import AuditEvent, Escalation
 
 NY = ZoneInfo("America/New_York")
 
@@ -26,12 +26,7 @@ def sign_in(client, email="dana@harbor.example", password="correct horse battery
 @pytest.fixture
 def two_clinics(app, clinic, clock, client):
     """Harbor's Maria wrote in with a red flag; so did a patient of another clinic."""
-    other = Clinic(name="Lakeside Rehab", sms_name="Lakeside", phone="+13125550100", timezone="America/Chicago")
-    olga = Provider(clinic=other, name="Olga Lake", email="olga@lakeside.example", phone="+13125550111",
-                    duty="on_call")
-    olga.set_password("another long password")
-    db.session.add_all([other, olga])
-    db.session.commit()
+    other = lakeside()
     enroll(clinic, ended=ny(2026, 11, 17, 10, 0), name="Maria Lopez")
     enroll(other, ended=ny(2026, 11, 17, 10, 0), name="Zed Other", phone="+13125550177")
     clock.set(ny(2026, 11, 17, 15, 0))

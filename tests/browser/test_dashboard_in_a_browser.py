@@ -14,10 +14,9 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
-from support import enroll, new_sid, signature
+from support import enroll, lakeside, new_sid, signature
 
 from bot.extensions import db
-from bot.models import Clinic, Provider
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -45,14 +44,8 @@ def text_in(base_url: str, sender: str, body: str) -> None:
 @pytest.fixture
 def red_flags(app, clinic, clock, live_server) -> dict[str, int]:
     """Maria (Harbor) and Zed (Lakeside) text a red flag at 15:00 New York time; their patient ids."""
-    lakeside = Clinic(name="Lakeside Rehab", sms_name="Lakeside", phone="+13125550100", timezone="America/Chicago")
-    olga = Provider(clinic=lakeside, name="Olga Lake", email="olga@lakeside.example", phone="+13125550111",
-                    duty="on_call")
-    olga.set_password("another long password")
-    db.session.add_all([lakeside, olga])
-    db.session.commit()
     maria = enroll(clinic, ended=ny(2026, 11, 17, 10, 0), name="Maria Lopez", phone="+12125550143")
-    zed = enroll(lakeside, ended=ny(2026, 11, 17, 10, 0), name="Zed Other", phone="+13125550177")
+    zed = enroll(lakeside(), ended=ny(2026, 11, 17, 10, 0), name="Zed Other", phone="+13125550177")
     ids = {"maria": maria.patient.id, "zed": zed.patient.id}
     db.session.close()  # the test's own connection holds nothing while the server works
     clock.set(ny(2026, 11, 17, 15, 0))
