@@ -44,6 +44,10 @@ def test_a_negated_verdict_about_breathing_is_a_complaint(text):
     "neck is great but i get winded on the stairs",
     "todo perfecto salvo que me cuesta tomar aire",
     "feeling good! though my chest feels kind of heavy",
+    "all good, just can't seem to breathe in fully",
+    "estoy bien pero me cuesta jalar aire",
+    "bien en general, aunque no me llega bien el aire",
+    "feeling fine overall but my breathing isn't quite right",
 ])
 def test_a_good_word_in_another_clause_never_cancels_a_breathing_or_chest_complaint(text):
     assert result(text, hours=30, region="neck").rules[0] == "E1"
@@ -131,6 +135,7 @@ def test_bleeding_that_stopped_under_pressure_is_not_e6():
 @pytest.mark.parametrize("text", [
     "sudden explosive headache, worst i've ever had",
     "de repente un dolor de cabeza brutal, nunca me había dolido así",
+    "worst headache i've ever had came on suddenly",
 ])
 def test_a_sudden_or_never_before_headache_is_e7(text):
     assert result(text, hours=10, region="neck").rules[0] == "E7"

@@ -16,6 +16,7 @@ from .helpers import level, result
 
 @pytest.mark.parametrize("text", [
     "my stepdaughter came down with a fever so I slept badly, neck a 2",     # any relative
+    "my daughter has a fever so I was up all night, neck is a 2",
     "nuestro vecino anda con tos y fiebre, yo del cuello en 1",
 ])
 def test_a_relatives_illness_is_not_the_patients_when_they_give_their_own_score(text):
