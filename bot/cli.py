@@ -44,7 +44,7 @@ class InvalidInput(click.ClickException):
 
 
 _DATABASE_ERRORS = {
-    sa.exc.OperationalError: "the database could not be reached or stopped answering",
+    sa.exc.OperationalError: "the database is unreachable, not answering, or not migrated (flask db upgrade)",
     sa.exc.IntegrityError: "the change conflicts with a row already saved",
     sa.exc.DataError: "a value does not fit its column",
 }
@@ -62,20 +62,24 @@ def door(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except validation.ValidationError as error:
-            db.session.rollback()
+            _roll_back()
             raise InvalidInput(error) from None
         except sa.exc.SQLAlchemyError as error:
-            try:
-                db.session.rollback()
-            except sa.exc.SQLAlchemyError:
-                pass  # the connection is gone; nothing was committed
+            _roll_back()
             what = next((text for kind, text in _DATABASE_ERRORS.items() if isinstance(error, kind)),
                         "the database refused the change")
             code = getattr(getattr(error, "orig", None), "sqlstate", None)
-            raise click.ClickException(f"database: {what} ({type(error).__name__}"
-                                       f"{f', SQLSTATE {code}' if code else ''}); nothing was saved.") from None
+            kind = type(error).__name__ + (f", SQLSTATE {code}" if code else "")
+            raise click.ClickException(f"database: {what}; nothing was saved [{kind}].") from None
 
     return run  # type: ignore[return-value]
+
+
+def _roll_back() -> None:
+    try:
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError:
+        pass  # the connection is gone, and with it anything not committed
 
 
 def _phone_region() -> str:

@@ -5,9 +5,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from conftest import app_config
 from support import enroll
 
-from bot import episodes
+from bot import create_app, episodes
 from bot.extensions import db
 from bot.models import AuditEvent, CheckIn, Clinic, Patient, Provider, TreatmentSession
 
@@ -183,6 +184,20 @@ def test_a_database_error_in_a_command_prints_neither_a_traceback_nor_the_phone_
     assert result.stderr.startswith("Error: database: ") and "nothing was saved" in result.stderr
     assert "+12125550143" not in result.output and "Maria" not in result.output and "Traceback" not in result.output
     assert rows(Patient) == [0]
+
+
+def test_a_real_database_error_prints_its_kind_and_not_the_values_it_carried(tmp_path):
+    app = create_app(app_config(f"sqlite:///{tmp_path / 'never-migrated.db'}", tmp_path))
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=[
+            "create-clinic", "--name", "Harbor Physical Therapy", "--sms-name", "Harbor PT",
+            "--phone", "(212) 555-0100", "--timezone", "America/New_York"])
+        db.session.remove()
+        db.engine.dispose()
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: database: the database is unreachable, not answering, or not migrated "
+                             "(flask db upgrade); nothing was saved [OperationalError].\n")
+    assert result.stdout == "" and "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("option, value, line", [
