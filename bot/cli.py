@@ -222,15 +222,14 @@ def create_provider_command(clinic_id: int, name: str, email: str, phone: str | 
     """Add a provider who can sign in to the dashboard and receive alerts."""
     clinic = _clinic(clinic_id)
     check = validation.Checker()
-    provider = Provider(clinic_id=clinic.id, name=check(validation.person_name, name),
-                        email=check(validation.email, email),
-                        phone=check(validation.phone, phone, region=_phone_region()) if phone is not None else None,
-                        duty=duty, role=role)
-    clean_password = check(validation.password, password)
+    fields = dict(name=check(validation.person_name, name), email=check(validation.email, email),
+                  phone=check(validation.phone, phone, region=_phone_region()) if phone is not None else None)
+    check(validation.password, password)
     check.done()
-    if db.session.scalar(sa.select(Provider.id).where(Provider.email == provider.email)) is not None:
+    if db.session.scalar(sa.select(Provider.id).where(Provider.email == fields["email"])) is not None:
         raise validation.ValidationError("email", "A provider with this email address already exists.")
-    provider.set_password(clean_password or "")
+    provider = Provider(clinic=clinic, duty=duty, role=role, **fields)
+    provider.set_password(password)  # checked above, and kept exactly as typed
     db.session.add(provider)
     db.session.flush()
     audit("provider.created", actor="cli", clinic_id=clinic.id, subject=f"provider:{provider.id}")
