@@ -41,13 +41,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from . import cli, dashboard, gateways, health, webhooks
+    from . import cli, dashboard, gateways, health, practice, webhooks
     from .triage.cli import bp as triage_cli
 
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     csrf.exempt(webhooks.bp)  # Twilio cannot send a CSRF token; its signature is checked instead
     app.register_blueprint(dashboard.bp)
+    practice.register(app)  # /practice, only with the console SMS backend
     app.register_blueprint(cli.bp)
     app.register_blueprint(triage_cli)
 
