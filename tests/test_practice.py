@@ -79,11 +79,15 @@ def test_there_is_no_practice_phone_where_texts_reach_real_phones(database_url, 
     app = create_app(app_config(database_url, tmp_path, SMS_BACKEND="twilio", TWILIO_ACCOUNT_SID="AC" + "1" * 32,
                                 TWILIO_FROM_NUMBER="+12125550199"))
     client = app.test_client()
-    sign_in(client)
-    for path in PAGES:
-        assert client.get(path).status_code == 404
-    assert client.post("/practice/patients", data={"name": "Pat", "regions": "knee"}).status_code == 404
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 0
+    try:
+        sign_in(client)
+        for path in PAGES:
+            assert client.get(path).status_code == 404
+        assert client.post("/practice/patients", data={"name": "Pat", "regions": "knee"}).status_code == 404
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 0
+    finally:
+        with app.app_context():
+            db.engine.dispose()  # this app's connections, closed before the test database is emptied
 
 
 def test_the_console_backend_signs_practice_texts_with_a_token_of_its_own_and_twilio_needs_the_real_one():
