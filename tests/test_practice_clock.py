@@ -145,6 +145,14 @@ def test_a_long_jump_stops_after_max_passes_and_says_how_far_it_got(pat, client,
     assert db.session.get(Patient, pat.id).practice_clock_seconds == 4 * 3600 + 20 * 60
 
 
+def test_a_long_jump_also_stops_when_its_time_budget_is_spent(pat, client, monkeypatch):
+    move(client, pat, "next")
+    client.post(f"/practice/patients/{pat.id}/reply", data={"body": RED_FLAG})
+    monkeypatch.setattr(simulated_clock, "TIME_BUDGET_SECONDS", 0)
+    assert move(client, pat, "1h") == ("Clock moved 5 min: 1 alert to providers. Stopped after 1 dispatcher pass "
+                                       "(55 min short): move the clock again to go on.")
+
+
 def test_next_check_in_says_so_when_none_is_left(pat, client):
     for session in db.session.scalars(sa.select(TreatmentSession)):
         session.status = "closed"

@@ -9,12 +9,14 @@ real patients and the real clock are untouched, and the dispatcher runs unchange
 A jump is walked event by event, as time would pass: to the next moment something is due for this
 patient (a check-in, a reminder, a check-in turning missed, an alert timer, a retried text), one
 ordinary dispatcher pass there, then on to the next, so a day shows its reminder, its missed
-check-in and every re-alert, in order. An unacknowledged emergency re-alerts every few minutes; a
-jump stops after MAX_PASSES passes and says how far it got.
+check-in and every re-alert, in order. An unacknowledged emergency re-alerts every few minutes, so
+a jump stops after MAX_PASSES passes or TIME_BUDGET_SECONDS, whichever comes first, and says how
+far it got: the page that asked is kept waiting no longer than that.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,7 +28,8 @@ from .. import dispatch, schedule
 from ..extensions import db
 from ..models import Assessment, CheckIn, Escalation, Message, Patient, TreatmentSession, UTCDateTime, audit
 
-MAX_PASSES = 100
+MAX_PASSES = 60
+TIME_BUDGET_SECONDS = 8.0
 
 
 @dataclass(frozen=True)
@@ -130,13 +133,14 @@ def advance(patient: Patient, by: timedelta, *, now: datetime, actor: str) -> Mo
     1. Find the patient's next event after `now`; the step is the time to it, or what is left.
     2. Move the patient's history back by the step and commit.
     3. Run one ordinary dispatcher pass at the real `now` (it commits as it goes).
-    4. Until the whole of `by` is moved, or MAX_PASSES passes ran.
+    4. Until the whole of `by` is moved, or MAX_PASSES passes ran, or TIME_BUDGET_SECONDS passed.
     """
     if by < timedelta(0):
         raise ValueError("the practice clock only moves forward")
     patient_id, clinic_id = patient.id, patient.clinic_id
     before = db.session.scalar(sa.select(sa.func.max(Message.id))) or 0
     moved, passes = timedelta(0), 0
+    started = time.monotonic()
     while True:
         upcoming = next_event(patient_id, now)
         step = by - moved if upcoming is None else min(upcoming - now, by - moved)
@@ -146,7 +150,7 @@ def advance(patient: Patient, by: timedelta, *, now: datetime, actor: str) -> Mo
         db.session.commit()
         dispatch.run_once(now=now)
         passes += 1
-        if moved >= by or passes >= MAX_PASSES:
+        if moved >= by or passes >= MAX_PASSES or time.monotonic() - started >= TIME_BUDGET_SECONDS:
             break
     texts, alerts = _texts_since(patient_id, before)
     audit("practice.clock_moved", actor=actor, clinic_id=clinic_id, subject=f"patient:{patient_id}", at=now,

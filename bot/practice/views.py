@@ -293,8 +293,9 @@ def _moved_summary(moved: simulated_clock.Moved) -> str:
     what = ", ".join(sent) if sent else "nothing new was sent"
     text = f"Clock moved {duration(moved.moved)}: {what}."
     if not moved.complete:
-        text += (f" Stopped after {moved.passes} dispatcher passes ({duration(moved.requested - moved.moved)} "
-                 f"short): move the clock again to go on.")
+        passes = f"{moved.passes} dispatcher pass{'es' if moved.passes != 1 else ''}"
+        text += (f" Stopped after {passes} ({duration(moved.requested - moved.moved)} short): move the clock "
+                 f"again to go on.")
     return text
 
 
