@@ -28,7 +28,20 @@ log = logging.getLogger(__name__)
 OPTED_OUT = 21610  # the recipient replied STOP to this sender
 INVALID_NUMBER = 21211  # not a valid phone number
 NOT_MOBILE = 21614  # not a number that can receive texts
-NUMBER_PROBLEMS = frozenset({INVALID_NUMBER, NOT_MOBILE})
+# Permanent faults of the recipient's number: texting it again cannot work, so staff must get a
+# better number. Refused when sent (2xxxx) or reported undelivered later by the carrier (3xxxx).
+NUMBER_PROBLEMS = frozenset({
+    INVALID_NUMBER,
+    NOT_MOBILE,
+    21265,  # the number is a short code
+    21635,  # the number is a landline (where Twilio does not try landlines)
+    30005,  # unknown destination handset: the number is unknown or no longer in service
+    30006,  # a landline, or a carrier that cannot be reached for this number
+})
+# Left out on purpose: 30003 (handset off or out of coverage: it passes), 30004 (blocked, possibly
+# for a while, by the carrier or the person), 30007 (filtered: our text or sender, not the number),
+# 30008 (unknown), 21612 (this sender cannot reach that number: a route, not the number), 21408
+# (region not enabled on our account). Those stay recorded on the text and counted in /metrics.
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ class Patient(db.Model):
     timezone: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))  # None: the clinic's
     opted_out_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
     precautions: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
-    # Set when Twilio says the number cannot take texts (21211 invalid, 21614 not a mobile).
+    # Set when Twilio says the number cannot take texts for good (gateways.NUMBER_PROBLEMS).
     phone_problem_code: so.Mapped[Optional[int]] = so.mapped_column()
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 

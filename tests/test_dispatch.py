@@ -180,7 +180,8 @@ def test_a_recipient_who_opted_out_at_the_carrier_is_marked_opted_out(app, clini
     assert (message.status, message.error_code) == ("failed", 21610)
 
 
-@pytest.mark.parametrize("code", [21211, 21614])
+# Refused when sent: invalid number, not a mobile, a landline, a short code.
+@pytest.mark.parametrize("code", [21211, 21614, 21635, 21265])
 def test_a_number_that_cannot_take_texts_is_flagged_for_staff(app, clinic, tmp_path, code):
     flaky = FlakyGateway(tmp_path / "flaky.jsonl", [SendError("400", code=code)])
     e = enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
@@ -196,6 +197,32 @@ def status_report(client, message: Message, state: str, error: str = "") -> int:
     if error:
         params["ErrorCode"] = error
     return post_signed(client, f"/sms/status?m={message.id}", params).status_code
+
+
+# Reported later by the carrier: a number no longer in service (30005), a landline or a carrier
+# that cannot be reached (30006).
+@pytest.mark.parametrize("code", ["30005", "30006"])
+def test_a_number_the_carrier_reports_undeliverable_for_good_is_flagged_for_staff(app, clinic, client, code):
+    e = enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
+    run_once(now=ny(2026, 11, 17, 10, 0))
+    welcome = db.session.scalars(sa.select(Message).where(Message.purpose == "checkin")).one()
+    status_report(client, welcome, "undelivered", code)
+    db.session.expire_all()
+    assert e.patient.phone_problem_code == int(code) and e.patient.opted_out_at is None
+    assert statuses(e.session)["C1"] == "cancelled"
+    assert db.session.scalar(sa.select(AuditEvent.action).where(AuditEvent.action == "patient.number_flagged"))
+
+
+# A handset switched off (30003) or a carrier's unexplained failure (30008) passes: the number is good.
+@pytest.mark.parametrize("code", ["30003", "30008"])
+def test_a_passing_delivery_failure_leaves_the_number_alone(app, clinic, client, code):
+    e = enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
+    run_once(now=ny(2026, 11, 17, 10, 0))
+    welcome = db.session.scalars(sa.select(Message).where(Message.purpose == "checkin")).one()
+    status_report(client, welcome, "undelivered", code)
+    db.session.expire_all()
+    assert e.patient.phone_problem_code is None
+    assert statuses(e.session)["C1"] == "planned"
 
 
 def test_delivery_reports_are_recorded_and_a_late_sent_never_undoes_delivered(app, clinic, client):
