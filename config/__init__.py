@@ -54,6 +54,7 @@ def load(environ: Mapping[str, str] | None = None, *, instance_path: str | os.Pa
         "PUBLIC_BASE_URL": get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "SCHEDULER": get("SCHEDULER", "off" if production else "in-process").lower(),
         "SCHEDULER_INTERVAL_SECONDS": float(get("SCHEDULER_INTERVAL_SECONDS", "15")),
+        "ALERT_INTERVAL_SECONDS": float(get("ALERT_INTERVAL_SECONDS", "5")),
         "CONSOLE_SMS_FILE": get("CONSOLE_SMS_FILE") or str(instance / "console-sms.jsonl"),
         "DEFAULT_PHONE_REGION": get("DEFAULT_PHONE_REGION", "US").upper(),
         "LOG_LEVEL": get("LOG_LEVEL", "INFO").upper(),
