@@ -25,7 +25,9 @@ hold one back.
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import time as monotonic_time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -39,10 +41,10 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask, current_app
 
-from . import episodes, escalation, messages, schedule
+from . import episodes, escalation, messages, schedule, spool
 from .extensions import db
 from .gateways import NUMBER_PROBLEMS, OPTED_OUT, SendError, SmsGateway, current_gateway
-from .models import CheckIn, Escalation, Message, Patient, TreatmentSession, audit, utcnow
+from .models import CheckIn, DispatcherHeartbeat, Escalation, Message, Patient, TreatmentSession, audit, utcnow
 from .protocol import PROTOCOL
 
 log = logging.getLogger(__name__)
@@ -99,7 +101,8 @@ def run_once(*, now: datetime, gateway: SmsGateway | None = None) -> Report:
     """One pass over everything due at `now`, the alerts first.
 
     1. Settle texts whose sending is in doubt (a claimer that died, an unconfirmed send).
-    2. Run the escalation timers (re-alerts, backups, digests) and send the alerts.
+    2. Take in the texts the webhook spooled while the database was down (bot/spool.py), run the
+       escalation timers (re-alerts, backups, digests), and send the alerts.
     3. Turn due check-ins into outbox texts, or defer or skip them (quiet hours, stale, ceiling).
     4. Queue reminders; mark unanswered check-ins missed and raise "not responding".
     5. Send the rest of the outbox.
@@ -144,6 +147,10 @@ def _run_steps(steps: list[tuple[str, Callable[[], None]]], report: Report) -> N
 
 
 def _run_alerts(now: datetime, gateway: SmsGateway, report: Report) -> None:
+    """Texts spooled while the database was down first (one may be an emergency), then the alerts."""
+    taken = spool.drain(now)
+    if taken:
+        report["spooled_taken"] += taken
     alerts = escalation.run_timers(now)
     if alerts:
         report["alerts_queued"] += alerts
@@ -571,12 +578,45 @@ def record_status(message: Message, status: str, error_code: int | None, sid: st
 
 # -- the APScheduler driver --------------------------------------------------------------------
 
-def _tick(app: Flask, job: Callable[..., Report] = run_once) -> None:
+HEARTBEAT_KEEP = timedelta(days=7)  # a process silent this long is forgotten
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Who this dispatcher process is, for its heartbeat row."""
+
+    name: str
+    started_at: datetime
+    interval_seconds: float
+
+    @classmethod
+    def of_this_process(cls, interval_seconds: float) -> Heartbeat:
+        return cls(f"{socket.gethostname()}:{os.getpid()}"[:120], utcnow(), interval_seconds)
+
+
+def beat(heartbeat: Heartbeat, now: datetime) -> None:
+    """Record that this process completed a pass at `now` (one durable row per process)."""
+    changed = db.session.execute(
+        sa.update(DispatcherHeartbeat).where(DispatcherHeartbeat.name == heartbeat.name)
+        .values(beat_at=now, interval_seconds=heartbeat.interval_seconds)
+    ).rowcount
+    if not changed:
+        db.session.add(DispatcherHeartbeat(name=heartbeat.name, started_at=heartbeat.started_at, beat_at=now,
+                                           interval_seconds=heartbeat.interval_seconds))
+    db.session.execute(sa.delete(DispatcherHeartbeat).where(DispatcherHeartbeat.beat_at < now - HEARTBEAT_KEEP))
+    db.session.commit()
+
+
+def _tick(app: Flask, job: Callable[..., Report] = run_once, heartbeat: Heartbeat | None = None) -> None:
+    """One pass of `job`; the heartbeat is written only when the pass completed."""
     with app.app_context():
         try:
-            report = job(now=utcnow())
+            now = utcnow()
+            report = job(now=now)
             if report:
                 log.info("dispatch %s: %s", job.__name__, report)
+            if heartbeat is not None:
+                beat(heartbeat, utcnow())
         except Exception:
             db.session.rollback()
             log.exception("dispatch %s failed; the next pass retries", job.__name__)
@@ -601,11 +641,12 @@ def make_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
         },
     )
     started = datetime.now(timezone.utc)
+    heartbeat = Heartbeat.of_this_process(interval)
     for job_id, job, seconds in (("alerts", run_alerts, app.config["ALERT_INTERVAL_SECONDS"]),
                                  ("dispatch", run_once, interval)):
         # A pass later than one interval is dropped; the next covers it.
-        scheduler.add_job(_tick, "interval", seconds=seconds, args=[app, job], id=job_id, next_run_time=started,
-                          misfire_grace_time=max(1, int(seconds)))
+        scheduler.add_job(_tick, "interval", seconds=seconds, args=[app, job, heartbeat], id=job_id,
+                          next_run_time=started, misfire_grace_time=max(1, int(seconds)))
     return scheduler
 
 

@@ -330,3 +330,21 @@ def audit(action: str, *, actor: str = "system", clinic_id: Optional[int] = None
                        detail=detail, created_at=at or utcnow())
     db.session.add(event)
     return event
+
+
+class DispatcherHeartbeat(db.Model):
+    """One dispatcher process's latest sign of life, so a dispatcher that stopped is noticed.
+
+    Written after every pass that completed (`dispatch.beat`); `/healthz`, `flask doctor` and
+    `/metrics` read the freshest row. `name` is host:pid; rows of processes gone a week are pruned.
+    """
+
+    __tablename__ = "dispatcher_heartbeats"
+
+    name: so.Mapped[str] = so.mapped_column(sa.String(120), primary_key=True)
+    started_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    beat_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, index=True)
+    interval_seconds: so.Mapped[float] = so.mapped_column(sa.Float)  # how often this process runs its passes
+
+    def __repr__(self) -> str:
+        return f"<DispatcherHeartbeat {self.name}>"
