@@ -645,8 +645,10 @@ def make_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
     for job_id, job, seconds in (("alerts", run_alerts, app.config["ALERT_INTERVAL_SECONDS"]),
                                  ("dispatch", run_once, interval)):
         # A pass later than one interval is dropped; the next covers it.
-        scheduler.add_job(_tick, "interval", seconds=seconds, args=[app, job, heartbeat], id=job_id,
+        scheduler.add_job(_tick, "interval", seconds=seconds, args=[app, job, heartbeat], id=job_id, name=job_id,
                           next_run_time=started, misfire_grace_time=max(1, int(seconds)))
+    # APScheduler logs every run at INFO: two lines every few seconds. Passes log what they did.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     return scheduler
 
 
