@@ -5,7 +5,7 @@ threads let a worker read the next request meanwhile. More threads than that onl
 interpreter's lock: under load on two cores, 8 threads gave a worse tail than 4 (bench/README.md).
 Environment variables override.
 
-Time limits: a request's database waits are bounded inside the app (REQUEST_TIMEOUT, 10 s by
+Time limits: a request's database waits are bounded inside the app (REQUEST_TIMEOUT, 8 s by
 default, bot/database.py), which is what keeps every answer inside Twilio's 15 seconds. gunicorn's
 `timeout` is the backstop for a worker that stops responding altogether: with threads, the worker's
 main loop must check in this often or the worker is killed and restarted.

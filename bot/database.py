@@ -140,7 +140,10 @@ def configure(app: Flask, db: Any) -> None:
     def end_budget(exc: BaseException | None) -> None:
         token = request.environ.pop("aftercare.db_budget", None)
         if token is not None:
-            _deadline.reset(token)
+            try:
+                _deadline.reset(token)
+            except ValueError:  # torn down in another context than it started: just clear it
+                _deadline.set(None)
 
     app.register_error_handler(OperationalError, database_unavailable)
     app.register_error_handler(sa.exc.TimeoutError, database_unavailable)

@@ -116,9 +116,12 @@ class InstallationCollector(Collector):
 
     def _acknowledge_times(self) -> Metric:
         family = HistogramMetricFamily("aftercare_time_to_acknowledge_seconds",
-                                       "From a finding's opening to its acknowledgement, by level", labels=["level"])
-        rows = db.session.execute(sa.select(Escalation.level, Escalation.created_at, Escalation.acknowledged_at)
-                                  .where(Escalation.acknowledged_at.is_not(None))).all()
+                                       "From the first alert at a finding's level to its acknowledgement, by level",
+                                       labels=["level"])
+        rows = db.session.execute(
+            sa.select(Escalation.level, sa.func.coalesce(Escalation.alert_started_at, Escalation.created_at),
+                      Escalation.acknowledged_at)
+            .where(Escalation.acknowledged_at.is_not(None))).all()
         for level in LEVELS:
             seconds = [max((acked - opened).total_seconds(), 0.0) for lvl, opened, acked in rows if lvl == level]
             buckets = [(str(float(b)), sum(1 for s in seconds if s <= b)) for b in ACK_BUCKETS]

@@ -79,4 +79,4 @@ def test_time_limits_are_checked_by_name(name, value, says):
 
 def test_the_default_limits_keep_a_request_inside_twilios_15_seconds():
     cfg = settings()
-    assert (cfg["DATABASE_TIMEOUT"], cfg["REQUEST_TIMEOUT"]) == (5, 10)
+    assert (cfg["DATABASE_TIMEOUT"], cfg["REQUEST_TIMEOUT"]) == (10, 8)

@@ -90,6 +90,8 @@ def test_every_worker_reports_the_same_numbers_from_the_database(app, clinic, da
     other.extensions["aftercare.clock"] = clock
     assert value(scrape(), "aftercare_due_items", kind="checkin") == 1
     assert value(scrape(other.test_client()), "aftercare_due_items", kind="checkin") == 1
+    with other.app_context():
+        db.engine.dispose()
 
 
 def test_the_dispatcher_heartbeat_age_is_exported(app, clock, scrape):
