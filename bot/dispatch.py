@@ -88,8 +88,8 @@ def retry_policy(purpose: str) -> RetryPolicy:
 
 
 # Carrier statuses in the order a text moves through them; a status never replaces a later one.
-STATUS_RANK = {"pending": 0, "claimed": 0, "unconfirmed": 0, "accepted": 1, "scheduled": 1, "queued": 1, "sending": 2,
-               "sent": 3, "delivered": 4, "undelivered": 4, "failed": 4, "read": 5}
+STATUS_RANK = {"pending": 0, "claimed": 0, "unconfirmed": 0, "accepted": 1, "scheduled": 1, "queued": 1,
+               "sending": 2, "sent": 3, "delivered": 4, "undelivered": 4, "failed": 4, "read": 5}
 
 
 class Report(Counter[str]):
@@ -637,7 +637,7 @@ def make_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
         timezone=timezone.utc,  # the trigger only counts seconds; UTC has no DST jumps to skip or repeat
         job_defaults={
             "coalesce": True,  # after a stall, one catch-up pass: every pass drains all that is due
-            "max_instances": 1,  # passes of a job in one process never overlap; other processes are kept apart by claims
+            "max_instances": 1,  # a job's passes never overlap in one process; claims keep processes apart
         },
     )
     started = datetime.now(timezone.utc)

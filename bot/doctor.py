@@ -96,7 +96,8 @@ def oldest_due(now: datetime) -> list[tuple[str, datetime, int]]:
     ]
     out = []
     for kind, column, where in kinds:
-        count, oldest = db.session.execute(sa.select(sa.func.count(), sa.func.min(column)).where(where, column <= now)).one()
+        count, oldest = db.session.execute(
+            sa.select(sa.func.count(), sa.func.min(column)).where(where, column <= now)).one()
         if count:
             out.append((kind, oldest, count))
     return out
