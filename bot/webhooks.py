@@ -86,7 +86,11 @@ def inbound() -> Response:
     except (OperationalError, sa.exc.TimeoutError):
         # The database is down or not answering in time: keep the text, answer now (bot/spool.py).
         db.session.rollback()
-        spool.put(sid=sid, sender=sender, body=body, received_at=received_at)
+        try:
+            spool.put(sid=sid, sender=sender, body=body, received_at=received_at)
+        except OSError:
+            log.exception("database unavailable and the inbound spool cannot be written")
+            abort(503)  # Twilio logs it; nothing else can keep the text
         log.error("database unavailable: inbound text spooled, holding answer sent")
         return twiml(spool.HOLDING_ANSWER)
     return twiml(answer)
