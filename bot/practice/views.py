@@ -304,7 +304,7 @@ def practice_duration(span: timedelta) -> str:
     return duration(span)
 
 
-@bp.app_template_filter("until")
-def until(moment: datetime, now: datetime) -> str:
+@bp.app_template_filter("practice_until")
+def practice_until(moment: datetime, now: datetime) -> str:
     """ "in 3 h 30 min", "now" """
     return "now" if moment <= now else f"in {duration(moment - now)}"
