@@ -1,7 +1,7 @@
 """The second reader: a learned model beside the rules that may raise a reply's level, never lower it.
 
 Hand-written reading always meets wordings it lacks. This reader estimates, for one reply, the
-calibrated probability that its level is at least routine, at least urgent, and emergency, from
+calibrated probability that its level is emergency, and that it is urgent or higher, from
 the words (character and word n-grams), the context (time window, lung-risk region or not,
 precautions, a previous score) and the rule reader's own findings (its level, rule ids, symptoms,
 soreness). Where a probability reaches that level's threshold and the rules gave less, the level is
@@ -41,7 +41,7 @@ RULE_ID = "L1"
 MODEL_PATH = PROTOCOL.data_dir / "second_reader.skops"
 RECORD_PATH = PROTOCOL.data_dir / "second_reader.json"
 FORMAT = 1                                            # bumped when the parts stored change shape
-RAISABLE = ("emergency", "urgent", "routine")        # the levels it may raise to, highest first
+RAISABLE = ("emergency", "urgent")                   # the levels it may raise to, highest first
 NEIGHBOURS = 3
 QUOTE_CHARS = 60
 

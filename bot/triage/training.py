@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import itertools
 import json
 import re
 import zipfile
@@ -39,9 +40,9 @@ FOLDS = 5
 OVER_ESCALATION_BUDGET = 0.06
 ACCURACY_BUDGET = 0.02        # level accuracy given up at most, against the rules alone
 GRID = tuple(round(float(t), 2) for t in np.arange(0.30, 0.951, 0.05))   # never below 0.3: only where confident
-C = 4.0                       # inverse regularisation of each logistic regression
+C = 1.0                       # inverse regularisation of each logistic regression
 CONTEXT_WEIGHT = 0.5          # the context-and-findings block against the two text blocks (norm 1 each)
-HARM = (3, 2, 1)              # the weight of a miss at emergency, urgent, routine (choose_thresholds)
+HARM = (3, 2)                 # the weight of a miss at emergency, urgent (choose_thresholds)
 RANK = {level: PROTOCOL.rank(level) for level in (*PROTOCOL.levels, "unclear")}
 
 
@@ -154,7 +155,7 @@ def cross_validate(corpus: Corpus) -> tuple[dict[str, np.ndarray], np.ndarray]:
 def raised_ranks(rules_ranks: np.ndarray, p: dict[str, np.ndarray], thresholds: dict[str, float | None]) -> np.ndarray:
     """The ranks after the second reader (`SecondReader.raise_to`, for many replies at once)."""
     chosen = np.full(len(rules_ranks), -1)
-    for level in reversed(RAISABLE):                 # routine, urgent, emergency: the highest wins
+    for level in reversed(RAISABLE):                 # urgent, then emergency: the highest wins
         threshold = thresholds.get(level)
         if threshold is not None:
             chosen[p[level] >= threshold] = PROTOCOL.rank(level)
@@ -186,29 +187,26 @@ def choose_thresholds(labelled: np.ndarray, rules_ranks: np.ndarray, p: dict[str
     Within it: the fewest missed emergencies, then urgent-or-higher replies read lower; then the
     second reader's own recall at each level (the share of replies labelled at or above it whose
     probability reaches its threshold: its net where the rules miss, which these replies cannot
-    show), weighted by the harm of a miss (emergency 3, urgent 2, routine 1); then the least
+    show), weighted by the harm of a miss (emergency 3, urgent 2); then the least
     under-triage; then the higher thresholds."""
     best_key, best = None, {level: None for level in RAISABLE}
     in_fold = [folds == k for k in range(FOLDS)]
     at_least = {level: labelled >= PROTOCOL.rank(level) for level in RAISABLE}
     severe = labelled >= RANK["urgent"]
     floor = (rules_ranks == labelled).mean() - ACCURACY_BUDGET
-    options = (*GRID, None)
-    for te in options:
-        for tu in options:
-            for tr in options:
-                thresholds = {"emergency": te, "urgent": tu, "routine": tr}
-                raised = raised_ranks(rules_ranks, p, thresholds)
-                if (any(_over_budget(counts(labelled[f], raised[f])) for f in in_fold)
-                        or (raised == labelled).mean() < floor):
-                    continue
-                c = counts(labelled, raised)
-                own_recall = sum(weight * (p[level][at_least[level]] >= thresholds[level]).mean()
-                                 for level, weight in zip(RAISABLE, HARM) if thresholds[level] is not None)
-                key = (c["missed_emergencies"], int((severe & (raised < labelled)).sum()), -round(own_recall, 9),
-                       c["under_triaged"], *(-1.0 if t is None else -t for t in (te, tu, tr)))
-                if best_key is None or key < best_key:
-                    best_key, best = key, thresholds
+    for combination in itertools.product((*GRID, None), repeat=len(RAISABLE)):
+        thresholds = dict(zip(RAISABLE, combination))
+        raised = raised_ranks(rules_ranks, p, thresholds)
+        if (any(_over_budget(counts(labelled[f], raised[f])) for f in in_fold)
+                or (raised == labelled).mean() < floor):
+            continue
+        c = counts(labelled, raised)
+        own_recall = sum(weight * (p[level][at_least[level]] >= thresholds[level]).mean()
+                         for level, weight in zip(RAISABLE, HARM) if thresholds[level] is not None)
+        key = (c["missed_emergencies"], int((severe & (raised < labelled)).sum()), -round(own_recall, 9),
+               c["under_triaged"], *(-1.0 if t is None else -t for t in combination))
+        if best_key is None or key < best_key:
+            best_key, best = key, thresholds
     return best
 
 

@@ -278,3 +278,14 @@ def test_labelled_files_are_read_through_the_evaluation_format(tmp_path, monkeyp
     (tmp_path / "bad.jsonl").write_text('{"text": 3}\n', encoding="utf-8")
     with pytest.raises(evaluation.MalformedLine, match="bad.jsonl, line 1"):
         training.load_corpus(tmp_path)
+
+
+@pytest.mark.parametrize("module", ["learned.py", "training.py"])
+def test_the_second_reader_imports_no_flask_database_clock_or_network(module):
+    import ast
+
+    tree = ast.parse((Path(learned.__file__).parent / module).read_text(encoding="utf-8"))
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert not imported & {"flask", "click", "sqlalchemy", "requests", "twilio", "socket", "datetime", "time",
+                           "random", "pickle", "joblib"}
