@@ -16,6 +16,7 @@ from typing import Any
 ENVIRONMENTS = ("development", "production", "testing")
 SMS_BACKENDS = ("console", "twilio")
 SCHEDULERS = ("in-process", "off")
+SWITCHES = ("on", "off")
 
 class ConfigError(RuntimeError):
     """The configuration cannot work; the message names the setting to fix."""
@@ -73,6 +74,7 @@ def load(environ: Mapping[str, str] | None = None, *, instance_path: str | os.Pa
         "METRICS_TOKEN": get("METRICS_TOKEN"),
         "DEFAULT_PHONE_REGION": get("DEFAULT_PHONE_REGION", "US").upper(),
         "LOG_LEVEL": get("LOG_LEVEL", "INFO").upper(),
+        "TRIAGE_SECOND_READER": get("TRIAGE_SECOND_READER", "on").lower(),
         "MAX_CONTENT_LENGTH": 256 * 1024,  # Twilio's posts are a few kB; refuse (413) anything near this
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -91,6 +93,8 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigError(f"SCHEDULER must be one of {', '.join(SCHEDULERS)}")
     if config["REQUEST_TIMEOUT"] >= 15:
         raise ConfigError("REQUEST_TIMEOUT must be under 15 seconds: Twilio gives up on a webhook after 15")
+    if config.get("TRIAGE_SECOND_READER", "on") not in SWITCHES:
+        raise ConfigError(f"TRIAGE_SECOND_READER must be one of {', '.join(SWITCHES)}")
     if not config.get("SECRET_KEY"):
         raise ConfigError("SECRET_KEY is not set; production needs a long random value")
     if config["SMS_BACKEND"] == "twilio":
