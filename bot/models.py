@@ -123,6 +123,10 @@ class Provider(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.active
 
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
     def __repr__(self) -> str:
         return f"<Provider {self.id}>"
 
@@ -349,3 +353,31 @@ def audit(action: str, *, actor: str = "system", clinic_id: Optional[int] = None
     db.session.add(event)
     return event
 
+
+class AccessEvent(db.Model):
+    """The access log (HIPAA): who opened which patient's record, and when. Rows are only ever added.
+
+    `record` says what was opened: the patient's "course" (their page), an "export" of an episode,
+    or one "finding"; `record_id` is the finding's or the exported session's id.
+    """
+
+    __tablename__ = "access_events"
+    __table_args__ = (
+        sa.Index("ix_access_events_clinic_id_id", "clinic_id", "id"),
+        sa.Index("ix_access_events_patient_id_id", "patient_id", "id"),
+        sa.Index("ix_access_events_provider_id_id", "provider_id", "id"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    clinic_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("clinics.id"))
+    provider_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("providers.id"))
+    patient_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("patients.id"))
+    record: so.Mapped[str] = so.mapped_column(sa.String(16))  # course | export | finding
+    record_id: so.Mapped[Optional[int]] = so.mapped_column()
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    provider: so.Mapped[Provider] = so.relationship()
+    patient: so.Mapped[Patient] = so.relationship()
+
+    def __repr__(self) -> str:
+        return f"<AccessEvent {self.id} {self.record}>"

@@ -2,13 +2,17 @@
 
 Every page needs a login and shows the signed-in provider's clinic only: each query is scoped
 by `current_user.clinic_id`, and a row from another clinic is a 404, never a leak. Times are
-shown in the clinic's time zone (a patient's own page, in the patient's). Signing in and out is
-in `auth`, how long a session lasts in `sessions`.
+shown in the clinic's time zone (a patient's own page, in the patient's). Every opening of a
+patient's record is written to the access log (`record_access`); admins read it at /access-log.
+Signing in and out is in `auth`, how long a session lasts in `sessions`.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -20,7 +24,7 @@ from werkzeug.wrappers import Response
 
 from .. import clock, episodes, escalation
 from ..extensions import db
-from ..models import Assessment, Clinic, Escalation, Message, Patient, TreatmentSession
+from ..models import AccessEvent, Assessment, Clinic, Escalation, Message, Patient, TreatmentSession
 from ..protocol import PROTOCOL
 from . import sessions
 from .forms import ConfirmForm
@@ -33,6 +37,23 @@ def keep_no_copy(response: Response) -> Response:
     """Dashboard pages show patient data: no browser or proxy cache may keep them."""
     response.headers["Cache-Control"] = "no-store"
     return sessions.keep_alive(response)
+
+
+def admin_required(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
+    """A page for the clinic's admins: a provider gets 403 (use below @login_required)."""
+    @functools.wraps(view)
+    def admins_only(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+    return admins_only
+
+
+def record_access(patient: Patient, record: str, record_id: int | None = None) -> None:
+    """Write to the access log that the signed-in provider opened `record` of `patient`
+    ("course", "export" or "finding"); committed with the request's other changes."""
+    db.session.add(AccessEvent(clinic_id=patient.clinic_id, provider_id=current_user.id, patient_id=patient.id,
+                               record=record, record_id=record_id, created_at=clock.now()))
 
 
 @bp.app_template_filter("local")
@@ -112,6 +133,8 @@ def patient(patient_id: int) -> ResponseReturnValue:
                                   .order_by(Escalation.created_at.desc())).all()
     assessments = {a.message_id: a for a in db.session.scalars(
         sa.select(Assessment).where(Assessment.patient_id == row.id))}
+    record_access(row, "course")
+    db.session.commit()
     return render_template("dashboard/patient.html", clinic=_clinic(), patient=row, texts=texts,
                            findings=findings, assessments=assessments, form=ConfirmForm())
 
@@ -127,4 +150,4 @@ def close_session(session_id: int) -> ResponseReturnValue:
     return redirect(url_for("dashboard.patient", patient_id=session.patient_id))
 
 
-from . import auth  # noqa: E402,F401  (its views register on `bp`)
+from . import access_log, auth  # noqa: E402,F401  (their views register on `bp`)

@@ -1,8 +1,9 @@
-"""Sign-in sessions that can be ended, and the clinic's idle limit.
+"""Sign-in sessions that can be ended, the clinic's idle limit, and the access log.
 
 - providers.session_token: part of every sign-in cookie; a new value ends all of a provider's
   sessions (sign-out, password change). Existing providers get a random one each.
 - clinics.session_idle_minutes: a dashboard session ends after this long without a request (480).
+- access_events: who opened which patient's record, and when.
 
 Revision ID: 0005
 Revises: 0001
@@ -35,8 +36,29 @@ def upgrade():
         batch_op.add_column(sa.Column("session_idle_minutes", sa.Integer(), server_default=sa.text("480"),
                                       nullable=False))
 
+    op.create_table(
+        "access_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("clinic_id", sa.Integer(), nullable=False),
+        sa.Column("provider_id", sa.Integer(), nullable=False),
+        sa.Column("patient_id", sa.Integer(), nullable=False),
+        sa.Column("record", sa.String(length=16), nullable=False),
+        sa.Column("record_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["clinic_id"], ["clinics.id"], name=op.f("fk_access_events_clinic_id_clinics")),
+        sa.ForeignKeyConstraint(["patient_id"], ["patients.id"], name=op.f("fk_access_events_patient_id_patients")),
+        sa.ForeignKeyConstraint(["provider_id"], ["providers.id"],
+                                name=op.f("fk_access_events_provider_id_providers")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_access_events")),
+    )
+    with op.batch_alter_table("access_events", schema=None) as batch_op:
+        batch_op.create_index("ix_access_events_clinic_id_id", ["clinic_id", "id"], unique=False)
+        batch_op.create_index("ix_access_events_patient_id_id", ["patient_id", "id"], unique=False)
+        batch_op.create_index("ix_access_events_provider_id_id", ["provider_id", "id"], unique=False)
+
 
 def downgrade():
+    op.drop_table("access_events")
     with op.batch_alter_table("clinics", schema=None) as batch_op:
         batch_op.drop_column("session_idle_minutes")
     with op.batch_alter_table("providers", schema=None) as batch_op:
