@@ -13,6 +13,7 @@ from conftest import app_config
 from support import enroll, sign_in, utc
 
 from bot import create_app
+from bot.extensions import db
 
 PAGES = ["/login", "/", "/patients", "/patients/1"]
 
@@ -85,8 +86,10 @@ def test_the_stylesheet_is_served_from_the_site(fetch):
 def production(database_url, tmp_path, monkeypatch):
     """The app as deployed: production settings (from the environment, as in production)."""
     monkeypatch.setenv("AFTERCARE_ENV", "production")
-    config = app_config(database_url, tmp_path, TESTING=False)
-    return create_app(config)
+    production = create_app(app_config(database_url, tmp_path, TESTING=False))
+    yield production
+    with production.app_context():
+        db.engine.dispose()  # close its pooled connections now, not when it is garbage-collected
 
 
 def test_production_tells_browsers_to_use_https_only(production, clinic):

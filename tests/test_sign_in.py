@@ -155,11 +155,16 @@ def test_with_redis_the_network_count_outlives_the_process(database_url, tmp_pat
     except redis.exceptions.ConnectionError:
         pytest.skip("Redis is not running at 127.0.0.1:6379")
     ip = f"198.18.{secrets.randbelow(256)}.{secrets.randbelow(256)}"  # counts from earlier runs stay in Redis
-    first = create_app(app_config(database_url, tmp_path, RATELIMIT_STORAGE_URI=url)).test_client()
-    for number in range(20):
-        assert sign_in(first, email=f"guess{number}@harbor.example", password="x", ip=ip).status_code == 400
-    second = create_app(app_config(database_url, tmp_path, RATELIMIT_STORAGE_URI=url)).test_client()
-    assert sign_in(second, email="ben@harbor.example", ip=ip).status_code == 429
+    workers = [create_app(app_config(database_url, tmp_path, RATELIMIT_STORAGE_URI=url)) for _ in range(2)]
+    try:
+        for number in range(20):
+            response = sign_in(workers[0].test_client(), email=f"guess{number}@harbor.example", password="x", ip=ip)
+            assert response.status_code == 400
+        assert sign_in(workers[1].test_client(), email="ben@harbor.example", ip=ip).status_code == 429
+    finally:
+        for worker in workers:
+            with worker.app_context():
+                db.engine.dispose()  # close its pooled connections now, not when garbage-collected
 
 
 def test_a_device_that_signed_in_before_is_not_limited_by_strangers_on_its_network(app, clinic, clock):
