@@ -18,7 +18,7 @@ from flask import Flask
 
 import config
 
-from . import database
+from . import database, security
 from .extensions import csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +41,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     login_manager.init_app(app)
     csrf.init_app(app)
+    security.init_app(app)  # headers, proxies, request limits
 
     from . import cli, dashboard, doctor, gateways, health, metrics, webhooks
     from .triage import learned
