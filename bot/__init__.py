@@ -18,7 +18,7 @@ from flask import Flask
 
 import config
 
-from . import database
+from . import database, security
 from .extensions import csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,9 +41,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     login_manager.init_app(app)
     csrf.init_app(app)
+    security.init_app(app)  # headers, proxies, request limits
 
     from . import cli, dashboard, doctor, gateways, health, metrics, practice, webhooks
+    from .triage import learned
     from .triage.cli import bp as triage_cli
+
+    learned.configure(enabled=app.config.get("TRIAGE_SECOND_READER", "on") == "on")
 
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)

@@ -17,8 +17,10 @@ import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
 
 from .. import clock, dispatch, validation
+from ..dashboard import sessions
 from ..extensions import db
 from ..models import Clinic, Escalation, Message, Patient, Provider, audit
 from ..protocol import PROTOCOL
@@ -34,6 +36,16 @@ STEPS = {  # the clock's buttons: value -> (label, how far; None: to the next ch
     "1h": ("+1 hour", timedelta(hours=1)),
     "1d": ("+1 day", timedelta(days=1)),
 }
+
+
+@bp.after_request
+def keep_no_copy(response: Response) -> Response:
+    """No cache keeps these pages (as the dashboard's). Opening the page or acting on it keeps the
+    provider signed in; the poll does not, so an open practice page still ends an idle session."""
+    response.headers["Cache-Control"] = "no-store"
+    if request.endpoint == "practice.live":
+        return response
+    return sessions.keep_alive(response)
 
 
 def _clinic() -> Clinic:
