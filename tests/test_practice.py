@@ -340,3 +340,17 @@ def test_the_practice_list_shows_this_clinics_practice_patients(app, harbor, cli
     assert f'href="/practice/patients/{first.id}">Ana Uno</a>' in page
     assert f'href="/practice/patients/{second.id}">Bo Dos</a>' in page
     assert first.phone != second.phone
+
+
+def test_an_open_practice_page_polling_does_not_keep_an_idle_session_alive(app, harbor, client, clock):
+    patient = enrol_practice_patient(client)  # at 10:00
+    page = client.get(f"/practice/patients/{patient.id}")
+    assert page.headers["Cache-Control"] == "no-store"
+    poll = re.search(r'id="poller" hidden hx-get="([^"]+)"', page.get_data(as_text=True)).group(1)
+    clock.set(ny(2026, 11, 17, 17, 59))
+    polled = client.get(poll.replace("&amp;", "&"))
+    assert polled.status_code in (200, 204) and polled.headers["Cache-Control"] == "no-store"
+    clock.set(ny(2026, 11, 17, 18, 1))  # 8 h 1 min after the last thing Dana did
+    response = client.get(f"/practice/patients/{patient.id}", follow_redirects=True)
+    assert response.request.path == "/login"
+    assert "You were signed out after 8 hours without activity." in page_text(response)

@@ -47,10 +47,16 @@ def test_the_practice_loop_enrol_reply_with_a_red_flag_see_the_finding_and_ackno
         app, clinic, clock, new_page, screenshots):
     from playwright.sync_api import expect
 
+    from bot.triage import learned
+
+    learned.reader()  # triage's second reader loads once per process, for seconds: not inside a click's wait
     app.config["PRACTICE_POLL_SECONDS"] = 1
     clock.set(datetime(2026, 11, 17, 10, 0, tzinfo=NY))
     page = new_page()
     page.set_viewport_size({"width": 1280, "height": 900})
+    refused = []  # what the Content-Security-Policy blocked (an inline style or script, say)
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text
+            else None)
     sign_in(page)
 
     # 1. Enrol a practice patient: the form says what is wrong beside the field, then takes it.
@@ -129,3 +135,4 @@ def test_the_practice_loop_enrol_reply_with_a_red_flag_see_the_finding_and_ackno
     page.screenshot(path=str(screenshots / "4-phone-390.png"), full_page=True)
     page.goto("/practice/")
     page.screenshot(path=str(screenshots / "5-list-and-form-390.png"), full_page=True)
+    assert refused == []
