@@ -238,3 +238,43 @@ def test_a_digest_that_fits_lists_everyone_without_more():
 def test_a_digest_whose_first_entry_is_too_long_says_how_many_there_are():
     text = messages.render_list("digest", "en", field="items", entries=["x" * 200, "y" * 200], count=2)
     assert "+2 more" in text and messages.fits_one_segment(text)
+
+
+@pytest.mark.parametrize("name, greeting", [
+    ("Ana " + "x" * 120, "Hola Ana, "),                        # cut at a word when that leaves 3 letters or more
+    ("Ana Sofia " + "x" * 120, "Hola Ana Sofia, "),
+    ("Anabel, " + "x" * 120, "Hola Anabel, "),                 # no stray comma, dot or dash at the cut
+    ("Jo " + "x" * 120, "Hola Jo " + "x" * 38 + ", "),        # a word of 2 letters is too little: cut mid-word
+    ("Anabel-" + "x" * 120, "Hola Anabel-" + "x" * 34 + ", "),
+])
+def test_a_name_too_long_for_one_segment_is_cut_where_a_patient_would_still_recognise_it(name, greeting):
+    text = render("checkin.C1.lung", "es", name=name, clinic="Harbor PT")
+    assert text.startswith("Harbor PT: " + greeting) and messages.fits_one_segment(text)
+    assert "..." not in text  # only the patient's quoted words get an ellipsis
+
+
+def test_a_long_clinic_name_is_cut_at_a_word():
+    assert render("checkin.C1.lung", "es", name="Maria", clinic="Clinica de Fisioterapia del Norte de la Ciudad") == (
+        "Clinica de Fisioterapia del Norte de la: Hola Maria, ¿cuanto dolor tiene ahora, de 0 a 10? ¿Le falta el aire "
+        "o le duele el pecho? Si es asi, llame al 911.")
+
+
+@pytest.mark.parametrize("lead", range(6))
+def test_cut_words_end_in_a_word_and_an_ellipsis_never_a_space(lead):
+    text = render("alert", "en", level="URGENT", patient="Ana G.", hours=26, rule="U1", code="ABCDE",
+                  words="c" * lead + "ab " * 60)
+    assert text.endswith('..." Reply ACK ABCDE') and ' ..."' not in text and len(text) <= 160
+
+
+@pytest.mark.parametrize("count, shown", [(3, 3), (4, 2), (5, 2)])
+def test_the_digest_shows_as_many_whole_entries_as_fit(count, shown):
+    entries = [f"Patient{i} Longname. R1 (ABCD{i})" for i in range(count)]
+    text = messages.render_list("digest", "en", field="items", entries=entries, count=count)
+    assert text == (f"Aftercare routine, {count} to call within 1 business day: " + "; ".join(entries[:shown])
+                    + (f"; +{count - shown} more" if count > shown else "") + ". See dashboard.")
+
+
+def test_a_digest_with_room_for_only_its_first_entry_shows_it():
+    entries = ["A" * 60 + " R1 (ABCDE)", "B" * 60 + " R2 (FGHJK)"]
+    assert messages.render_list("digest", "en", field="items", entries=entries, count=2) == (
+        "Aftercare routine, 2 to call within 1 business day: " + entries[0] + "; +1 more. See dashboard.")
