@@ -364,3 +364,20 @@ def test_whole_days_are_counted_on_the_wall_clock_and_hours_as_elapsed_time():
     assert local(schedule.offset_from(ended, 168, NY)) == ny(2026, 3, 14, 15, 0)
     assert schedule.offset_from(ended, 30, NY) - ended == timedelta(hours=30)  # not whole days: elapsed
     assert schedule.offset_from(ended, 0, NY) == ended
+
+
+def test_a_lung_risk_episode_missing_its_c4_gets_it_back_after_any_reply():
+    assert added(replan([finding("expected", "C2")], regions=["scalenes"]))["C4"] == ny(2026, 11, 20, 10, 0)
+
+
+def test_lung_disease_with_a_lung_risk_region_gets_c5_after_any_reply():
+    assert added(replan([finding("expected", "C2")], regions=["chest"], precautions=["lung_disease"]))["C5"] == \
+        ny(2026, 11, 24, 10, 0)
+
+
+def test_a_checkin_added_later_still_respects_the_patients_quiet_hours():
+    # Session at 21:30 New York (02:30 UTC, not quiet in UTC): C4 three days later is quiet for the patient.
+    change = schedule.replan_after_finding(
+        ended_at=ny(2026, 11, 17, 21, 30), regions=["knee"], precautions=[], tz=NY, quiet=QUIET, checkins=[],
+        findings=[finding("monitor", "C3")], now=ny(2026, 11, 19, 22, 0))
+    assert added(change)["C4"] == ny(2026, 11, 21, 8, 0)
