@@ -278,3 +278,14 @@ def test_a_digest_with_room_for_only_its_first_entry_shows_it():
     entries = ["A" * 60 + " R1 (ABCDE)", "B" * 60 + " R2 (FGHJK)"]
     assert messages.render_list("digest", "en", field="items", entries=entries, count=2) == (
         "Aftercare routine, 2 to call within 1 business day: " + entries[0] + "; +1 more. See dashboard.")
+
+
+def test_a_text_rendered_without_a_name_greets_without_one():
+    assert render("checkin.C1", "en", clinic="Harbor PT") == (
+        "Harbor PT: Hi, how sore are you now, 0 to 10? (0 none, 10 worst)")
+
+
+def test_when_both_are_long_the_patients_name_is_shortened_before_the_clinics():
+    text = render("checkin.C0", "es", name="Guadalupe" + "x" * 11, clinic="Northwestern Spine P")
+    assert text.startswith("Northwestern Spine P: Hola Guadalupexxxxxxx, le escribiremos")
+    assert messages.fits_one_segment(text)

@@ -381,3 +381,9 @@ def test_a_checkin_added_later_still_respects_the_patients_quiet_hours():
         ended_at=ny(2026, 11, 17, 21, 30), regions=["knee"], precautions=[], tz=NY, quiet=QUIET, checkins=[],
         findings=[finding("monitor", "C3")], now=ny(2026, 11, 19, 22, 0))
     assert added(change)["C4"] == ny(2026, 11, 21, 8, 0)
+
+
+def test_quiet_hours_that_start_and_end_at_the_same_time_are_none():
+    none = QuietHours(time(8), time(8))
+    for clock in (time(0), time(7, 59), time(8), time(21)):
+        assert not none.contains(datetime.combine(datetime(2026, 11, 17).date(), clock, tzinfo=NY))
