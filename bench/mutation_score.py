@@ -3,6 +3,8 @@
 score = killed / (total - equivalent), where killed counts mutants a test failed on or that ran
 past their time limit, and `equivalent` are the surviving mutants listed in tests/MUTATION.md
 (each with why it cannot change behaviour). Reads mutants/<module>.meta as `mutmut run` leaves it.
+After a run of some mutants only (`mutmut run <names>`, a sample), `total` counts the checked ones
+and the line says how many were not checked.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def module_counts(meta: Path, equivalent: set[str]) -> tuple[Counter, list[str],
             else:
                 not_equivalent.append(name)
         counts[status] += 1
-        if status in ("survived", "no tests", "not checked", "suspicious"):
+        if status in ("survived", "no tests", "suspicious"):
             survivors.append(name)
     counts["total"] = len(codes)
     return counts, sorted(survivors), not_equivalent
@@ -60,12 +62,16 @@ def main(argv: list[str]) -> int:
             below = True
             continue
         counts, survivors, not_equivalent = module_counts(meta, equivalent)
-        judged = counts["total"] - counts["equivalent"]
-        score = 100.0 * counts["killed"] / judged if judged else 100.0
+        judged = counts["total"] - counts["not checked"] - counts["equivalent"]
+        if judged <= 0:
+            print(f"{module:<22} (no results: run `make mutation`)")
+            below = True
+            continue
+        score = 100.0 * counts["killed"] / judged
         below |= score < TARGET
-        print(f"{module:<22} {score:6.1f}% {counts['killed']:>7} {counts['total']:>6} {counts['equivalent']:>6} "
+        print(f"{module:<22} {score:6.1f}% {counts['killed']:>7} {counts['total'] - counts['not checked']:>6} {counts['equivalent']:>6} "
               f"{counts['survived']:>9} {counts['no tests']:>9}"
-              + (f"  (+{counts['not checked']} not checked)" if counts["not checked"] else ""))
+              + (f"  (of {counts['total']}: {counts['not checked']} not checked)" if counts["not checked"] else ""))
         for name in not_equivalent:
             print(f"    listed as equivalent but a test kills it (renumbered?): {name}")
         if show:
