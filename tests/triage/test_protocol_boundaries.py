@@ -160,3 +160,31 @@ def test_a_small_bruise_on_blood_thinners_is_monitor_m6():
 ])
 def test_an_expected_reply_says_why_it_is_expected(text, hours, reason):
     assert triage(text, hours).reasons == (reason,)
+
+
+# -- Each finding fires the rule that is its own, and not its neighbours' ----------------------------
+
+@pytest.mark.parametrize("text, hours, reasons", [
+    ("both my arms are numb", 5, ("E3: 'numb' (bilateral)",)),                 # E3's, not M7's
+    ("my hand is numb and my grip is weak", 5, ("U2: 'grip is weak'",)),        # weakness: U2, not M7
+    ("felt dizzy in the clinic and still a bit dizzy", 3, ("M4: 'dizzy' (in_clinic)",)),
+    ("i was dizzy yesterday", 30, ("M4: 'dizzy'",)),                             # past, not still dizzy
+    ("i fainted at home and im still dizzy", 3,
+     ("E2: 'fainted' (after_leaving) + 'dizzy' (after_leaving)", "U5: 'dizzy' (after_leaving)")),
+    ("the swelling keeps growing", 30, ("U1: 'swelling' (growing)",)),           # E5 needs severe pain too
+    ("the swelling keeps growing and it really hurts, like a 9", 30,
+     ("E5: 'swelling' (growing) + soreness 9 ('9')", "U1: 'swelling' (growing)", "U3: soreness 9 ('9')")),
+    ("stiff neck and i threw up", 30, ("E7: 'stiff neck' + 'threw up'", "M4: 'threw up'")),
+    ("i have a headache, the worst", 30, ("E7: 'headache' (worst)",)),
+])
+def test_a_finding_fires_its_own_rule_with_the_patients_words(text, hours, reasons):
+    assert triage(text, hours).reasons == reasons
+
+
+def test_a_stiff_neck_alone_is_not_an_emergency():
+    assert triage("my neck is stiff", 30).level != "emergency"
+
+
+def test_bleeding_that_stopped_or_was_earlier_after_pressure_is_not_an_emergency():
+    assert triage("pressed on it for 15 minutes and it stopped bleeding", 10).level == "expected"
+    assert triage("pressed on it for 15 minutes, it had bled a lot earlier", 10).level == "expected"
