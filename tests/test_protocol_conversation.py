@@ -219,3 +219,33 @@ def test_an_expected_or_monitor_reply_alerts_no_one(maria, client, clock):
     say(client, clock, ny(2026, 11, 18, 11, 0), "a 6")
     assert db.session.scalars(sa.select(Escalation)).all() == []
     assert latest().created_at == ny(2026, 11, 18, 11, 0).astimezone(timezone.utc)
+
+
+# -- Providers' texts ------------------------------------------------------------------------------
+
+def test_an_on_call_providers_ack_through_the_webhook_acknowledges_their_alert(maria, client, clock):
+    say(client, clock, ny(2026, 11, 17, 23, 0), "it hurts when i breathe in")
+    run_once(now=ny(2026, 11, 17, 23, 0, 10))
+    code = db.session.scalars(sa.select(Escalation.code)).one()
+    assert say(client, clock, ny(2026, 11, 17, 23, 2), "ACK", "+12125550111") == (
+        f"Acknowledged {code} (Maria L., EMERGENCY). Re-alerts stopped.")
+
+
+def test_a_deactivated_providers_text_is_from_an_unknown_number(maria, client, clock):
+    from bot.models import Provider
+    db.session.scalars(sa.select(Provider).where(Provider.phone == "+12125550111")).one().active = False
+    db.session.commit()
+    say(client, clock, ny(2026, 11, 17, 23, 0), "it hurts when i breathe in")
+    assert say(client, clock, ny(2026, 11, 17, 23, 2), "ACK", "+12125550111").startswith(
+        "Sorry, we don't recognize this number.")
+    assert db.session.scalars(sa.select(Escalation.status)).one() == "open"
+
+
+def test_a_retry_gets_the_answer_its_own_text_got_not_another(maria, client, clock):
+    clock.set(ny(2026, 11, 18, 10, 0))
+    first = twiml_text(text_in(client, MARIA, "a 2", sid="SM" + "b" * 32))
+    clock.set(ny(2026, 11, 18, 10, 5))
+    second = twiml_text(text_in(client, MARIA, "HELP", sid="SM" + "c" * 32))
+    assert first != second
+    assert twiml_text(text_in(client, MARIA, "HELP", sid="SM" + "c" * 32)) == second
+    assert twiml_text(text_in(client, MARIA, "a 2", sid="SM" + "b" * 32)) == first

@@ -312,3 +312,44 @@ def test_an_emergency_is_not_waiting_for_call_or_wait(maria):
     open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
     assert escalation.awaiting_choice(maria.patient) is None
     assert escalation.record_patient_choice(maria.patient, "wait", ny(2026, 11, 17, 23, 3)) is None
+
+
+# -- Every change of a finding is an audit event: what, who, which clinic, when, and the details ----
+
+def events(esc: Escalation, action: str) -> list:
+    from bot.models import AuditEvent
+    db.session.expire_all()
+    return db.session.scalars(sa.select(AuditEvent).where(AuditEvent.subject == f"escalation:{esc.id}",
+                                                          AuditEvent.action == action)).all()
+
+
+def test_a_digest_is_sent_and_audited_for_each_finding_in_it(maria, gateway):
+    from bot.dispatch import run_once
+    esc = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 17, 30))
+    run_once(now=ny(2026, 11, 23, 8, 0))
+    assert [r["body"] for r in gateway.records() if r["to"] == DANA][0].startswith("Aftercare routine, 1 to call")
+    (event,) = events(esc, "escalation.digested")
+    assert (event.clinic_id, event.created_at.astimezone(NY), event.detail) == (
+        maria.patient.clinic_id, ny(2026, 11, 23, 8, 0), {"provider_id": dana().id})
+
+
+def test_an_acknowledgement_is_audited_with_who_when_and_how(maria):
+    esc = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    escalation.acknowledge(esc, dana(), ny(2026, 11, 17, 23, 2).astimezone(timezone.utc), via="sms")
+    db.session.commit()
+    (event,) = events(esc, "escalation.acknowledged")
+    assert (event.actor, event.clinic_id, event.created_at.astimezone(NY), event.detail) == (
+        f"provider:{dana().id}", maria.patient.clinic_id, ny(2026, 11, 17, 23, 2), {"via": "sms"})
+
+
+def test_a_patients_call_is_audited_as_their_choice_and_as_an_upgrade(maria):
+    esc = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
+    escalation.record_patient_choice(maria.patient, "call", ny(2026, 11, 20, 11, 3).astimezone(timezone.utc))
+    db.session.commit()
+    (choice,) = events(esc, "escalation.patient_choice")
+    assert (choice.actor, choice.clinic_id, choice.created_at.astimezone(NY), choice.detail) == (
+        f"patient:{maria.patient.id}", maria.patient.clinic_id, ny(2026, 11, 20, 11, 3), {"choice": "call"})
+    (upgrade,) = events(esc, "escalation.upgraded")
+    assert (upgrade.clinic_id, upgrade.created_at.astimezone(NY), upgrade.detail) == (
+        maria.patient.clinic_id, ny(2026, 11, 20, 11, 3),
+        {"previous": "routine", "level": "urgent", "rule": "R1", "why": "patient asked for a call"})
