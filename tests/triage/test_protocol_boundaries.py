@@ -191,3 +191,42 @@ def test_a_stiff_neck_alone_is_not_an_emergency():
 def test_bleeding_that_stopped_or_was_earlier_after_pressure_is_not_an_emergency():
     assert triage("pressed on it for 15 minutes and it stopped bleeding", 10).level == "expected"
     assert triage("pressed on it for 15 minutes, it had bled a lot earlier", 10).level == "expected"
+
+
+@pytest.mark.parametrize("text, hours, context, reasons", [
+    # E1: a new cough with chest or upper-back pain, or with soreness in a lung-risk region.
+    ("new cough and my upper back is sore", 20, {"region": "upper_back"}, ("E1: 'cough' + 'upper back is sore'",)),
+    ("new cough and my shoulder blade hurts", 20, {"region": "knee"}, ("E1: 'cough' + 'shoulder blade hurts'",)),
+    # U7: both have passed.
+    ("had a cough and shoulder blade pain last night, both gone now", 20, {}, ("U7: 'cough' + 'shoulder blade pain'",)),
+    # E4: fever with fainting; fever with an infection sign in diabetes.
+    ("fever and i fainted", 30, {}, ("E4: 'fever' + 'fainted'", "U5: 'fainted'")),
+    ("fever and the needle spot is red", 30, {"precautions": ["diabetes"]},
+     ("E4: 'fever' + 'red' + diabetes", "U1: 'red' + diabetes")),
+    # U1: warmth alone; one local sign after 24 h in diabetes or immunosuppression, each sign.
+    ("the needle spot is warm", 30, {}, ("U1: 'warm'",)),
+    ("the swelling is getting bigger", 30, {}, ("U1: 'swelling' (growing)",)),
+    ("the needle spot is a bit swollen", 30, {"precautions": ["immunosuppressed"]},
+     ("U1: 'swollen' + immunosuppressed",)),
+    ("there's a lump at the needle spot", 30, {"precautions": ["diabetes"]}, ("U1: 'lump' + diabetes",)),
+    # U4: a growing bruise on blood thinners.
+    ("the bruise is growing", 30, {"precautions": ["anticoagulant"]}, ("U4: 'bruise' (growing) + anticoagulant",)),
+    # U6: sharp pain at the shoulder blade in a lung-risk region.
+    ("sharp pain at my shoulder blade", 20, {"region": "upper_back"}, ("U6: 'sharp pain at my shoulder blade' (sharp)",)),
+    # E3: face drooping.
+    ("my face is drooping", 5, {}, ("E3: 'face is drooping'",)),
+    # M4: vomiting once; R9 (not M5 too) for a lump a week later.
+    ("threw up once", 5, {}, ("M4: 'threw up'",)),
+    ("there's a small lump where the needle went", 168, {}, ("R9: 'lump' (small)",)),
+    # R8: the patient says they will stop treatment.
+    ("i'm going to stop the treatment, it's too sore", 40, {},
+     ("R1: soreness 6 ('too') on day 2, not improving", "R8: 'stop the treatment'")),
+    # Day 2: a 3 that is improving is within the band, not M3.
+    ("a 3, better than yesterday", 40, {}, ("expected: soreness 3 ('3') within day2 band 0-3",)),
+])
+def test_each_rule_reads_its_findings_in_the_patients_words(text, hours, context, reasons):
+    assert triage(text, hours, **context).reasons == reasons
+
+
+def test_sharp_shoulder_blade_pain_that_is_getting_better_is_not_u6():
+    assert "U6" not in triage("sharp pain at my shoulder blade, getting better", 20, region="upper_back").rules
