@@ -9,6 +9,7 @@ and the line says how many were not checked.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import sys
@@ -21,7 +22,7 @@ TARGET = 90.0
 # mutmut's exit codes (mutmut/stats.py): what a test run of one mutant ended with.
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
           36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout", None: "not checked"}
-_LISTED = re.compile(r"^\|\s*`(bot\.[^`]+__mutmut_\d+)`")
+_LISTED = re.compile(r"^\|\s*`(bot\.[^`]+__mutmut_(?:\d+|\*))`")
 
 
 def equivalents(doc: Path) -> set[str]:
@@ -38,7 +39,7 @@ def module_counts(meta: Path, equivalent: set[str]) -> tuple[Counter, list[str],
         status = STATUS.get(code, "suspicious")
         if status == "timeout":
             status = "killed"
-        if name in equivalent:
+        if name in equivalent or any(fnmatch.fnmatchcase(name, pattern) for pattern in equivalent if "*" in pattern):
             if status == "survived":
                 status = "equivalent"
             else:
