@@ -58,13 +58,15 @@ def server(database_url, tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "flask", "serve", "--port", str(port)], env=env, cwd=ROOT,
                                stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    deadline = time.monotonic() + 90  # the server loads the triage's second reader before it listens
+    ready = False
+    while not ready and time.monotonic() < deadline and process.poll() is None:
         try:
             urllib.request.urlopen(base + "/readyz", timeout=1)
-            break
+            ready = True
         except OSError:
             time.sleep(0.1)
-    else:
+    if not ready:
         process.kill()
         log.close()
         pytest.fail("server did not start: " + (tmp_path / "server.log").read_text())
