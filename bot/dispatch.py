@@ -30,7 +30,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask, current_app
 
-from . import episodes, escalation, messages, schedule
+from . import episodes, escalation, messages, outgoing, schedule
 from .extensions import db
 from .gateways import NUMBER_PROBLEMS, OPTED_OUT, SendError, SmsGateway, current_gateway
 from .models import CheckIn, Escalation, Message, Patient, TreatmentSession, audit, utcnow
@@ -80,6 +80,7 @@ def run_once(*, now: datetime, gateway: SmsGateway | None = None) -> Report:
     if alerts:
         report["alerts_queued"] += alerts
     _send_outbox(now, gateway, report)
+    outgoing.deliver_due(now, report)  # 6. Outgoing webhooks (bot/outgoing.py), after the texts
     return report
 
 

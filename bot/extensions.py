@@ -1,5 +1,7 @@
 """Flask extensions, created unbound here and bound to an app in `create_app`."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -25,3 +27,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# One limiter for the app (storage: RATELIMIT_STORAGE_URI). No default limits: each door that
+# needs one says so (the API limits per key, see bot/api).
+limiter = Limiter(key_func=get_remote_address)

@@ -57,6 +57,15 @@ def load(environ: Mapping[str, str] | None = None, *, instance_path: str | os.Pa
         "CONSOLE_SMS_FILE": get("CONSOLE_SMS_FILE") or str(instance / "console-sms.jsonl"),
         "DEFAULT_PHONE_REGION": get("DEFAULT_PHONE_REGION", "US").upper(),
         "LOG_LEVEL": get("LOG_LEVEL", "INFO").upper(),
+        # The integration API (bot/api): requests per API key, and how long an Idempotency-Key holds.
+        "API_RATE_LIMIT": get("API_RATE_LIMIT", "300 per minute"),
+        "API_IDEMPOTENCY_HOURS": int(get("API_IDEMPOTENCY_HOURS", "24")),
+        # Flask-Limiter's counters: per process in memory for development and tests; shared in Redis
+        # in production (several gunicorn workers). If Redis is down, each process counts alone.
+        "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0" if production else "memory://"),
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "WEBHOOK_TIMEOUT_SECONDS": float(get("WEBHOOK_TIMEOUT_SECONDS", "5")),
         "MAX_CONTENT_LENGTH": 256 * 1024,  # Twilio's posts are a few kB; refuse (413) anything near this
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
