@@ -113,7 +113,7 @@ def fresh_database() -> Iterator[str]:
 
 
 def phone(i: int) -> str:
-    return f"+1646{i:07d}"
+    return f"+1646{2000000 + i:07d}"  # exchanges from 200: numbers a phone line can have
 
 
 def migrate_and_seed(url: str, workdir: Path, patients: int) -> None:

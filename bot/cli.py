@@ -1,55 +1,107 @@
 """Command-line doors: set-up, enrolment, the dispatcher and the dev server. Thin: parse, call, print.
 
 Times given without a UTC offset are read on the clinic's clock (`--ended-at`) or as UTC (`--now`),
-and every time printed says its zone.
+and every time printed says its zone. Input is cleaned by `bot.validation`, as in every door: a
+field at fault prints `Error: <field>: <message>` and exits 2, and a database error prints what
+kind it was, never the values it carried (patient data) nor a traceback; either way nothing is saved.
 """
 
 from __future__ import annotations
 
+import functools
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import IO, Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 import sqlalchemy as sa
 from flask import Blueprint, current_app
 
-from . import clock, dispatch, episodes, phones
+from . import clock, dispatch, episodes, validation
 from .extensions import db
 from .models import Clinic, Provider, TreatmentSession, audit
 from .protocol import PROTOCOL
 
 bp = Blueprint("commands", __name__, cli_group=None)
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def _parse_time(text: str, zone: ZoneInfo | timezone) -> datetime:
+
+class InvalidInput(click.ClickException):
+    """Fields at fault: one `Error: <field>: <message>` line each, exit status 2 (a usage error)."""
+
+    exit_code = 2
+
+    def __init__(self, error: validation.ValidationError) -> None:
+        super().__init__(str(error))
+        self.errors = error.errors
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        for field, message in self.errors.items():
+            click.echo(f"Error: {field}: {message}", file=file, err=file is None)
+
+
+_DATABASE_ERRORS = {
+    sa.exc.OperationalError: "the database is unreachable, not answering, or not migrated (flask db upgrade)",
+    sa.exc.IntegrityError: "the change conflicts with a row already saved",
+    sa.exc.DataError: "a value does not fit its column",
+}
+
+
+def door(command: F) -> F:
+    """Run a command so that bad input and database errors end it cleanly, with nothing saved.
+
+    The exception a database raises carries the statement and its values (phone numbers, names):
+    only its kind and SQLSTATE are printed, and the traceback is not.
+    """
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except validation.ValidationError as error:
+            _roll_back()
+            raise InvalidInput(error) from None
+        except sa.exc.SQLAlchemyError as error:
+            _roll_back()
+            what = next((text for kind, text in _DATABASE_ERRORS.items() if isinstance(error, kind)),
+                        "the database refused the change")
+            code = getattr(getattr(error, "orig", None), "sqlstate", None)
+            kind = type(error).__name__ + (f", SQLSTATE {code}" if code else "")
+            raise click.ClickException(f"database: {what}; nothing was saved [{kind}].") from None
+
+    return run  # type: ignore[return-value]
+
+
+def _roll_back() -> None:
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise click.BadParameter(f"{text!r} is not an ISO time such as 2026-11-21T15:30-05:00") from exc
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError:
+        pass  # the connection is gone, and with it anything not committed
 
 
-def _phone(text: str) -> str:
-    try:
-        return phones.normalise(text, current_app.config["DEFAULT_PHONE_REGION"])
-    except ValueError as exc:
-        raise click.BadParameter(f"{text!r} is not a phone number") from exc
-
-
-def _zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise click.BadParameter(f"{name!r} is not an IANA time zone such as America/New_York") from exc
-    return name
+def _phone_region() -> str:
+    return current_app.config["DEFAULT_PHONE_REGION"]
 
 
 def _clinic(clinic_id: int) -> Clinic:
     clinic = db.session.get(Clinic, clinic_id)
     if clinic is None:
-        raise click.BadParameter(f"no clinic with id {clinic_id}", param_hint="--clinic")
+        raise validation.ValidationError("clinic", f"No clinic with id {clinic_id}.")
     return clinic
+
+
+def _session(session_id: int) -> TreatmentSession:
+    session = db.session.get(TreatmentSession, session_id)
+    if session is None:
+        raise validation.ValidationError("session", f"No session {session_id}.")
+    return session
+
+
+def _now(now_text: str | None) -> datetime:
+    return validation.moment(now_text, zone=timezone.utc, field="now") if now_text else clock.now()
 
 
 def _local(moment: datetime, zone: str) -> str:
@@ -59,30 +111,38 @@ def _local(moment: datetime, zone: str) -> str:
 @bp.cli.command("enroll")
 @click.option("--clinic", "clinic_id", type=int, required=True, help="Clinic id.")
 @click.option("--phone", required=True, help="Patient's mobile number.")
-@click.option("--name", required=True, help="Patient's name.")
-@click.option("--ended-at", required=True, help="When the session ended (ISO; no offset = clinic time).")
-@click.option("--region", "regions", multiple=True, required=True, type=click.Choice(sorted(PROTOCOL.regions)),
-              help="Needled region; repeat for several.")
-@click.option("--precaution", "precautions", multiple=True, type=click.Choice(sorted(PROTOCOL.precautions)))
-@click.option("--language", default="en", type=click.Choice(PROTOCOL.languages))
+@click.option("--name", required=True, help="Patient's name, first name first.")
+@click.option("--ended-at", required=True,
+              help="When the session ended (ISO; no offset = the patient's clock, or the clinic's).")
+@click.option("--region", "regions", multiple=True, required=True,
+              help=f"Needled region; repeat for several. One of: {', '.join(sorted(PROTOCOL.regions))}.")
+@click.option("--precaution", "precautions", multiple=True,
+              help=f"A precaution; repeat for several. One of: {', '.join(sorted(PROTOCOL.precautions))}.")
+@click.option("--language", default="en", show_default=True, help=f"One of: {', '.join(PROTOCOL.languages)}.")
 @click.option("--timezone", "timezone_name", default=None, help="Patient's IANA zone if not the clinic's.")
 @click.option("--provider", "provider_id", type=int, default=None, help="Treating provider id.")
 @click.option("--now", "now_text", default=None, help="Enrol as if it were this time (ISO; no offset = UTC).")
+@door
 def enroll_command(clinic_id: int, phone: str, name: str, ended_at: str, regions: tuple[str, ...],
                    precautions: tuple[str, ...], language: str, timezone_name: str | None,
                    provider_id: int | None, now_text: str | None) -> None:
     """Enrol a patient after a session and plan their check-ins."""
+    now = _now(now_text)
     clinic = _clinic(clinic_id)
-    zone_name = _zone(timezone_name) if timezone_name else clinic.timezone
+    clean = validation.enrolment(
+        dict(name=name, phone=phone, ended_at=ended_at, regions=regions, precautions=precautions,
+             language=language, timezone=timezone_name),
+        clinic_zone=clinic.timezone, now=now, phone_region=_phone_region())
     provider = db.session.get(Provider, provider_id) if provider_id else None
     if provider_id and (provider is None or provider.clinic_id != clinic.id):
-        raise click.BadParameter(f"no provider {provider_id} at clinic {clinic.id}", param_hint="--provider")
+        raise validation.ValidationError("provider", f"No provider {provider_id} at clinic {clinic.id}.")
     try:
         enrolment = episodes.enroll(
-            clinic=clinic, phone=_phone(phone), name=name.strip(),
-            ended_at=_parse_time(ended_at, ZoneInfo(zone_name)), regions=regions, precautions=precautions,
-            language=language, timezone_name=timezone_name, provider=provider,
-            now=_parse_time(now_text, timezone.utc) if now_text else clock.now(), actor="cli")
+            clinic=clinic, phone=clean.phone, name=clean.name, ended_at=clean.ended_at, regions=clean.regions,
+            precautions=clean.precautions, language=clean.language, timezone_name=clean.timezone,
+            provider=provider, now=now, actor="cli")
+    except validation.ValidationError:
+        raise
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
@@ -98,9 +158,10 @@ def enroll_command(clinic_id: int, phone: str, name: str, ended_at: str, regions
 @bp.cli.command("dispatch")
 @click.option("--once", is_flag=True, required=True, help="One pass over what is due, then exit.")
 @click.option("--now", "now_text", default=None, help="Act as if it were this time (ISO; no offset = UTC).")
+@door
 def dispatch_command(once: bool, now_text: str | None) -> None:
     """Send what is due through the configured SMS backend, then exit (`flask scheduler` runs forever)."""
-    now = _parse_time(now_text, timezone.utc) if now_text else clock.now()
+    now = _now(now_text)
     report = dispatch.run_once(now=now)
     click.echo(f"dispatch at {now.isoformat()}: {report}")
 
@@ -128,14 +189,18 @@ def serve_command(host: str, port: int) -> None:
 
 @bp.cli.command("create-clinic")
 @click.option("--name", required=True)
-@click.option("--sms-name", required=True, help="How texts are signed, at most 20 characters (e.g. 'Harbor PT').")
+@click.option("--sms-name", required=True,
+              help=f"How texts are signed, at most {validation.SMS_NAME_MAX} characters (e.g. 'Harbor PT').")
 @click.option("--phone", required=True, help="The clinic's phone number, given to patients.")
 @click.option("--timezone", "timezone_name", required=True, help="IANA zone, e.g. America/Chicago.")
+@door
 def create_clinic_command(name: str, sms_name: str, phone: str, timezone_name: str) -> None:
     """Add a clinic (quiet hours, business hours and alert timings take the protocol's defaults)."""
-    if not 1 <= len(sms_name.strip()) <= 20:
-        raise click.BadParameter("must be 1 to 20 characters, so every text fits one SMS", param_hint="--sms-name")
-    clinic = Clinic(name=name.strip(), sms_name=sms_name.strip(), phone=_phone(phone), timezone=_zone(timezone_name))
+    check = validation.Checker()
+    clinic = Clinic(name=check(validation.clinic_name, name), sms_name=check(validation.sms_name, sms_name),
+                    phone=check(validation.phone, phone, region=_phone_region(), mobile=False),
+                    timezone=check(validation.time_zone, timezone_name))
+    check.done()
     db.session.add(clinic)
     db.session.flush()
     audit("clinic.created", actor="cli", clinic_id=clinic.id, subject=f"clinic:{clinic.id}")
@@ -151,18 +216,20 @@ def create_clinic_command(name: str, sms_name: str, phone: str, timezone_name: s
 @click.option("--duty", default="off", type=click.Choice(["on_call", "backup", "off"]), show_default=True)
 @click.option("--role", default="provider", type=click.Choice(["provider", "admin"]), show_default=True)
 @click.password_option()
+@door
 def create_provider_command(clinic_id: int, name: str, email: str, phone: str | None, duty: str, role: str,
                             password: str) -> None:
     """Add a provider who can sign in to the dashboard and receive alerts."""
     clinic = _clinic(clinic_id)
-    email = email.strip().lower()
-    if db.session.scalar(sa.select(Provider.id).where(Provider.email == email)) is not None:
-        raise click.BadParameter("a provider with this email exists", param_hint="--email")
-    if len(password) < 10:
-        raise click.BadParameter("use at least 10 characters", param_hint="--password")
-    provider = Provider(clinic=clinic, name=name.strip(), email=email, phone=_phone(phone) if phone else None,
-                        duty=duty, role=role)
-    provider.set_password(password)
+    check = validation.Checker()
+    fields = dict(name=check(validation.person_name, name), email=check(validation.email, email),
+                  phone=check(validation.phone, phone, region=_phone_region()) if phone is not None else None)
+    check(validation.password, password)
+    check.done()
+    if db.session.scalar(sa.select(Provider.id).where(Provider.email == fields["email"])) is not None:
+        raise validation.ValidationError("email", "A provider with this email address already exists.")
+    provider = Provider(clinic=clinic, duty=duty, role=role, **fields)
+    provider.set_password(password)  # checked above, and kept exactly as typed
     db.session.add(provider)
     db.session.flush()
     audit("provider.created", actor="cli", clinic_id=clinic.id, subject=f"provider:{provider.id}")
@@ -191,11 +258,10 @@ def seed_demo_command() -> None:
 
 @bp.cli.command("close-episode")
 @click.option("--session", "session_id", type=int, required=True)
+@door
 def close_episode_command(session_id: int) -> None:
     """Close an episode: its remaining check-ins are cancelled."""
-    session = db.session.get(TreatmentSession, session_id)
-    if session is None:
-        raise click.BadParameter(f"no session {session_id}", param_hint="--session")
+    session = _session(session_id)
     episodes.close_episode(session, actor="cli", now=clock.now())
     db.session.commit()
     click.echo(f"Session {session_id}: {session.status}.")
@@ -204,15 +270,16 @@ def close_episode_command(session_id: int) -> None:
 @bp.cli.command("correct-session")
 @click.option("--session", "session_id", type=int, required=True)
 @click.option("--ended-at", required=True, help="The right end time (ISO; no offset = patient's clock).")
+@door
 def correct_session_command(session_id: int, ended_at: str) -> None:
     """Correct a session's end time; check-ins still to come are re-planned from it."""
-    session = db.session.get(TreatmentSession, session_id)
-    if session is None:
-        raise click.BadParameter(f"no session {session_id}", param_hint="--session")
-    zone = session.patient.tz_name
+    session = _session(session_id)
+    zone, now = session.patient.tz_name, clock.now()
+    ended = validation.session_end(ended_at, zone=zone, now=now)
     try:
-        moved = episodes.correct_session_time(session, _parse_time(ended_at, ZoneInfo(zone)), actor="cli",
-                                              now=clock.now())
+        moved = episodes.correct_session_time(session, ended, actor="cli", now=now)
+    except validation.ValidationError:
+        raise
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()

@@ -13,10 +13,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from . import schedule
+from . import schedule, validation
 from .extensions import db
 from .models import CheckIn, Clinic, Message, Patient, Provider, TreatmentSession, audit
-from .protocol import PROTOCOL
 
 # Outbound purposes that are the schedule's own texts, withdrawn when the schedule is cancelled.
 SCHEDULED_PURPOSES = ("checkin", "reminder")
@@ -44,20 +43,15 @@ def enroll(*, clinic: Clinic, phone: str, name: str, ended_at: datetime, regions
 
     A new session for the same patient starts a new episode: the old one's remaining schedule is
     cancelled. A patient who has opted out gets the plan recorded but nothing sent until START.
+    Fields at fault raise `validation.ValidationError` naming each of them, before anything is written.
     """
-    if not regions:
-        raise ValueError("at least one region is required")
-    for region in regions:
-        PROTOCOL.check_region(region)
-    PROTOCOL.check_precautions(precautions)
-    if language not in PROTOCOL.languages:
-        raise ValueError(f"language must be one of {', '.join(PROTOCOL.languages)}")
-    if timezone_name is not None:
-        ZoneInfo(timezone_name)  # raises for an unknown zone
-    if ended_at.tzinfo is None:
-        raise ValueError("the session end time needs a time zone or UTC offset")
-    if ended_at > now:
-        raise ValueError("the session end time is in the future")
+    # The same rules as every door (the doors have cleaned these already; this is the guarantee).
+    clean = validation.enrolment(dict(name=name, phone=phone, ended_at=ended_at, regions=regions,
+                                      precautions=precautions, language=language, timezone=timezone_name),
+                                 clinic_zone=clinic.timezone, now=now)
+    name, phone, ended_at, language, timezone_name = (clean.name, clean.phone, clean.ended_at, clean.language,
+                                                      clean.timezone)
+    regions, precautions = clean.regions, clean.precautions
 
     patient = db.session.scalar(sa.select(Patient).where(Patient.clinic_id == clinic.id, Patient.phone == phone))
     if patient is None:
@@ -153,11 +147,8 @@ def close_episode(session: TreatmentSession, *, actor: str, now: datetime) -> No
 
 def correct_session_time(session: TreatmentSession, new_ended_at: datetime, *, actor: str, now: datetime) -> int:
     """The session time was entered wrong: re-plan the check-ins still to come from the right time."""
-    if new_ended_at.tzinfo is None:
-        raise ValueError("the session end time needs a time zone or UTC offset")
-    if new_ended_at > now:
-        raise ValueError("the session end time is in the future")
     patient = session.patient
+    new_ended_at = validation.session_end(new_ended_at, zone=patient.tz_name, now=now)
     states = [schedule.CheckInState(c.id, c.protocol_id, c.status, c.due_at) for c in session.checkins]
     moves = schedule.moved_plan(new_ended_at=new_ended_at, checkins=states,
                                 tz=patient_zone(patient), quiet=quiet_hours(patient.clinic))

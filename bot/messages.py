@@ -4,17 +4,22 @@ One segment is 160 GSM-7 characters. A character outside GSM-7 (a curly quote, a
 with an acute accent) would switch the whole text to UCS-2 and a 70-character segment, so
 `render` folds text to GSM-7 and then shortens the variable parts (a long clinic or patient name,
 the patient's quoted words) until it fits. Templates are written with proper Spanish accents;
-folding turns the ones GSM-7 lacks into plain letters, as carriers' "smart encoding" would.
+folding turns the ones GSM-7 lacks into plain letters, as carriers' "smart encoding" would, and
+spells letters of other scripts in Latin ones ("Дмитрий" is "Dmitriy", "Łukasz" is "Lukasz").
+A text whose patient name leaves nothing to greet with greets without one ("Hi, how sore...").
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import string
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
+from anyascii import anyascii
 
 SEGMENT = 160
 
@@ -33,20 +38,40 @@ _REPLACEMENTS = {
 }
 
 
+# GSM-7's few Greek capitals: kept in a word written in them alone ("ΔΣ"), spelt in Latin letters
+# with the rest of a Greek word GSM-7 cannot write whole ("Γιώργος" is "Giorgos", not "Γiorgos").
+_GSM_GREEK = frozenset("ΔΦΓΛΩΠΨΣΘΞ")
+_WORDS = re.compile(r"\S+|\s+")
+
+
 def to_gsm7(text: str) -> str:
-    """Fold text into the GSM-7 alphabet: keep what it has, strip accents it lacks, drop the rest."""
+    """Fold text into the GSM-7 alphabet: keep what it has, strip accents it lacks, spell other
+    scripts in Latin letters (anyascii), drop emoji and pictographs."""
     if GSM7.issuperset(text):
         return text  # most texts: no need to look at each character
-    out = []
-    for ch in text:
-        if ch in GSM7:
-            out.append(ch)
-        elif ch in _REPLACEMENTS:
-            out.append(_REPLACEMENTS[ch])
-        else:
-            base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-            out.append("".join(c for c in base if c in GSM7))
-    return "".join(out)
+    return "".join(_fold_word(word) for word in _WORDS.findall(text))
+
+
+def _fold_word(word: str) -> str:
+    if GSM7.issuperset(word):
+        return word
+    if not _GSM_GREEK.isdisjoint(word):
+        word = "".join(anyascii(ch) if ch in _GSM_GREEK else ch for ch in word)
+    return "".join(_fold_char(ch) for ch in word)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    if ch in _REPLACEMENTS:
+        return _REPLACEMENTS[ch]
+    if ch in GSM7:
+        return ch
+    base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+    if base and GSM7.issuperset(base):
+        return base  # an accent GSM-7 lacks: "á" is "a", as carriers' smart encoding does
+    if unicodedata.category(ch) == "So":
+        return ""  # emoji and pictographs: anyascii would spell them ":smile:"
+    return "".join(c for c in anyascii(ch) if c in GSM7)
 
 
 def gsm7_length(text: str) -> int:
@@ -237,8 +262,8 @@ def short_date(moment: datetime, tz: ZoneInfo, language: str) -> str:
 
 
 def first_name(name: str) -> str:
-    parts = name.split()
-    return parts[0] if parts else ""
+    """The word a text greets the patient with: the first one with a letter in it ("" if none)."""
+    return next((word for word in name.split() if any(ch.isalpha() for ch in word)), "")
 
 
 def choose_tip(symptoms: Iterable[str], precautions: Iterable[str], turn: int = 0, *,
@@ -277,6 +302,20 @@ def _folded(template: str) -> tuple[str, frozenset[str]]:
     return template, frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name)
 
 
+@functools.lru_cache(maxsize=None)
+def _nameless(template: str) -> tuple[str, frozenset[str]]:
+    """A template greeting without the name: "Hi {name}, how" -> "Hi, how"; "{name}, call" -> "Call".
+
+    Templates name the patient in only these two ways; a new way fails loudly here (and in
+    tests/test_messages.py) rather than sending "Hi , how sore...".
+    """
+    text = re.sub(r" \{name\}(?=[,.])", "", template)
+    text = re.sub(r"^\{name\}, (\S)", lambda m: m.group(1).upper(), text)
+    if "{name}" in text:
+        raise ValueError(f"no way to greet without a name in {template!r}")
+    return _folded(text)
+
+
 def render(key: str, language: str = "en", **fields: object) -> str:
     """The text for `key` in `language` (English where a text has no translation), one segment long."""
     lang = language_of(language)
@@ -285,6 +324,9 @@ def render(key: str, language: str = "en", **fields: object) -> str:
         fields["tip"] = TIPS[lang][str(fields["tip"])]
     template, used = _folded(template)
     values = {k: to_gsm7(" ".join(str(v).split())) for k, v in fields.items() if k in used}
+    if "name" in used and not any(ch.isalpha() for ch in values.get("name", "")):
+        template, used = _nameless(template)  # nothing of the name is left to greet with
+        values.pop("name", None)
     for _ in range(len(_SHRINKABLE) * 4):
         text = template.format(**values)
         over = gsm7_length(text) - SEGMENT

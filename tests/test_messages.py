@@ -93,3 +93,65 @@ def test_a_bruise_gets_the_ice_tip():
 
 def test_answers_without_room_for_a_medicine_warning_get_no_medicine_tip():
     assert {messages.choose_tip([], ["anticoagulant"], t, medication=False) for t in range(8)} & MEDICATION_TIPS == set()
+
+
+# Names GSM-7 has no letters for (PROTOCOL 3: every text one segment, so no UCS-2): spelt in Latin
+# letters rather than dropped, and a greeting without a name when nothing of it is left.
+
+@pytest.mark.parametrize("language, greeting", [("en", "Hi"), ("es", "Hola")])
+@pytest.mark.parametrize("full_name, spelt", [
+    ("Łukasz Nowak", "Lukasz"),
+    ("Дмитрий Иванов", "Dmitriy"),
+    ("Γιώργος Παπαδόπουλος", "Giorgos"),  # not "Γiorgos": GSM-7's few Greek capitals are not mixed in
+    ("ΣΟΦΙΑ Κ.", "SOFIA"),
+    ("Nguyễn Văn An", "Nguyen"),
+    ("Zoë Hart", "Zoe"),
+])
+def test_a_name_gsm7_lacks_letters_for_is_spelt_in_latin_letters(language, greeting, full_name, spelt):
+    text = render("checkin.C1", language, clinic="Harbor PT", name=messages.first_name(full_name))
+    assert text.startswith(f"Harbor PT: {greeting} {spelt}, ")
+    assert fits_one_segment(text)
+
+
+def test_letters_gsm7_has_are_kept_as_written():
+    assert messages.to_gsm7("José Müller Ødegaard Ñúñez") == "José Müller Ødegaard Ñuñez"
+
+
+def test_a_provider_alert_spells_a_cyrillic_patient_in_latin_letters():
+    text = render("alert", "en", level="URGENT", patient="Дмитрий И.", hours=26, rule="U3", code="ABCDE",
+                  words="очень больно")
+    assert "Dmitriy I., 26h" in text and '"ochen\' bol\'no"' in text
+
+
+NAMELESS = {  # one example of each way a text greets, in both languages, with no name left to greet
+    ("en", "checkin.C1"): "Harbor PT: Hi, how sore are you now, 0 to 10? (0 none, 10 worst)",
+    ("es", "checkin.C1"): "Harbor PT: Hola, ¿cuanto dolor tiene ahora, de 0 a 10? (0 nada, 10 el peor)",
+    ("en", "answer.routine"): "Thanks. Your PT will contact you within 1 business day; write back if it gets "
+                              "worse. Reply CALL for a call today, or WAIT if it can wait.",
+    ("es", "answer.unclear"): "Gracias. ¿Cuanto dolor tiene ahora, de 0 (nada) a 10 (el peor)? "
+                              "Si le falta el aire o duele el pecho: 911.",
+    ("en", "answer.urgent"): "The clinic will call you today. If it gets worse or breathing gets hard or painful, "
+                             "call 911. Reply CALL for a call today, or WAIT if it can wait.",
+    ("es", "answer.urgent"): "La clinica le llamara hoy. Si empeora o le cuesta o duele respirar, llame al 911. "
+                             "Responda CALL para una llamada hoy, o WAIT si puede esperar.",
+}
+
+
+@pytest.mark.parametrize("language, key", sorted(NAMELESS))
+@pytest.mark.parametrize("name", ["", "🙂", "  "])
+def test_a_text_greets_without_a_name_when_nothing_of_it_is_left(language, key, name):
+    assert render(key, language, clinic="Harbor PT", name=name) == NAMELESS[language, key]
+
+
+GREETING = [(lang, key) for lang in TEXTS for key in TEXTS[lang] if "{name}" in TEXTS[lang][key]]
+
+
+@pytest.mark.parametrize("language, key", GREETING)
+def test_every_text_that_greets_reads_well_without_a_name(language, key):
+    fields = fields_for(key, language, "water")
+    text = render(key, language, **dict(fields, name=""))
+    assert fits_one_segment(text) and set(text) <= GSM7
+    assert " ," not in text and " ." not in text and "  " not in text
+    assert text[0].isupper() or text[0].isdigit() or text.startswith(fields["clinic"])
+    with_name = render(key, language, **dict(fields, name="Ana"))
+    assert len(text) < len(with_name)

@@ -1,0 +1,456 @@
+"""What valid input is, said once: every door (CLI, dashboard, API) cleans what people type here.
+
+Each function takes raw input (a form's string, a JSON value, a command-line option) and returns
+the clean value to store, or raises `ValidationError` naming the field at fault and saying in
+plain words what is wrong. A field name is stable (`name`, `phone`, `ended_at`, ...): a form
+shows the message beside the field of that name, the API's 422 lists it, the CLI prints
+`Error: <field>: <message>`. Every function takes `field=` for a door whose field is called
+otherwise. Messages never repeat a phone number, name or email that was typed: that is patient
+data, and error messages end up in logs.
+
+One field:
+
+    phone = validation.phone(request.form["phone"], region="US")          # "+12125550143"
+
+Several, reporting every field at fault at once (forms, the API's 422):
+
+    check = validation.Checker()
+    name = check(validation.person_name, data.get("name"))
+    email = check(validation.email, data.get("email"))
+    check.done()                     # raises one ValidationError whose .errors lists them all
+
+A whole enrolment (the form at /patients/new, the API, `flask enroll`):
+
+    try:
+        clean = validation.enrolment(data, clinic_zone=clinic.timezone, now=now, phone_region="US")
+    except validation.ValidationError as exc:
+        exc.errors                   # {"phone": "Write the number in digits: ...", "ended_at": "..."}
+
+Values already clean pass through unchanged, so a service may check what a door has cleaned.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+import zoneinfo
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import Any, TypeVar, cast
+
+import email_validator
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType, ValidationResult
+
+from . import messages
+from .protocol import PROTOCOL
+
+T = TypeVar("T")
+
+NAME_MAX = 120  # the name columns' width
+SMS_NAME_MAX = 20  # GSM-7 characters; tests/test_messages.py renders every text with a name this long
+PASSWORD_MIN, PASSWORD_MAX = 10, 256
+QUIET_HOURS_MAX = timedelta(hours=12)  # longer, and a lung-risk C1 (+4 h) could wait too long
+LAST_CHECKIN = timedelta(hours=max(spec.offset_hours for spec in PROTOCOL.checkins))
+
+
+class ValidationError(ValueError):
+    """Input that cannot be kept. `errors` maps each field at fault to what is wrong with it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.errors: dict[str, str] = {field: message}
+
+    @classmethod
+    def of(cls, errors: Mapping[str, str]) -> ValidationError:
+        """One error listing several fields (at least one)."""
+        field, message = next(iter(errors.items()))
+        error = cls(field, message)
+        error.errors = dict(errors)
+        error.args = ("; ".join(f"{f}: {m}" for f, m in errors.items()),)
+        return error
+
+    @property
+    def field(self) -> str:
+        return next(iter(self.errors))
+
+    @property
+    def message(self) -> str:
+        return self.errors[self.field]
+
+
+class Checker:
+    """Runs several field checks and keeps every error, so all fields at fault are reported at once."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+
+    def __call__(self, check: Callable[..., T], raw: Any, /, **options: Any) -> T | None:
+        """`check(raw, **options)`'s clean value, or None with its error kept for `done()`."""
+        try:
+            return check(raw, **options)
+        except ValidationError as error:
+            for field, message in error.errors.items():
+                self.errors.setdefault(field, message)
+            return None
+
+    def done(self) -> None:
+        if self.errors:
+            raise ValidationError.of(self.errors)
+
+
+# Text --------------------------------------------------------------------------------------------
+
+_CONTROL = "Remove the control characters (line breaks, tabs or invisible characters)."
+# Joiners some scripts need inside a word (Persian, the Indic scripts); every other format
+# character (bidirectional overrides, zero-width spaces) can only disguise what a name says.
+_JOINERS = frozenset("\u200c\u200d")
+_NAME_PUNCTUATION = frozenset("'\u2019\u02bc-\u2010\u2011.")  # O'Brien, O’Brien, Jean-Luc, J. Jr.
+
+
+def _text(raw: object, field: str, *, missing: str, what: str = "the name") -> str:
+    """A line of text: NFC, trimmed, single spaces; refused when blank or with control characters."""
+    if raw is None:
+        raise ValidationError(field, missing)
+    if not isinstance(raw, str):
+        raise ValidationError(field, f"Enter {what} as text.")
+    text = unicodedata.normalize("NFC", raw).strip()
+    if not text:
+        raise ValidationError(field, missing)
+    for ch in text:
+        category = unicodedata.category(ch)
+        if (category[0] == "C" or category in ("Zl", "Zp")) and ch not in _JOINERS:
+            raise ValidationError(field, _CONTROL)
+    return " ".join(text.split())  # any run of spaces (no-break, em...) is one space
+
+
+def _at_most(text: str, field: str, limit: int = NAME_MAX) -> str:
+    if len(text) > limit:
+        raise ValidationError(field, f"Use at most {limit} characters (this one has {len(text)}).")
+    return text
+
+
+def person_name(raw: object, *, field: str = "name") -> str:
+    """A patient's or provider's name, first name first: the first word greets them in texts."""
+    name = _at_most(_text(raw, field, missing="Enter a name."), field)
+    if "," in name:
+        raise ValidationError(field, "Write the first name first, without a comma (Maria Lopez, not Lopez, Maria).")
+    for ch in name:
+        if not (ch == " " or ch in _NAME_PUNCTUATION or unicodedata.category(ch)[0] in "LMN" or ch in _JOINERS):
+            raise ValidationError(field, "Use letters, spaces, hyphens, apostrophes and periods only.")
+    if not any(ch.isalpha() for ch in name):
+        raise ValidationError(field, "A name needs at least one letter.")
+    return name
+
+
+def clinic_name(raw: object, *, field: str = "name") -> str:
+    """A clinic's full name, as the dashboard shows it ("Harbor PT & Spine 360")."""
+    name = _at_most(_text(raw, field, missing="Enter a name."), field)
+    if not any(ch.isalpha() for ch in name):
+        raise ValidationError(field, "A name needs at least one letter.")
+    return name
+
+
+def sms_name(raw: object, *, field: str = "sms_name") -> str:
+    """How texts are signed ("Harbor PT"). Every text starts with it, so it is short in GSM-7."""
+    name = _text(raw, field, missing="Enter the name texts are signed with.")
+    sent = messages.to_gsm7(name)  # what patients will see: accents folded, other scripts spelt out
+    if not any(ch.isalnum() for ch in sent):
+        raise ValidationError(field, "Use letters or digits that a text message can carry.")
+    cost = messages.gsm7_length(sent)
+    if cost > SMS_NAME_MAX or len(name) > SMS_NAME_MAX:
+        raise ValidationError(field, f"Use at most {SMS_NAME_MAX} characters, so every text fits one SMS "
+                                     f"(this one takes {max(cost, len(name))}).")
+    return name
+
+
+# Phone numbers -----------------------------------------------------------------------------------
+
+_PHONE_CHARACTERS = frozenset("0123456789 +()-./\u00a0")
+# Types no text message reaches. Where a country's numbers do not tell a landline from a mobile
+# (the US, Canada, Mexico) the type is FIXED_LINE_OR_MOBILE and the number is accepted; the
+# carrier's answer (Twilio error 21614) flags it later.
+_NO_TEXTS = frozenset({PhoneNumberType.FIXED_LINE, PhoneNumberType.TOLL_FREE, PhoneNumberType.PREMIUM_RATE,
+                       PhoneNumberType.SHARED_COST, PhoneNumberType.UAN, PhoneNumberType.VOICEMAIL,
+                       PhoneNumberType.PAGER})
+_TOO_SHORT = "This number is too short: include the area code."
+_TOO_LONG = "This number is too long."
+_NO_COUNTRY = "No country has the calling code at the start of this number."
+_PARSE_ERRORS = {
+    NumberParseException.INVALID_COUNTRY_CODE: _NO_COUNTRY,
+    NumberParseException.TOO_SHORT_AFTER_IDD: _TOO_SHORT,
+    NumberParseException.TOO_SHORT_NSN: _TOO_SHORT,
+    NumberParseException.TOO_LONG: _TOO_LONG,
+}
+_POSSIBLE_ERRORS = {
+    ValidationResult.IS_POSSIBLE_LOCAL_ONLY: _TOO_SHORT,
+    ValidationResult.TOO_SHORT: _TOO_SHORT,
+    ValidationResult.TOO_LONG: _TOO_LONG,
+    ValidationResult.INVALID_COUNTRY_CODE: _NO_COUNTRY,
+}
+
+
+def phone(raw: object, *, region: str | None = None, mobile: bool = True, field: str = "phone") -> str:
+    """A phone number in E.164 ("+12125550143"), the only form stored and compared.
+
+    `region` reads numbers written without a country code (the clinic's DEFAULT_PHONE_REGION);
+    without it the country code is required. Letters are refused, not turned into digits as
+    phone keypads do ("212-555-CALL"). `mobile` (the default) also refuses numbers no text
+    reaches; a clinic's own number, which patients call, passes `mobile=False`.
+    """
+    text = _text(raw, field, missing="Enter a phone number.", what="the phone number")
+    if any(ch.isalpha() for ch in text):
+        raise ValidationError(field, "Write the number in digits: letters are not read as digits.")
+    if not _PHONE_CHARACTERS.issuperset(text):
+        raise ValidationError(field, "This is not a phone number.")
+    if region is None and not text.startswith("+"):
+        raise ValidationError(field, "Include the country code (+1 for the US and Canada).")
+    try:
+        number = phonenumbers.parse(text, region)
+    except NumberParseException as exc:
+        raise ValidationError(field, _PARSE_ERRORS.get(exc.error_type, "This is not a phone number.")) from None
+    possible = phonenumbers.is_possible_number_with_reason(number)
+    if possible != ValidationResult.IS_POSSIBLE:
+        raise ValidationError(field, _POSSIBLE_ERRORS.get(possible, "This number has the wrong number of digits."))
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(field, "No phone line has this number: check the area code and the digits.")
+    if mobile and phonenumbers.number_type(number) in _NO_TEXTS:
+        raise ValidationError(field, "This number cannot take text messages (a landline, toll-free or "
+                                     "premium-rate number): enter a mobile number.")
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def phone_display(number: str, *, region: str) -> str:
+    """A stored number as people write it: "(212) 555-0143" at home, "+44 7911 123456" from abroad."""
+    try:
+        parsed = phonenumbers.parse(number)
+    except NumberParseException:
+        return number
+    home = phonenumbers.region_code_for_number(parsed) == region.upper()
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.NATIONAL if home else PhoneNumberFormat.INTERNATIONAL)
+
+
+# Email and password ------------------------------------------------------------------------------
+
+def email(raw: object, *, field: str = "email") -> str:
+    """A provider's email address (email-validator's syntax rules, no DNS), lower-cased: it is their login."""
+    text = _text(raw, field, missing="Enter an email address.", what="the email address")
+    try:
+        result = email_validator.validate_email(text, check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        raise ValidationError(field, str(exc)) from None
+    return result.normalized.lower()
+
+
+def password(raw: object, *, field: str = "password") -> str:
+    """A new password, kept exactly as typed (spaces included): long enough to resist guessing."""
+    if raw is None or raw == "":
+        raise ValidationError(field, "Enter a password.")
+    if not isinstance(raw, str):
+        raise ValidationError(field, "Enter the password as text.")
+    if len(raw) < PASSWORD_MIN:
+        raise ValidationError(field, f"Use at least {PASSWORD_MIN} characters.")
+    if len(raw) > PASSWORD_MAX:
+        raise ValidationError(field, f"Use at most {PASSWORD_MAX} characters.")
+    if len(raw.strip()) < PASSWORD_MIN:
+        raise ValidationError(field, f"Use at least {PASSWORD_MIN} characters that are not spaces.")
+    return raw
+
+
+# Time zone, language, the protocol's vocabularies ------------------------------------------------
+
+@functools.cache
+def _zones() -> dict[str, str]:
+    return {name.lower(): name for name in zoneinfo.available_timezones() if name not in ("Factory", "localtime")}
+
+
+def time_zone(raw: object, *, field: str = "timezone") -> str:
+    """An IANA time zone name ("America/Chicago"), spelt as the database of zones spells it."""
+    text = _text(raw, field, missing="Enter a time zone, such as America/New_York.", what="the time zone")
+    zone = _zones().get(text.lower())
+    if zone is None:
+        raise ValidationError(field, f"{text!r} is not an IANA time zone such as America/New_York.")
+    return zone
+
+
+def language(raw: object, *, field: str = "language") -> str:
+    """The language the patient's texts are written in ("en" or "es")."""
+    choices = " or ".join(PROTOCOL.languages)
+    text = _text(raw, field, missing=f"Choose a language: {choices}.", what="the language").lower()
+    if text not in PROTOCOL.languages:
+        raise ValidationError(field, f"{text!r} is not a language the texts are written in: choose {choices}.")
+    return text
+
+
+def _terms(raw: object, field: str, vocabulary: frozenset[str], noun: str, what: str) -> list[str]:
+    """Words from a vocabulary, each once, in the order given: a list, or one comma-separated string."""
+    if raw is None:
+        return []
+    items = raw.split(",") if isinstance(raw, str) else list(raw) if isinstance(raw, Iterable) else [raw]
+    terms: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValidationError(field, f"Name each {noun} as text.")
+        term = "_".join(item.strip().lower().replace("-", " ").split())
+        if not term:
+            continue
+        if term not in vocabulary:
+            choices = ", ".join(sorted(vocabulary))
+            raise ValidationError(field, f"{item.strip()!r} is not {what}: choose from {choices}.")
+        if term not in terms:
+            terms.append(term)
+    return terms
+
+
+def regions(raw: object, *, field: str = "regions") -> list[str]:
+    """The needled regions (PROTOCOL 2), at least one: they decide the lung-risk check-ins."""
+    chosen = _terms(raw, field, PROTOCOL.regions, "region", "a region")
+    if not chosen:
+        raise ValidationError(field, "Choose at least one needled region.")
+    return chosen
+
+
+def precautions(raw: object, *, field: str = "precautions") -> list[str]:
+    """The patient's precautions (PROTOCOL 2), possibly none, sorted."""
+    return sorted(_terms(raw, field, PROTOCOL.precautions, "precaution", "a precaution"))
+
+
+# Times -------------------------------------------------------------------------------------------
+
+_EXAMPLE = "2026-11-21 15:30"
+
+
+def moment(raw: object, *, zone: str | tzinfo, field: str = "now", what: str = "a date and time") -> datetime:
+    """A point in time from ISO 8601; one written without a UTC offset is read on `zone`'s clock.
+
+    A wall-clock time that did not happen there (clocks going forward) or happened twice (going
+    back) is refused rather than guessed.
+    """
+    tz = zoneinfo.ZoneInfo(zone) if isinstance(zone, str) else zone
+    if isinstance(raw, datetime):
+        value = raw
+    else:
+        text = _text(raw, field, missing=f"Enter {what}, such as {_EXAMPLE}.", what=what)
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValidationError(field, f"Write a date and time such as {_EXAMPLE} "
+                                         f"(or 2026-11-21T15:30-05:00).") from None
+        if re.fullmatch(r"\d{4}-?\d{2}-?\d{2}", text):
+            raise ValidationError(field, f"Add the time of day, such as {date.fromisoformat(text)} 15:30.")
+    if value.tzinfo is not None:
+        return value
+    local = value.replace(tzinfo=tz)
+    wall = f"{value:%H:%M} on {value:%Y-%m-%d}"
+    if local.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) != value:
+        raise ValidationError(field, f"{wall} did not happen in {tz} (the clocks went forward): check the time.")
+    if local.utcoffset() != local.replace(fold=1).utcoffset():
+        offset = local.strftime("%z")
+        raise ValidationError(field, f"{wall} happened twice in {tz} (the clocks went back): add the UTC offset, "
+                                     f"such as {value:%Y-%m-%dT%H:%M}{offset[:3]}:{offset[3:]}.")
+    return local
+
+
+def session_end(raw: object, *, zone: str | tzinfo, now: datetime, field: str = "ended_at") -> datetime:
+    """When a session ended: not in the future, and not so long ago that the protocol is over.
+
+    Without a UTC offset the time is read on `zone`'s clock: the patient's, or the clinic's.
+    """
+    ended = moment(raw, zone=zone, field=field, what="when the session ended")
+    if ended > now:
+        raise ValidationError(field, "This is in the future: enter when the session ended.")
+    if now - ended > LAST_CHECKIN:
+        days = LAST_CHECKIN / timedelta(days=1)
+        raise ValidationError(field, f"This is more than {days:g} days ago: the protocol's last check-in "
+                                     f"(day {days:g}) has passed.")
+    return ended
+
+
+def clock_time(raw: object, *, field: str) -> time:
+    """A time of day, "HH:MM" on the 24-hour clock."""
+    if isinstance(raw, time):
+        return raw.replace(second=0, microsecond=0)
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", raw.strip()) if isinstance(raw, str) else None
+    if match is None:
+        raise ValidationError(field, "Write a time of day as HH:MM, such as 21:00.")
+    return time(int(match[1]), int(match[2]))
+
+
+def _two_times(first: object, second: object, fields: tuple[str, str]) -> tuple[time, time]:
+    check = Checker()
+    times = check(clock_time, first, field=fields[0]), check(clock_time, second, field=fields[1])
+    check.done()
+    return cast(tuple[time, time], times)
+
+
+def _span(start: time, end: time) -> timedelta:
+    minutes = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
+    return timedelta(minutes=minutes % (24 * 60))
+
+
+def quiet_hours(start: object, end: object, *, fields: tuple[str, str] = ("quiet_start", "quiet_end")
+                ) -> tuple[time, time]:
+    """When no check-in goes out, patient-local; may span midnight (21:00 to 08:00)."""
+    begins, ends = _two_times(start, end, fields)
+    if begins == ends:
+        raise ValidationError(fields[1], "Quiet hours must end at a different time than they start.")
+    if _span(begins, ends) > QUIET_HOURS_MAX:
+        raise ValidationError(fields[1], f"Quiet hours can last at most {QUIET_HOURS_MAX.seconds // 3600} hours, "
+                                         f"so check-ins still have the day to go out.")
+    return begins, ends
+
+
+def business_hours(opens: object, close: object, *,
+                   fields: tuple[str, str] = ("business_open", "business_close")) -> tuple[time, time]:
+    """When the clinic answers its phone, on its own clock: opening before closing, the same day."""
+    begins, ends = _two_times(opens, close, fields)
+    if ends <= begins:
+        raise ValidationError(fields[1], "The clinic must close after it opens, on the same day.")
+    return begins, ends
+
+
+def business_days(raw: object, *, field: str = "business_days") -> str:
+    """The ISO weekdays the clinic is open, as stored ("12345", Monday to Friday)."""
+    items = [str(d) for d in raw] if isinstance(raw, (list, tuple, set, frozenset)) else [*str(raw or "").strip()]
+    if not items or any(item not in "1234567" or len(item) != 1 for item in items):
+        raise ValidationError(field, "Give the days the clinic is open as ISO weekdays, 1 (Monday) to 7 "
+                                     "(Sunday), such as 12345.")
+    return "".join(sorted(set(items)))
+
+
+# A whole enrolment -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Enrolment:
+    """An enrolment's fields, clean. `timezone` None: the patient lives on the clinic's clock."""
+
+    name: str
+    phone: str
+    ended_at: datetime
+    regions: list[str]
+    precautions: list[str]
+    language: str
+    timezone: str | None
+
+
+def enrolment(raw: Mapping[str, Any], *, clinic_zone: str, now: datetime,
+              phone_region: str | None = None) -> Enrolment:
+    """Clean the fields of an enrolment after a session, or refuse them with every error at once.
+
+    `raw` has name, phone, ended_at, regions, and optionally precautions, language (default en)
+    and timezone (default: the clinic's, and `ended_at` without an offset is read on that clock).
+    """
+    check = Checker()
+    zone = check(time_zone, raw["timezone"]) if raw.get("timezone") not in (None, "") else None
+    values = dict(
+        name=check(person_name, raw.get("name")),
+        phone=check(phone, raw.get("phone"), region=phone_region),
+        ended_at=check(session_end, raw.get("ended_at"), zone=zone or clinic_zone, now=now),
+        regions=check(regions, raw.get("regions")),
+        precautions=check(precautions, raw.get("precautions")),
+        language=check(language, raw.get("language") or "en"),
+    )
+    check.done()
+    return Enrolment(**values, timezone=zone)  # type: ignore[arg-type]  # done(): none is None
