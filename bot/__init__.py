@@ -18,7 +18,7 @@ from flask import Flask
 
 import config
 
-from .extensions import csrf, db, login_manager, migrate
+from .extensions import csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,8 +40,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     login_manager.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
 
-    from . import cli, dashboard, gateways, health, webhooks
+    from . import api, cli, dashboard, gateways, health, webhooks
     from .triage.cli import bp as triage_cli
 
     app.register_blueprint(health.bp)
@@ -50,6 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(cli.bp)
     app.register_blueprint(triage_cli)
+    api.init_app(app)
 
     app.extensions["aftercare.gateway"] = gateways.from_config(app.config)
     return app
