@@ -189,9 +189,11 @@ sa.event.listen(so.Session, "before_flush", _events_from_audit)
 
 # -- sending, from the dispatcher --------------------------------------------------------------
 
-def _claim(now: datetime, limit: int) -> list[int]:
+def _claim(now: datetime, limit: int, skip_endpoints: set[int]) -> list[int]:
     """Claim due deliveries (conditional update; SKIP LOCKED on PostgreSQL), as the dispatcher claims texts."""
     due = [WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now]
+    if skip_endpoints:
+        due.append(WebhookDelivery.endpoint_id.not_in(skip_endpoints))
     candidates = (sa.select(WebhookDelivery.id).where(*due)
                   .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit))
     if db.engine.dialect.name == "postgresql":
@@ -251,15 +253,16 @@ def deliver_due(now: datetime, report: Counter[str] | None = None) -> Counter[st
     started = monotonic_time.monotonic()
     unreachable: set[int] = set()
     while True:
-        ids = _claim(now, BATCH_SIZE)
+        ids = _claim(now, BATCH_SIZE, unreachable)
         if not ids:
             return report
         rows = db.session.scalars(sa.select(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
                                   .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
                                   .options(so.joinedload(WebhookDelivery.event),
                                            so.joinedload(WebhookDelivery.endpoint))).all()
+        out_of_time = False
         for delivery in rows:
-            out_of_time = monotonic_time.monotonic() - started > PASS_BUDGET_SECONDS
+            out_of_time = out_of_time or monotonic_time.monotonic() - started > PASS_BUDGET_SECONDS
             if out_of_time or delivery.endpoint_id in unreachable:
                 delivery.status, delivery.attempts = "pending", delivery.attempts - 1  # not tried: next pass
                 report["webhooks_postponed"] += 1
@@ -272,7 +275,7 @@ def deliver_due(now: datetime, report: Counter[str] | None = None) -> Counter[st
                 if status is None:
                     unreachable.add(delivery.endpoint_id)
             db.session.commit()
-        if monotonic_time.monotonic() - started > PASS_BUDGET_SECONDS:
+        if out_of_time:
             return report
 
 

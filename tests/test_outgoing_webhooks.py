@@ -161,7 +161,7 @@ def test_one_dead_receiver_costs_one_timeout_per_pass_not_one_per_event(app, cli
     text_in(client, MARIA, "STOP")
     report = outgoing.deliver_due(now)
     assert len(hanging.received) == 1
-    assert report["webhooks_retrying"] == 1 and report["webhooks_postponed"] >= 1
+    assert report["webhooks_retrying"] == 1 and report["webhooks_postponed"] == 1  # the other event, once
 
 
 def test_the_dispatcher_pass_sends_webhooks(app, clinic, client, clock, receiver, now):
@@ -216,8 +216,9 @@ def test_an_endpoint_hears_only_the_events_it_chose(app, clinic, client, clock, 
     assert events()[0][1]["data"]["patient"]["source"] == "sms"
 
 
-def test_a_finding_is_heard_opened_escalated_to_backup_acknowledged_and_resolved(app, clinic, client, clock, now):
-    subscribe(clinic, "https://practice.example/hooks", events=outgoing.EVENT_TYPES)
+def test_a_finding_is_heard_opened_escalated_to_backup_acknowledged_and_resolved(
+        app, clinic, client, clock, receiver, now):
+    subscribe(clinic, receiver().url, events=outgoing.EVENT_TYPES)
     maria_writes_an_emergency(clinic, client, clock, now)
     run_once(now=now + timedelta(seconds=10))
     run_once(now=now + timedelta(minutes=15, seconds=10))  # nobody acknowledged: the backup is alerted
@@ -236,8 +237,8 @@ def test_a_finding_is_heard_opened_escalated_to_backup_acknowledged_and_resolved
     assert heard[-1][1]["data"]["finding"]["status"] == "resolved"
 
 
-def test_a_number_that_cannot_take_texts_is_heard(app, clinic, client, clock, now):
-    subscribe(clinic, "https://practice.example/hooks", events=("patient.number_cannot_take_texts",))
+def test_a_number_that_cannot_take_texts_is_heard(app, clinic, client, clock, receiver, now):
+    subscribe(clinic, receiver().url, events=("patient.number_cannot_take_texts",))
     e = enroll(clinic, ended=now - timedelta(minutes=5), now=now - timedelta(minutes=5))
     run_once(now=now)
     message = db.session.scalars(sa.select(Message).where(Message.purpose == "checkin")).one()
