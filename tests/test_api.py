@@ -479,3 +479,20 @@ def test_the_reference_page_loads_its_scripts_from_this_server_only(client):
         path = page.split(src)[0].rsplit('"', 1)[1] + src
         with client.get(path) as response:
             assert response.status_code == 200 and response.mimetype == "text/javascript"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/patients/{}", "/api/v1/episodes/{}", "/api/v1/findings/{}",
+                                  "/api/v1/episodes/{}/fhir"])
+def test_an_id_larger_than_any_row_can_have_is_404_not_a_crash(api, maria, path):
+    problem(api.get(path.format(2**63)), 404)
+
+
+def test_a_provider_id_larger_than_any_row_can_have_is_422(api, maria):
+    finding = open_finding(maria, now=ny(2026, 11, 17, 15, 10))
+    assert fields(problem(api.post(f"/api/v1/findings/{finding.id}/acknowledge", {"provider_id": 2**63}), 422)) \
+        == {"provider_id"}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/episodes/abc", "/api/v1/episodes/-1", "/api/v1/nothing-here"])
+def test_an_address_the_api_does_not_have_is_a_404_problem_not_a_page(api, path):
+    problem(api.get(path), 404)

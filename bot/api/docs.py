@@ -12,6 +12,7 @@ from importlib import resources
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
+from . import problems
 from .problems import TYPES
 
 bp = Blueprint("api_docs", __name__, url_prefix="/api/v1", static_folder="static",
@@ -50,3 +51,9 @@ def problem_type(slug: str) -> ResponseReturnValue:
     if slug not in TYPES:
         abort(404)
     return jsonify(type=f"/api/v1/problems/{slug}", description=TYPES[slug])
+
+
+@bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def unknown(anything: str) -> ResponseReturnValue:
+    """Any other address under /api/v1 (an id that is not a number, a misspelt path): a problem, not HTML."""
+    return problems.response(problems.Problem(404, "not-found", "Not found", "No such resource or address."))

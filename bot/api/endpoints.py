@@ -55,7 +55,7 @@ def _clinic_id() -> int:
 
 def _own(model: type[T], row_id: int, what: str) -> T:
     """A row of the key's clinic, or 404: another clinic's id looks exactly like a missing one."""
-    row = db.session.get(model, row_id)
+    row = db.session.get(model, row_id) if row_id <= schemas.MAX_ID else None
     if row is None:
         raise not_found(what)
     clinic_id = row.patient.clinic_id if isinstance(row, TreatmentSession) else getattr(row, "clinic_id", None)
@@ -350,7 +350,7 @@ def _after(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, number = text.partition(":")
-        if kind == "f" and number.isdigit() and int(number) < 2**63:
+        if kind == "f" and number.isdigit() and int(number) <= schemas.MAX_ID:
             return int(number)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass

@@ -84,6 +84,13 @@ class SessionTime(ma.fields.Field):
                            "ago. Without a UTC offset it is read on the patient's clock."}, **kwargs)
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database: a larger one names no row
+
+
+def _id(**kwargs: Any) -> ma.fields.Integer:
+    return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
 class Strict(ma.Schema):
     class Meta:
         unknown = ma.RAISE
@@ -102,9 +109,8 @@ class EnrolmentIn(Strict):
                                                         "file, only with `replace_precautions: true`."})
     language = _language(metadata={"description": "Language of the texts; a new patient's default is en."})
     timezone = _zone(metadata={"description": "The patient's zone, when not the clinic's."})
-    provider_id = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1),
-                                    metadata={"description": "The treating provider (alerts and digests)."})
-    patient_id = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1), metadata={
+    provider_id = _id(metadata={"description": "The treating provider (alerts and digests)."})
+    patient_id = _id(metadata={
         "description": "The number is on file for this patient: record a new session for them. Without it, "
                        "a number on file is refused (409 `patient-on-file`, naming the patient)."})
     replace_name = ma.fields.Boolean(load_default=False)
@@ -116,7 +122,7 @@ class CorrectTimeIn(Strict):
 
 
 class ActorIn(Strict):
-    provider_id = ma.fields.Integer(strict=True, allow_none=True, validate=ma.validate.Range(min=1), metadata={
+    provider_id = _id(allow_none=True, metadata={
         "description": "The provider at your clinic who did it, if the practice system knows."})
 
 
