@@ -493,6 +493,7 @@ def test_a_provider_id_larger_than_any_row_can_have_is_422(api, maria):
         == {"provider_id"}
 
 
-@pytest.mark.parametrize("path", ["/api/v1/episodes/abc", "/api/v1/episodes/-1", "/api/v1/nothing-here"])
+@pytest.mark.parametrize("path", ["/api/v1/episodes/abc", "/api/v1/episodes/-1", "/api/v1/nothing-here",
+                                  "/api/v1/episodes/%0A/correct-time"])
 def test_an_address_the_api_does_not_have_is_a_404_problem_not_a_page(api, path):
     problem(api.get(path), 404)

@@ -134,6 +134,7 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(bp)
     csrf.exempt(bp)  # a key authenticates, not a cookie: no cross-site form can use it
     app.extensions["aftercare.api"] = api
+    app.url_map.converters["anypath"] = docs.AnyPath
     app.register_blueprint(docs.bp)
     app.register_blueprint(admin.bp)
     app.cli.add_command(keys.cli)

@@ -11,6 +11,7 @@ from importlib import resources
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
+from werkzeug.routing import PathConverter
 
 from . import problems
 from .problems import TYPES
@@ -53,7 +54,14 @@ def problem_type(slug: str) -> ResponseReturnValue:
     return jsonify(type=f"/api/v1/problems/{slug}", description=TYPES[slug])
 
 
-@bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+class AnyPath(PathConverter):
+    """Like `path`, but also across line breaks (%0A), which a client can put in a URL."""
+
+    regex = r"[\s\S]*?"
+    part_isolating = False  # it spans segments, as `path` does
+
+
+@bp.route("/<anypath:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def unknown(anything: str) -> ResponseReturnValue:
     """Any other address under /api/v1 (an id that is not a number, a misspelt path): a problem, not HTML."""
     return problems.response(problems.Problem(404, "not-found", "Not found", "No such resource or address."))
