@@ -213,7 +213,7 @@ def gunicorn(database: str, workdir: Path, workers: int, threads: int) -> Iterat
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
+                with urllib.request.urlopen(base + "/readyz", timeout=2) as response:
                     if response.status == 200:
                         break
             except OSError:

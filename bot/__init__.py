@@ -18,6 +18,7 @@ from flask import Flask
 
 import config
 
+from . import database
 from .extensions import csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,10 +43,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from . import api, cli, dashboard, gateways, health, webhooks
+    from . import api, cli, dashboard, doctor, gateways, health, metrics, webhooks
     from .triage.cli import bp as triage_cli
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
+    app.register_blueprint(doctor.bp)
     app.register_blueprint(webhooks.bp)
     csrf.exempt(webhooks.bp)  # Twilio cannot send a CSRF token; its signature is checked instead
     app.register_blueprint(dashboard.bp)
@@ -57,23 +60,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-# A hung database must fail a request quickly (a 503 Twilio can log) rather than hold it past
-# Twilio's 15-second webhook limit. Migrations lift the statement limit (migrations/env.py).
-PG_CONNECT_TIMEOUT_SECONDS = 5
-PG_STATEMENT_TIMEOUT_MS = 10_000
-
-
 def _configure_database(app: Flask) -> None:
-    url = sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    # Statement parameters are phone numbers and message bodies: keep them out of every
-    # exception message, and so out of every logged traceback.
-    options: dict[str, Any] = {"hide_parameters": True}
-    if url.get_backend_name() == "postgresql":
-        options["pool_pre_ping"] = True
-        options["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS,
-                                   "options": f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS}"}
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
-    db.init_app(app)
+    """The engine with bounded waits (bot/database.py), and Alembic through Flask-Migrate."""
+    database.configure(app, db)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
 
 

@@ -9,18 +9,29 @@ with `SELECT ... FOR UPDATE SKIP LOCKED`; on SQLite a batch is claimed by one co
 Outbound texts pass through the outbox (`messages`, direction "out"):
 
     pending --claim--> claimed --send--> queued/accepted/sent --callbacks--> delivered/undelivered/failed
-                          |                                                   (never backwards)
-                          +-- still `claimed` after LEASE: the claimer died. Ask the carrier
-                              whether it went (`lookup`): yes -> record it; no -> pending again.
+       ^                  |                                                   (never backwards)
+       |                  +-- surely not sent (refused, unreachable, a surprise): pending again after a
+       |                  |   back-off that doubles up to a cap; failed (and audited) after the limit
+       |                  +-- might have gone (timeout after the request left): unconfirmed, then
+       |                  |   the carrier is asked (`lookup`) after a back-off
+       |                  +-- still `claimed` after LEASE: the claimer died; the carrier is asked
+       +-- not found at the carrier <-- lookup --> found: recorded as sent, never sent twice
+
+Alerts to providers (and answers a patient waits for) are claimed before everything else, and the
+scheduler runs them in a job of their own every few seconds, so no check-in, slow or failing, can
+hold one back.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import time as monotonic_time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -30,10 +41,10 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask, current_app
 
-from . import episodes, escalation, messages, outgoing, schedule
+from . import episodes, escalation, messages, outgoing, schedule, spool
 from .extensions import db
 from .gateways import NUMBER_PROBLEMS, OPTED_OUT, SendError, SmsGateway, current_gateway
-from .models import CheckIn, Escalation, Message, Patient, TreatmentSession, audit, utcnow
+from .models import CheckIn, DispatcherHeartbeat, Escalation, Message, Patient, TreatmentSession, audit, utcnow
 from .protocol import PROTOCOL
 
 log = logging.getLogger(__name__)
@@ -42,18 +53,43 @@ BATCH_SIZE = 500
 # A text still `claimed` this long after its claim was orphaned by a crash. A live claimer stops
 # sending at half this age, so a reconciler never races a slow but living process.
 LEASE = timedelta(minutes=10)
-MAX_ATTEMPTS = 6
-BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30),
-           timedelta(hours=2))
 RECORD_EVERY = 200  # results written per transaction while sending a batch...
 RECORD_SECONDS = 1.0  # ...or at least this often, so a crash loses little and no claim grows old
 DAILY_WINDOW = timedelta(hours=24)  # "per day" for the ceiling: a rolling 24 hours
 AUTOMATED = ("checkin", "reminder")  # texts that count toward the per-patient ceiling
 NOT_STEPS = ("C0", "extra")  # check-ins outside the course's sequence
 
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long a text waits before its next try: `first`, doubling each time up to `cap`, and
+    `attempts` tries in all before it is given up. Pure."""
+
+    first: timedelta
+    cap: timedelta
+    attempts: int
+
+    def delay(self, attempts: int) -> timedelta:
+        """The wait after the `attempts`-th failed try (1 for the first)."""
+        return min(self.first * 2 ** min(max(attempts - 1, 0), 30), self.cap)
+
+
+# Texts someone is waiting on right now: a provider's alert, an answer to a patient's text. They are
+# claimed first and retried quickly: 10 s, 20 s, 40 s, 80 s, then every 2 minutes, 8 tries in all
+# (about 9 minutes; an unacknowledged finding has queued fresh alerts by then).
+FIRST = ("alert", "answer")
+ALERT_RETRY = RetryPolicy(first=timedelta(seconds=10), cap=timedelta(minutes=2), attempts=8)
+# Everything else: 30 s doubling to 30 minutes, 8 tries (about an hour), then given up.
+TEXT_RETRY = RetryPolicy(first=timedelta(seconds=30), cap=timedelta(minutes=30), attempts=8)
+
+
+def retry_policy(purpose: str) -> RetryPolicy:
+    return ALERT_RETRY if purpose in FIRST else TEXT_RETRY
+
+
 # Carrier statuses in the order a text moves through them; a status never replaces a later one.
-STATUS_RANK = {"pending": 0, "claimed": 0, "accepted": 1, "scheduled": 1, "queued": 1, "sending": 2,
-               "sent": 3, "delivered": 4, "undelivered": 4, "failed": 4, "read": 5}
+STATUS_RANK = {"pending": 0, "claimed": 0, "unconfirmed": 0, "accepted": 1, "scheduled": 1, "queued": 1,
+               "sending": 2, "sent": 3, "delivered": 4, "undelivered": 4, "failed": 4, "read": 5}
 
 
 class Report(Counter[str]):
@@ -62,26 +98,65 @@ class Report(Counter[str]):
 
 
 def run_once(*, now: datetime, gateway: SmsGateway | None = None) -> Report:
-    """One pass over everything due at `now`.
+    """One pass over everything due at `now`, the alerts first.
 
-    1. Settle texts left `claimed` by a process that died (reconcile with the carrier).
-    2. Turn due check-ins into outbox texts, or defer or skip them (quiet hours, stale, ceiling).
-    3. Queue reminders; mark unanswered check-ins missed and raise "not responding".
-    4. Run the escalation timers: re-alerts, backups, digests.
-    5. Send the outbox.
+    1. Settle texts whose sending is in doubt (a claimer that died, an unconfirmed send).
+    2. Take in the texts the webhook spooled while the database was down (bot/spool.py), run the
+       escalation timers (re-alerts, backups, digests), and send the alerts.
+    3. Turn due check-ins into outbox texts, or defer or skip them (quiet hours, stale, ceiling).
+    4. Queue reminders; mark unanswered check-ins missed and raise "not responding".
+    5. Send the rest of the outbox.
+    6. Send the outgoing webhooks due (bot/outgoing.py).
+
+    A step that fails is logged and rolled back and the next steps still run, so one bad row
+    cannot hold back the others; the first error is raised once the pass is over.
     """
     gateway = gateway or current_gateway()
     report = Report()
-    _reconcile(now, gateway, report)
-    _materialise_checkins(now, report)
-    _queue_reminders(now, report)
-    _mark_missed(now, report)
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("reconcile", lambda: _reconcile(now, gateway, report)),
+        ("alerts", lambda: _run_alerts(now, gateway, report)),
+        ("checkins", lambda: _materialise_checkins(now, report)),
+        ("reminders", lambda: _queue_reminders(now, report)),
+        ("missed", lambda: _mark_missed(now, report)),
+        ("outbox", lambda: _send_outbox(now, gateway, report)),
+        ("webhooks", lambda: outgoing.deliver_due(now, report)),  # 6. outgoing webhooks (bot/outgoing.py)
+    ]
+    _run_steps(steps, report)
+    return report
+
+
+def run_alerts(*, now: datetime, gateway: SmsGateway | None = None) -> Report:
+    """The alerts' own pass (the scheduler runs it every few seconds): timers, then alert texts."""
+    gateway = gateway or current_gateway()
+    report = Report()
+    _run_steps([("alerts", lambda: _run_alerts(now, gateway, report))], report)
+    return report
+
+
+def _run_steps(steps: list[tuple[str, Callable[[], None]]], report: Report) -> None:
+    first_error: Exception | None = None
+    for name, step in steps:
+        try:
+            step()
+        except Exception as exc:  # keep going: the other steps do not depend on this one
+            db.session.rollback()
+            log.exception("dispatch step %s failed; the other steps go on", name)
+            report[f"failed_{name}"] += 1
+            first_error = first_error or exc
+    if first_error is not None:
+        raise first_error
+
+
+def _run_alerts(now: datetime, gateway: SmsGateway, report: Report) -> None:
+    """Texts spooled while the database was down first (one may be an emergency), then the alerts."""
+    taken = spool.drain(now)
+    if taken:
+        report["spooled_taken"] += taken
     alerts = escalation.run_timers(now)
     if alerts:
         report["alerts_queued"] += alerts
-    _send_outbox(now, gateway, report)
-    outgoing.deliver_due(now, report)  # 6. Outgoing webhooks (bot/outgoing.py), after the texts
-    return report
+    _send_outbox(now, gateway, report, purposes=FIRST)
 
 
 # -- claiming ---------------------------------------------------------------------------------
@@ -319,18 +394,22 @@ def status_callback_url(message_id: int) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/sms/status?m={message_id}"
 
 
-def _send_outbox(now: datetime, gateway: SmsGateway, report: Report) -> None:
-    """Send pending texts in batches: claim and commit, send, record results as they come."""
+def _send_outbox(now: datetime, gateway: SmsGateway, report: Report,
+                 purposes: Sequence[str] | None = None) -> None:
+    """Send pending texts in batches, alerts first: claim and commit, send, record results as they come."""
+    where = [Message.status == "pending", Message.send_after <= now]
+    if purposes is not None:
+        where.append(Message.purpose.in_(purposes))
+    first = sa.case((Message.purpose.in_(FIRST), 0), else_=1)
     while True:
-        ids = _claim(Message, [Message.status == "pending", Message.send_after <= now],
-                     {"status": "claimed", "claimed_at": now, "attempts": Message.attempts + 1},
-                     [Message.send_after, Message.id])
+        ids = _claim(Message, where, {"status": "claimed", "claimed_at": now, "attempts": Message.attempts + 1},
+                     [first, Message.send_after, Message.id])
         db.session.commit()
         if not ids:
             return
         rows = db.session.execute(
-            sa.select(Message.id, Message.to_number, Message.body, Message.attempts)
-            .where(Message.id.in_(ids)).order_by(Message.send_after, Message.id)
+            sa.select(Message.id, Message.to_number, Message.body, Message.attempts, Message.purpose)
+            .where(Message.id.in_(ids)).order_by(first, Message.send_after, Message.id)
         ).all()
         started = last_write = monotonic_time.monotonic()
         results: list[tuple[Any, Any]] = []
@@ -380,12 +459,8 @@ def _record(results: list[tuple[Any, Any]], now: datetime, report: Report) -> No
         db.session.execute(_RECORD_SENT, sent)
         report["sent"] += len(sent)
     for row, outcome in results:
-        if outcome is None and row.attempts < MAX_ATTEMPTS:
-            _set(row.id, status="pending", send_after=now + timedelta(hours=1))  # not a crash loop
-            report["parked"] += 1
-        elif outcome is None:
-            _set(row.id, status="failed", updated_at=now)
-            report["failed"] += 1
+        if outcome is None:  # a surprise, not a carrier's answer: retried like a refusal, never a crash loop
+            _retry_or_give_up(row, now, report, reason="unexpected error", code=None)
         elif isinstance(outcome, SendError):
             _record_failure(row, outcome, now, report)
     db.session.commit()
@@ -397,17 +472,39 @@ def _set(message_id: int, **values: Any) -> None:
 
 
 def _record_failure(row: Any, error: SendError, now: datetime, report: Report) -> None:
-    if error.uncertain:
-        report["uncertain"] += 1  # stays claimed; reconciled once its lease runs out
+    if error.uncertain:  # it may have gone: ask the carrier after a back-off, never resend blind
+        _set(row.id, status="unconfirmed", send_after=now + retry_policy(row.purpose).delay(row.attempts),
+             updated_at=now)
+        report["uncertain"] += 1
         return
-    if error.transient and row.attempts < MAX_ATTEMPTS:
-        wait = BACKOFF[min(row.attempts, len(BACKOFF)) - 1]
-        _set(row.id, status="pending", send_after=now + wait, error_code=error.code)
-        report["retrying"] += 1
+    if error.transient:
+        _retry_or_give_up(row, now, report, reason="carrier unavailable", code=error.code)
         return
     _set(row.id, status="failed", error_code=error.code, updated_at=now)
     report["failed"] += 1
     apply_carrier_error(db.session.get(Message, row.id), error.code, now)
+
+
+def _retry_or_give_up(row: Any, now: datetime, report: Report, *, reason: str, code: int | None) -> None:
+    """Try again after the purpose's back-off, or, after its last try, mark the text failed and say so."""
+    policy = retry_policy(row.purpose)
+    if row.attempts < policy.attempts:
+        _set(row.id, status="pending", send_after=now + policy.delay(row.attempts), error_code=code,
+             updated_at=now)
+        report["retrying"] += 1
+        return
+    _give_up(db.session.get(Message, row.id), now, report, reason=reason, code=code)
+
+
+def _give_up(message: Message, now: datetime, report: Report, *, reason: str, code: int | None) -> None:
+    """The last try failed: the text is `failed`, and the audit log and /metrics show it."""
+    message.status, message.updated_at = "failed", now
+    message.error_code = code if code is not None else message.error_code
+    audit("message.given_up", clinic_id=message.clinic_id, subject=f"message:{message.id}", at=now,
+          purpose=message.purpose, attempts=message.attempts, reason=reason, code=message.error_code)
+    log.warning("gave up message id=%s purpose=%s after %s tries: %s", message.id, message.purpose,
+                message.attempts, reason)
+    report["given_up"] += 1
 
 
 def apply_carrier_error(message: Message, code: int | None, now: datetime) -> None:
@@ -429,22 +526,33 @@ def apply_carrier_error(message: Message, code: int | None, now: datetime) -> No
 
 
 def _reconcile(now: datetime, gateway: SmsGateway, report: Report) -> None:
-    """Texts claimed by a process that never recorded the outcome: did they go? (numbered steps)
+    """Texts whose sending is in doubt: did they go? (numbered steps)
 
-    1. Claim the orphans (still `claimed`, claim older than LEASE) by renewing their claim time.
-    2. Commit, then ask the carrier for each whether a text with its reference went since the claim.
+    1. Claim them by renewing their claim time: texts still `claimed` by a process that died (claim
+       older than LEASE), and `unconfirmed` sends whose back-off is over.
+    2. Commit, then ask the carrier for each whether a text with its reference went since it was made.
     3. Went: record its SID as sent. Did not: back to `pending`, sent in this same pass.
+    4. The carrier cannot say: `unconfirmed` again after a back-off; after the purpose's last try the
+       text is given up (failed, audited), never asked about forever.
     """
-    orphans = _claim(Message, [Message.status == "claimed", Message.claimed_at < now - LEASE],
-                     {"claimed_at": now}, [Message.claimed_at, Message.id])
+    in_doubt = _claim(Message, [sa.or_(sa.and_(Message.status == "claimed", Message.claimed_at < now - LEASE),
+                                       sa.and_(Message.status == "unconfirmed", Message.send_after <= now))],
+                      {"status": "claimed", "claimed_at": now}, [Message.claimed_at, Message.id])
     db.session.commit()
-    for message in db.session.scalars(sa.select(Message).where(Message.id.in_(orphans))):
+    for message in db.session.scalars(sa.select(Message).where(Message.id.in_(in_doubt))):
         try:
             found = gateway.lookup(message.to_number, message.body, since=message.created_at,
                                    reference=f"msg-{message.id}")
-        except Exception:  # the carrier cannot say now: keep the claim, ask again after another lease
-            log.exception("could not reconcile message id=%s; will ask again", message.id)
+        except Exception:  # the carrier cannot say now
+            log.exception("could not reconcile message id=%s", message.id)
             report["reconcile_failed"] += 1
+            message.attempts += 1
+            policy = retry_policy(message.purpose)
+            if message.attempts >= policy.attempts:
+                _give_up(message, now, report, reason="carrier could not confirm the send", code=None)
+            else:
+                message.status, message.send_after = "unconfirmed", now + policy.delay(message.attempts)
+            db.session.commit()
             continue
         if found is not None:
             message.twilio_sid, message.sent_at = found.sid, message.sent_at or now
@@ -472,33 +580,77 @@ def record_status(message: Message, status: str, error_code: int | None, sid: st
 
 # -- the APScheduler driver --------------------------------------------------------------------
 
-def _tick(app: Flask) -> None:
+HEARTBEAT_KEEP = timedelta(days=7)  # a process silent this long is forgotten
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Who this dispatcher process is, for its heartbeat row."""
+
+    name: str
+    started_at: datetime
+    interval_seconds: float
+
+    @classmethod
+    def of_this_process(cls, interval_seconds: float) -> Heartbeat:
+        return cls(f"{socket.gethostname()}:{os.getpid()}"[:120], utcnow(), interval_seconds)
+
+
+def beat(heartbeat: Heartbeat, now: datetime) -> None:
+    """Record that this process completed a pass at `now` (one durable row per process)."""
+    changed = db.session.execute(
+        sa.update(DispatcherHeartbeat).where(DispatcherHeartbeat.name == heartbeat.name)
+        .values(beat_at=now, interval_seconds=heartbeat.interval_seconds)
+    ).rowcount
+    if not changed:
+        db.session.add(DispatcherHeartbeat(name=heartbeat.name, started_at=heartbeat.started_at, beat_at=now,
+                                           interval_seconds=heartbeat.interval_seconds))
+    db.session.execute(sa.delete(DispatcherHeartbeat).where(DispatcherHeartbeat.beat_at < now - HEARTBEAT_KEEP))
+    db.session.commit()
+
+
+def _tick(app: Flask, job: Callable[..., Report] = run_once, heartbeat: Heartbeat | None = None) -> None:
+    """One pass of `job`; the heartbeat is written only when the pass completed."""
     with app.app_context():
         try:
-            report = run_once(now=utcnow())
+            now = utcnow()
+            report = job(now=now)
             if report:
-                log.info("dispatch: %s", report)
+                log.info("dispatch %s: %s", job.__name__, report)
+            if heartbeat is not None:
+                beat(heartbeat, utcnow())
         except Exception:
             db.session.rollback()
-            log.exception("dispatch pass failed; the next pass retries")
+            log.exception("dispatch %s failed; the next pass retries", job.__name__)
         finally:
             db.session.remove()
 
 
 def make_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
-    """APScheduler drives `run_once`; the rows, not the scheduler, hold what is due."""
+    """APScheduler drives the passes; the rows, not the scheduler, hold what is due.
+
+    Two jobs on their own threads: the full pass every SCHEDULER_INTERVAL_SECONDS, and the
+    alerts' pass every ALERT_INTERVAL_SECONDS, so an alert never waits behind a long or failing
+    run of check-ins. Their claims keep them (and other processes) from sending anything twice.
+    """
     interval = app.config["SCHEDULER_INTERVAL_SECONDS"]
     cls = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = cls(
         timezone=timezone.utc,  # the trigger only counts seconds; UTC has no DST jumps to skip or repeat
         job_defaults={
             "coalesce": True,  # after a stall, one catch-up pass: every pass drains all that is due
-            "max_instances": 1,  # passes in one process never overlap; other processes are kept apart by claims
-            "misfire_grace_time": int(interval),  # a pass later than one interval is dropped; the next covers it
+            "max_instances": 1,  # a job's passes never overlap in one process; claims keep processes apart
         },
     )
-    scheduler.add_job(_tick, "interval", seconds=interval, args=[app], id="dispatch",
-                      next_run_time=datetime.now(timezone.utc))
+    started = datetime.now(timezone.utc)
+    heartbeat = Heartbeat.of_this_process(interval)
+    for job_id, job, seconds in (("alerts", run_alerts, app.config["ALERT_INTERVAL_SECONDS"]),
+                                 ("dispatch", run_once, interval)):
+        # A pass later than one interval is dropped; the next covers it.
+        scheduler.add_job(_tick, "interval", seconds=seconds, args=[app, job, heartbeat], id=job_id, name=job_id,
+                          next_run_time=started, misfire_grace_time=max(1, int(seconds)))
+    # APScheduler logs every run at INFO: two lines every few seconds. Passes log what they did.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     return scheduler
 
 

@@ -28,7 +28,20 @@ log = logging.getLogger(__name__)
 OPTED_OUT = 21610  # the recipient replied STOP to this sender
 INVALID_NUMBER = 21211  # not a valid phone number
 NOT_MOBILE = 21614  # not a number that can receive texts
-NUMBER_PROBLEMS = frozenset({INVALID_NUMBER, NOT_MOBILE})
+# Permanent faults of the recipient's number: texting it again cannot work, so staff must get a
+# better number. Refused when sent (2xxxx) or reported undelivered later by the carrier (3xxxx).
+NUMBER_PROBLEMS = frozenset({
+    INVALID_NUMBER,
+    NOT_MOBILE,
+    21265,  # the number is a short code
+    21635,  # the number is a landline (where Twilio does not try landlines)
+    30005,  # unknown destination handset: the number is unknown or no longer in service
+    30006,  # a landline, or a carrier that cannot be reached for this number
+})
+# Left out on purpose: 30003 (handset off or out of coverage: it passes), 30004 (blocked, possibly
+# for a while, by the carrier or the person), 30007 (filtered: our text or sender, not the number),
+# 30008 (unknown), 21612 (this sender cannot reach that number: a route, not the number), 21408
+# (region not enabled on our account). Those stay recorded on the text and counted in /metrics.
 
 
 @dataclass(frozen=True)
@@ -143,9 +156,9 @@ class TwilioGateway(SmsGateway):
         except TwilioRestException as exc:
             transient = exc.status >= 500 or exc.status == 429
             raise SendError(f"twilio refused: HTTP {exc.status}", code=exc.code, transient=transient) from exc
-        except requests.exceptions.ConnectTimeout as exc:
-            raise SendError("twilio unreachable", transient=True) from exc
         except requests.exceptions.RequestException as exc:
+            if _never_reached_twilio(exc):
+                raise SendError(f"twilio unreachable: {type(exc).__name__}", transient=True) from exc
             # The request may have reached Twilio: settle it with lookup() before any resend.
             raise SendError(f"twilio did not answer: {type(exc).__name__}", uncertain=True) from exc
         return Sent(sid=message.sid, status=str(message.status))
@@ -160,6 +173,25 @@ class TwilioGateway(SmsGateway):
             if message.body == body and (created is None or created >= earliest):
                 return Sent(sid=message.sid, status=str(message.status))
         return None
+
+
+def _never_reached_twilio(exc: Exception) -> bool:
+    """Did the request surely fail before Twilio could read it? Then a resend cannot double it.
+
+    A connection refused, a name that did not resolve, a connect timeout, a TLS handshake or a
+    proxy that failed: all happen before the request is written. A connection dropped or a read
+    timeout later might come after Twilio accepted the text.
+    """
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError,
+                        requests.exceptions.ProxyError)):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError) and exc.args:
+        cause = getattr(exc.args[0], "reason", exc.args[0])  # urllib3 wraps it in a MaxRetryError
+        return isinstance(cause, NewConnectionError)  # refused, unreachable, or no such host
+    return False
 
 
 def from_config(config: Mapping[str, Any]) -> SmsGateway:

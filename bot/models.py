@@ -121,7 +121,7 @@ class Patient(db.Model):
     timezone: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))  # None: the clinic's
     opted_out_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
     precautions: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
-    # Set when Twilio says the number cannot take texts (21211 invalid, 21614 not a mobile).
+    # Set when Twilio says the number cannot take texts for good (gateways.NUMBER_PROBLEMS).
     phone_problem_code: so.Mapped[Optional[int]] = so.mapped_column()
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
@@ -446,3 +446,21 @@ def audit(action: str, *, actor: str = "system", clinic_id: Optional[int] = None
                        detail=detail, created_at=at or utcnow())
     db.session.add(event)
     return event
+
+
+class DispatcherHeartbeat(db.Model):
+    """One dispatcher process's latest sign of life, so a dispatcher that stopped is noticed.
+
+    Written after every pass that completed (`dispatch.beat`); `/healthz`, `flask doctor` and
+    `/metrics` read the freshest row. `name` is host:pid; rows of processes gone a week are pruned.
+    """
+
+    __tablename__ = "dispatcher_heartbeats"
+
+    name: so.Mapped[str] = so.mapped_column(sa.String(120), primary_key=True)
+    started_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    beat_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, index=True)
+    interval_seconds: so.Mapped[float] = so.mapped_column(sa.Float)  # how often this process runs its passes
+
+    def __repr__(self) -> str:
+        return f"<DispatcherHeartbeat {self.name}>"

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
 
-from . import clock, conversation, dispatch
+from . import clock, conversation, dispatch, spool
 from .extensions import db
 from .models import Message
 
@@ -78,9 +78,21 @@ def inbound() -> Response:
     if not sid or not sender or len(sid) > 64:
         abort(400, "MessageSid and From are required")
     body = form_text("Body", MAX_BODY)
-    answer = conversation.handle_inbound(
-        conversation.Inbound(sid=sid, sender=sender, body=body, received_at=clock.now()),
-        secret=current_app.config["SECRET_KEY"], default_region=current_app.config["DEFAULT_PHONE_REGION"])
+    received_at = clock.now()
+    try:
+        answer = conversation.handle_inbound(
+            conversation.Inbound(sid=sid, sender=sender, body=body, received_at=received_at),
+            secret=current_app.config["SECRET_KEY"], default_region=current_app.config["DEFAULT_PHONE_REGION"])
+    except (OperationalError, sa.exc.TimeoutError):
+        # The database is down or not answering in time: keep the text, answer now (bot/spool.py).
+        db.session.rollback()
+        try:
+            spool.put(sid=sid, sender=sender, body=body, received_at=received_at)
+        except OSError:
+            log.exception("database unavailable and the inbound spool cannot be written")
+            abort(503)  # Twilio logs it; nothing else can keep the text
+        log.error("database unavailable: inbound text spooled, holding answer sent")
+        return twiml(spool.HOLDING_ANSWER)
     return twiml(answer)
 
 

@@ -29,6 +29,17 @@ def _normalise_database_url(url: str) -> str:
     return url
 
 
+def _seconds(text: str, name: str) -> float:
+    """A positive number of seconds, or a ConfigError naming the setting."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {text!r}") from None
+    if not 0 < value < 86_400:
+        raise ConfigError(f"{name} must be more than 0 seconds and less than a day")
+    return value
+
+
 def load(environ: Mapping[str, str] | None = None, *, instance_path: str | os.PathLike[str]) -> dict[str, Any]:
     """Build the Flask config from the environment; nothing here talks to the network or database."""
     env = os.environ if environ is None else environ
@@ -50,11 +61,16 @@ def load(environ: Mapping[str, str] | None = None, *, instance_path: str | os.Pa
         "TWILIO_AUTH_TOKEN": get("TWILIO_AUTH_TOKEN"),
         "TWILIO_FROM_NUMBER": get("TWILIO_FROM_NUMBER"),
         "TWILIO_MESSAGING_SERVICE_SID": get("TWILIO_MESSAGING_SERVICE_SID"),
-        "TWILIO_HTTP_TIMEOUT": float(get("TWILIO_HTTP_TIMEOUT", "10")),
+        "TWILIO_HTTP_TIMEOUT": _seconds(get("TWILIO_HTTP_TIMEOUT", "10"), "TWILIO_HTTP_TIMEOUT"),
         "PUBLIC_BASE_URL": get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "SCHEDULER": get("SCHEDULER", "off" if production else "in-process").lower(),
-        "SCHEDULER_INTERVAL_SECONDS": float(get("SCHEDULER_INTERVAL_SECONDS", "15")),
+        "SCHEDULER_INTERVAL_SECONDS": _seconds(get("SCHEDULER_INTERVAL_SECONDS", "15"), "SCHEDULER_INTERVAL_SECONDS"),
+        "ALERT_INTERVAL_SECONDS": _seconds(get("ALERT_INTERVAL_SECONDS", "5"), "ALERT_INTERVAL_SECONDS"),
         "CONSOLE_SMS_FILE": get("CONSOLE_SMS_FILE") or str(instance / "console-sms.jsonl"),
+        "INBOUND_SPOOL_DIR": get("INBOUND_SPOOL_DIR") or str(instance / "inbound-spool"),
+        "DATABASE_TIMEOUT": _seconds(get("DATABASE_TIMEOUT", "10"), "DATABASE_TIMEOUT"),
+        "REQUEST_TIMEOUT": _seconds(get("REQUEST_TIMEOUT", "8"), "REQUEST_TIMEOUT"),
+        "METRICS_TOKEN": get("METRICS_TOKEN"),
         "DEFAULT_PHONE_REGION": get("DEFAULT_PHONE_REGION", "US").upper(),
         "LOG_LEVEL": get("LOG_LEVEL", "INFO").upper(),
         # The integration API (bot/api): requests per API key, and how long an Idempotency-Key holds.
@@ -82,6 +98,8 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigError(f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}")
     if config["SCHEDULER"] not in SCHEDULERS:
         raise ConfigError(f"SCHEDULER must be one of {', '.join(SCHEDULERS)}")
+    if config["REQUEST_TIMEOUT"] >= 15:
+        raise ConfigError("REQUEST_TIMEOUT must be under 15 seconds: Twilio gives up on a webhook after 15")
     if not config.get("SECRET_KEY"):
         raise ConfigError("SECRET_KEY is not set; production needs a long random value")
     if config["SMS_BACKEND"] == "twilio":

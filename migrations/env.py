@@ -100,7 +100,10 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    from bot.database import unbounded
+
+    # The app bounds every wait on the database (bot/database.py); a migration may rewrite a large table.
+    with unbounded(), connectable.connect() as connection:
         if connection.dialect.name == "postgresql":
             # The app bounds statements for requests; a migration may rewrite a large table.
             connection.exec_driver_sql("SET statement_timeout = 0")

@@ -31,6 +31,7 @@ def app_config(database_url: str, workdir: Path, **overrides: object) -> dict[st
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SMS_BACKEND": "console",
         "CONSOLE_SMS_FILE": str(workdir / "console-sms.jsonl"),
+        "INBOUND_SPOOL_DIR": str(workdir / "inbound-spool"),
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         "SCHEDULER": "off",

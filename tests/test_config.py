@@ -65,3 +65,18 @@ def test_unknown_choices_are_refused_by_name(name, value):
 def test_the_app_factory_refuses_a_bad_configuration(tmp_path):
     with pytest.raises(config.ConfigError, match="SMS_BACKEND"):
         create_app({"SMS_BACKEND": "fax", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
+
+
+@pytest.mark.parametrize("name, value, says", [
+    ("REQUEST_TIMEOUT", "15", "REQUEST_TIMEOUT must be under 15 seconds"),
+    ("DATABASE_TIMEOUT", "five", "DATABASE_TIMEOUT must be a number of seconds"),
+    ("ALERT_INTERVAL_SECONDS", "0", "ALERT_INTERVAL_SECONDS must be more than 0 seconds"),
+])
+def test_time_limits_are_checked_by_name(name, value, says):
+    with pytest.raises(config.ConfigError, match=says):
+        config.check(settings(**{name: value}))
+
+
+def test_the_default_limits_keep_a_request_inside_twilios_15_seconds():
+    cfg = settings()
+    assert (cfg["DATABASE_TIMEOUT"], cfg["REQUEST_TIMEOUT"]) == (10, 8)

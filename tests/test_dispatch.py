@@ -180,7 +180,8 @@ def test_a_recipient_who_opted_out_at_the_carrier_is_marked_opted_out(app, clini
     assert (message.status, message.error_code) == ("failed", 21610)
 
 
-@pytest.mark.parametrize("code", [21211, 21614])
+# Refused when sent: invalid number, not a mobile, a landline, a short code.
+@pytest.mark.parametrize("code", [21211, 21614, 21635, 21265])
 def test_a_number_that_cannot_take_texts_is_flagged_for_staff(app, clinic, tmp_path, code):
     flaky = FlakyGateway(tmp_path / "flaky.jsonl", [SendError("400", code=code)])
     e = enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
@@ -196,6 +197,32 @@ def status_report(client, message: Message, state: str, error: str = "") -> int:
     if error:
         params["ErrorCode"] = error
     return post_signed(client, f"/sms/status?m={message.id}", params).status_code
+
+
+# Reported later by the carrier: a number no longer in service (30005), a landline or a carrier
+# that cannot be reached (30006).
+@pytest.mark.parametrize("code", ["30005", "30006"])
+def test_a_number_the_carrier_reports_undeliverable_for_good_is_flagged_for_staff(app, clinic, client, code):
+    e = enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
+    run_once(now=ny(2026, 11, 17, 10, 0))
+    welcome = db.session.scalars(sa.select(Message).where(Message.purpose == "checkin")).one()
+    status_report(client, welcome, "undelivered", code)
+    db.session.expire_all()
+    assert e.patient.phone_problem_code == int(code) and e.patient.opted_out_at is None
+    assert statuses(e.session)["C1"] == "cancelled"
+    assert db.session.scalar(sa.select(AuditEvent.action).where(AuditEvent.action == "patient.number_flagged"))
+
+
+# A handset switched off (30003) or a carrier's unexplained failure (30008) passes: the number is good.
+@pytest.mark.parametrize("code", ["30003", "30008"])
+def test_a_passing_delivery_failure_leaves_the_number_alone(app, clinic, client, code):
+    e = enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
+    run_once(now=ny(2026, 11, 17, 10, 0))
+    welcome = db.session.scalars(sa.select(Message).where(Message.purpose == "checkin")).one()
+    status_report(client, welcome, "undelivered", code)
+    db.session.expire_all()
+    assert e.patient.phone_problem_code is None
+    assert statuses(e.session)["C1"] == "planned"
 
 
 def test_delivery_reports_are_recorded_and_a_late_sent_never_undoes_delivered(app, clinic, client):
@@ -245,15 +272,15 @@ def test_a_text_claimed_by_a_crashed_dispatcher_is_settled_with_the_carrier_neve
     assert {m.status for m in db.session.scalars(sa.select(Message))} == {"sent"}
 
 
-def test_an_uncertain_send_is_reconciled_rather_than_retried(app, clinic, tmp_path):
+def test_an_uncertain_send_is_checked_with_the_carrier_after_a_short_wait_then_sent_once(app, clinic, tmp_path):
     flaky = FlakyGateway(tmp_path / "flaky.jsonl", [SendError("read timeout", uncertain=True)])
     enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
     report = run_once(now=ny(2026, 11, 17, 10, 0), gateway=flaky)
     assert report["uncertain"] == 1
-    run_once(now=ny(2026, 11, 17, 10, 1), gateway=flaky)
-    assert flaky.records() == []
-    run_once(now=ny(2026, 11, 17, 10, 11), gateway=flaky)
-    assert len(flaky.records()) == 1  # it had not gone: sent now, once
+    run_once(now=ny(2026, 11, 17, 10, 0, 29), gateway=flaky)
+    assert flaky.records() == []  # not resent blind
+    report = run_once(now=ny(2026, 11, 17, 10, 0, 30), gateway=flaky)  # 30 s later, not 10 minutes
+    assert report["reconciled_unsent"] == 1 and len(flaky.records()) == 1  # it had not gone: sent now, once
 
 
 class BrokenGateway(ConsoleGateway):
@@ -266,16 +293,85 @@ class BrokenGateway(ConsoleGateway):
         raise ConnectionError("carrier API down")
 
 
-def test_a_text_whose_send_keeps_crashing_is_parked_hourly_then_failed_never_a_crash_loop(app, clinic, tmp_path):
-    broken = BrokenGateway(tmp_path / "broken.jsonl")
+def test_a_carrier_that_stays_down_gets_doubling_waits_then_the_text_is_given_up_and_audited(app, clinic, tmp_path):
+    down = FlakyGateway(tmp_path / "flaky.jsonl", [SendError("503", transient=True) for _ in range(20)])
     enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
     moment = ny(2026, 11, 17, 10, 0)
-    for _ in range(dispatch.MAX_ATTEMPTS):
-        report = run_once(now=moment, gateway=broken)
-        moment += timedelta(hours=1, minutes=1)
-    assert report["failed"] == 1  # the welcome, at its sixth attempt (C1, due later, is parked)
+
+    def welcome() -> Message:
+        db.session.expire_all()
+        return db.session.scalars(sa.select(Message).where(Message.purpose == "checkin")).one()
+
+    for attempt, wait in enumerate([30, 60, 120, 240, 480, 960, 1800], start=1):  # doubling, capped at 30 min
+        run_once(now=moment, gateway=down)
+        assert (welcome().status, welcome().attempts) == ("pending", attempt)
+        run_once(now=moment + timedelta(seconds=wait - 1), gateway=down)
+        assert welcome().attempts == attempt  # not before its wait is over
+        moment += timedelta(seconds=wait)
+    report = run_once(now=moment, gateway=down)  # the eighth try fails too: given up, and said so
+    assert report["given_up"] == 1 and (welcome().status, welcome().attempts) == ("failed", 8)
+    given_up = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "message.given_up")).one()
+    assert given_up.subject == f"message:{welcome().id}" and given_up.detail["attempts"] == 8
+    run_once(now=moment + timedelta(minutes=30), gateway=down)
+    assert welcome().attempts == 8 and down.records() == []  # never tried again
+
+
+def test_when_the_carrier_can_never_confirm_an_uncertain_send_the_text_is_given_up(app, clinic, tmp_path):
+    broken = BrokenGateway(tmp_path / "broken.jsonl")
+    flaky = FlakyGateway(tmp_path / "flaky.jsonl", [SendError("read timeout", uncertain=True)])
+    enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
+    run_once(now=ny(2026, 11, 17, 10, 0), gateway=flaky)
+    moment = ny(2026, 11, 17, 10, 0)
+    for _ in range(8):
+        moment += timedelta(minutes=31)
+        run_once(now=moment, gateway=broken)  # the carrier's API cannot be asked
     welcome = db.session.scalars(sa.select(Message).where(Message.purpose == "checkin").order_by(Message.id)).first()
-    assert (welcome.status, welcome.attempts) == ("failed", dispatch.MAX_ATTEMPTS)
+    db.session.refresh(welcome)
+    assert welcome.status == "failed"
+    assert db.session.scalar(sa.select(AuditEvent.action).where(AuditEvent.action == "message.given_up"))
+
+
+ON_CALL = "+12125550111"
+
+
+def red_flag(client, clock, moment: datetime) -> None:
+    clock.set(moment)
+    text_in(client, MARIA, "I can't breathe and my chest hurts")
+
+
+def test_an_alert_whose_send_crashes_is_tried_again_within_seconds_not_an_hour(app, clinic, client, clock, tmp_path):
+    enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
+    run_once(now=ny(2026, 11, 17, 10, 0))
+    red_flag(client, clock, ny(2026, 11, 17, 12, 0))
+    crashing = BrokenGateway(tmp_path / "broken.jsonl")
+    assert run_once(now=ny(2026, 11, 17, 12, 0), gateway=crashing)["retrying"] >= 1
+    working = ConsoleGateway(tmp_path / "working.jsonl")
+    run_once(now=ny(2026, 11, 17, 12, 0, 10), gateway=working)
+    assert len(sent_to(working, ON_CALL)) == 1 and "EMERGENCY" in sent_to(working, ON_CALL)[0]
+
+
+def test_alerts_go_before_checkins_that_were_queued_earlier(app, clinic, client, clock):
+    app.config["DISPATCH_BATCH_SIZE"] = 2
+    for i in range(5):
+        enroll(clinic, ended=ny(2026, 11, 17, 10, 0), phone=f"+1212555020{i}", name=f"P{i} Test")
+    enroll(clinic, ended=ny(2026, 11, 17, 9, 0), now=ny(2026, 11, 17, 9, 0))
+    dispatch._materialise_checkins(ny(2026, 11, 17, 10, 0), dispatch.Report())  # the welcomes wait in the outbox
+    red_flag(client, clock, ny(2026, 11, 17, 10, 0, 20))
+    gateway = app.extensions["aftercare.gateway"]
+    run_once(now=ny(2026, 11, 17, 10, 1), gateway=gateway)
+    order = [record["to"] for record in gateway.records()]
+    assert order[0] == ON_CALL and len(order) == 7  # the alert, then the six welcomes
+
+
+def test_a_checkin_that_cannot_be_worded_does_not_hold_back_an_alert(app, clinic, client, clock):
+    e = enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
+    run_once(now=ny(2026, 11, 17, 10, 0))
+    db.session.add(CheckIn(session_id=e.session.id, protocol_id="C9", due_at=ny(2026, 11, 17, 11, 0)))  # no such text
+    db.session.commit()
+    red_flag(client, clock, ny(2026, 11, 17, 11, 30))
+    with pytest.raises(KeyError):
+        run_once(now=ny(2026, 11, 17, 11, 30))  # the pass still fails, loudly...
+    assert len(sent_to(app.extensions["aftercare.gateway"], ON_CALL)) == 1  # ...after the alert went
 
 
 def test_when_the_carrier_cannot_be_asked_an_orphan_keeps_its_claim_and_the_pass_goes_on(app, clinic, gateway,
@@ -287,4 +383,4 @@ def test_when_the_carrier_cannot_be_asked_an_orphan_keeps_its_claim_and_the_pass
     report = run_once(now=ny(2026, 11, 17, 10, 11), gateway=BrokenGateway(tmp_path / "broken.jsonl"))
     assert report["reconcile_failed"] == 1 and report["checkins_queued"] == 1  # the rest of the pass ran
     orphan = db.session.scalars(sa.select(Message).where(Message.to_number == MARIA)).one()
-    assert orphan.status == "claimed"  # never resent blind
+    assert orphan.status == "unconfirmed" and orphan.attempts == 2  # never resent blind; asked again later

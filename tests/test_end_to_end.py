@@ -60,7 +60,7 @@ def server(database_url, tmp_path):
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
+            urllib.request.urlopen(base + "/readyz", timeout=1)
             break
         except OSError:
             time.sleep(0.1)

@@ -3,12 +3,14 @@
 import json
 import logging
 from datetime import datetime, timedelta, timezone
+from http.client import RemoteDisconnected
 
 import pytest
 import requests
 from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
+from urllib3.exceptions import ProtocolError
 
 from bot.gateways import ConsoleGateway, SendError, TwilioGateway
 
@@ -86,6 +88,28 @@ def test_a_connect_timeout_surely_did_not_send_but_a_read_timeout_might_have():
     with pytest.raises(SendError) as read:
         gateway(Network(requests.exceptions.ReadTimeout()), from_number="+1").send("+12125550143", "x", reference="m")
     assert read.value.uncertain
+
+
+def refused() -> requests.exceptions.ConnectionError:
+    """What requests raises when nothing listens at the address: a real refused connection."""
+    try:
+        requests.post("http://127.0.0.1:1/2010-04-01/Accounts/AC1/Messages.json", timeout=2)
+    except requests.exceptions.ConnectionError as exc:
+        return exc
+    raise AssertionError("port 1 answered")
+
+
+def test_a_refused_connection_surely_did_not_send_so_it_is_retried_not_held_in_doubt():
+    with pytest.raises(SendError) as failed:
+        gateway(Network(refused()), from_number="+1").send("+12125550143", "x", reference="m")
+    assert failed.value.transient and not failed.value.uncertain
+
+
+def test_a_connection_dropped_after_the_request_went_might_have_sent():
+    dropped = requests.exceptions.ConnectionError(ProtocolError("Connection aborted.", RemoteDisconnected("closed")))
+    with pytest.raises(SendError) as failed:
+        gateway(Network(dropped), from_number="+1").send("+12125550143", "x", reference="m")
+    assert failed.value.uncertain and not failed.value.transient
 
 
 def test_lookup_finds_a_text_that_went_by_recipient_and_body_since_the_claim():
