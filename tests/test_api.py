@@ -497,3 +497,8 @@ def test_a_provider_id_larger_than_any_row_can_have_is_422(api, maria):
                                   "/api/v1/episodes/%0A/correct-time"])
 def test_an_address_the_api_does_not_have_is_a_404_problem_not_a_page(api, path):
     problem(api.get(path), 404)
+
+
+def test_a_problem_type_says_what_it_means(client):
+    body = client.get("/api/v1/problems/patient-on-file").get_json()
+    assert body["type"] == "/api/v1/problems/patient-on-file" and "patient_id" in body["description"]

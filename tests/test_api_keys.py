@@ -124,3 +124,13 @@ def test_a_webhook_form_at_fault_says_why_and_saves_nothing(client, admin, form,
     response = client.post("/admin/integrations/webhooks", data=form)
     assert response.status_code == 400 and message in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(WebhookEndpoint)) == 0
+
+
+def test_an_admin_finds_the_page_in_the_dashboards_menu(client, admin):
+    sign_in(client, admin.email)
+    assert 'href="/admin/integrations"' in client.get("/patients").get_data(as_text=True)
+
+
+def test_a_provider_does_not_see_it_in_the_menu(client, clinic):
+    sign_in(client, "ben@harbor.example")
+    assert "/admin/integrations" not in client.get("/patients").get_data(as_text=True)

@@ -141,9 +141,9 @@ class ProblemSchema(ma.Schema):
     class Meta:
         unknown = ma.INCLUDE
 
-    type = ma.fields.String(required=True, metadata={"description": "A URI reference naming the kind of "
-                                                                    "problem; `about:blank` for plain HTTP "
-                                                                    "statuses", "example": TYPE_BASE + "invalid-fields"})
+    type = ma.fields.String(required=True, metadata={
+        "description": "A URI reference naming the kind of problem; `about:blank` for plain HTTP statuses",
+        "example": TYPE_BASE + "invalid-fields"})
     title = ma.fields.String(required=True)
     status = ma.fields.Integer(required=True)
     detail = ma.fields.String()
