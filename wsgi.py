@@ -6,8 +6,10 @@ starts it inside this process instead, which suits a single-worker deployment on
 
 from bot import create_app
 from bot.dispatch import start_in_process
+from bot.triage import learned
 
 app = create_app()
+learned.reader()  # load the triage's second reader (about 3 s of CPU) before the first reply, not during it
 
 if app.config["SCHEDULER"] == "in-process":
     start_in_process(app)

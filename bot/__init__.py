@@ -44,7 +44,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
 
     from . import api, cli, dashboard, doctor, gateways, health, metrics, webhooks
+    from .triage import learned
     from .triage.cli import bp as triage_cli
+
+    learned.configure(enabled=app.config.get("TRIAGE_SECOND_READER", "on") == "on")
 
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)

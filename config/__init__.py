@@ -16,6 +16,7 @@ from typing import Any
 ENVIRONMENTS = ("development", "production", "testing")
 SMS_BACKENDS = ("console", "twilio")
 SCHEDULERS = ("in-process", "off")
+SWITCHES = ("on", "off")
 
 class ConfigError(RuntimeError):
     """The configuration cannot work; the message names the setting to fix."""
@@ -78,10 +79,12 @@ def load(environ: Mapping[str, str] | None = None, *, instance_path: str | os.Pa
         "API_IDEMPOTENCY_HOURS": int(get("API_IDEMPOTENCY_HOURS", "24")),
         # Flask-Limiter's counters: per process in memory for development and tests; shared in Redis
         # in production (several gunicorn workers). If Redis is down, each process counts alone.
-        "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0" if production else "memory://"),
+        "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URI",
+                                     "redis://127.0.0.1:6379/0" if production else "memory://"),
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
         "WEBHOOK_TIMEOUT_SECONDS": float(get("WEBHOOK_TIMEOUT_SECONDS", "5")),
+        "TRIAGE_SECOND_READER": get("TRIAGE_SECOND_READER", "on").lower(),
         "MAX_CONTENT_LENGTH": 256 * 1024,  # Twilio's posts are a few kB; refuse (413) anything near this
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -100,6 +103,8 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigError(f"SCHEDULER must be one of {', '.join(SCHEDULERS)}")
     if config["REQUEST_TIMEOUT"] >= 15:
         raise ConfigError("REQUEST_TIMEOUT must be under 15 seconds: Twilio gives up on a webhook after 15")
+    if config.get("TRIAGE_SECOND_READER", "on") not in SWITCHES:
+        raise ConfigError(f"TRIAGE_SECOND_READER must be one of {', '.join(SWITCHES)}")
     if not config.get("SECRET_KEY"):
         raise ConfigError("SECRET_KEY is not set; production needs a long random value")
     if config["SMS_BACKEND"] == "twilio":

@@ -7,10 +7,13 @@
     result.reasons    # ("U4: 'big bruise' + anticoagulant", "M2: soreness 6 ('like a 6') on day 1", ...)
 
 `classify` is a pure function of its arguments and the protocol files: no database, clock,
-network or Flask. It reads the reply (`reading.py`, with the lexicon in
-`bot/protocol/v1/triage.toml`), applies every rule of PROTOCOL.md section 5 (`rules.py`) and
-takes the highest level that fires. Rules about earlier replies (R10, a second `monitor` in a row)
-belong to the conversation layer.
+network or Flask. Two readers read the reply. The first, `read_by_rules`, reads it (`reading.py`,
+with the lexicon in `bot/protocol/v1/triage.toml`), applies every rule of PROTOCOL.md section 5
+(`rules.py`) and takes the highest level that fires; it alone gives the soreness, symptoms and rule
+ids. The second (`learned.py`, a model built by `flask triage-train` and kept beside the protocol)
+may then raise the level where it is confident, never lower it, and says so in the reasons (rule
+`L1`). Rules about earlier replies (R10, a second `monitor` in a row) belong to the conversation
+layer.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ from numbers import Real
 from typing import Any, Iterable
 
 from bot.protocol import PROTOCOL, UNCLEAR
-from bot.triage import rules
+from bot.triage import learned, rules
 from bot.triage.reading import HAPPENED, RESOLVED, Reading, read
 
-__all__ = ["Triage", "classify"]
+__all__ = ["Triage", "classify", "read_by_rules"]
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,25 @@ def classify(
     precautions: Iterable[str] = (),
     previous_soreness: int | None = None,
 ) -> Triage:
-    """Classify one reply against the protocol. Raises ValueError on a region, precaution or
-    previous score outside the protocol's vocabularies."""
+    """Classify one reply against the protocol: the rules, then the second reader, which may only
+    raise. Raises ValueError on a region, precaution or previous score outside the protocol's
+    vocabularies."""
+    precautions = frozenset(precautions) if precautions else _NO_PRECAUTIONS
+    first = read_by_rules(text, hours_since_session, region=region, precautions=precautions,
+                          previous_soreness=previous_soreness)
+    return learned.second_look(first, text, region, precautions, previous_soreness)
+
+
+def read_by_rules(
+    text: str,
+    hours_since_session: float,
+    *,
+    region: str | None = None,
+    precautions: Iterable[str] = (),
+    previous_soreness: int | None = None,
+) -> Triage:
+    """The first reader alone: the rules of PROTOCOL.md section 5 (what the second reader learns
+    beside). Raises ValueError as `classify` does."""
     precautions = frozenset(precautions) if precautions else _NO_PRECAUTIONS
     _check(text, hours_since_session, region, precautions, previous_soreness)
     reading = read(text)

@@ -1,4 +1,5 @@
-"""`flask triage "TEXT" --hours 26 ...`, `flask triage-eval FILE.jsonl [--json]`, `flask triage-real-words`.
+"""`flask triage "TEXT" --hours 26 ...`, `flask triage-eval FILE.jsonl [--json]`, `flask triage-real-words`,
+`flask triage-train [--check]`.
 
 The integrator registers `bp` in the app factory; the commands need no database.
 """
@@ -55,3 +56,24 @@ def real_words_command(dictionaries: tuple[str, ...], out: str) -> None:
     """Regenerate real_words.txt (words typo repair must leave alone) from dictionary files."""
     count = real_words.write(list(dictionaries), Path(out))
     click.echo(f"{count} words written to {out}")
+
+
+@bp.cli.command("triage-train")
+@click.option("--check", is_flag=True, help="Only say whether the model file is current; write nothing.")
+def triage_train_command(check: bool) -> None:
+    """Build the second reader from every labelled reply in tests/data (deterministic), or --check it."""
+    from bot.triage import learned, training
+
+    if check:
+        problems = training.stale()
+        if problems:
+            click.echo(f"{learned.MODEL_PATH.name} is stale; run `flask triage-train`:", err=True)
+            for problem in problems:
+                click.echo(f"  {problem}", err=True)
+            raise SystemExit(1)
+        click.echo(f"{learned.MODEL_PATH.name} is current")
+        return
+    click.echo("cross-validating and training (about two minutes of CPU)...")
+    record = training.train()
+    click.echo(training.summary(record))
+    click.echo(f"wrote {learned.MODEL_PATH} and {learned.RECORD_PATH.name}; commit both")
