@@ -23,6 +23,7 @@ from .models import Assessment, CheckIn, Escalation, Message
 from .records import EpisodeRecord
 
 MEDIA_TYPE = "application/fhir+json"
+CONTENT_TYPE = f"{MEDIA_TYPE}; fhirVersion={FHIR_VERSION.rsplit('.', 1)[0]}"  # "4.0", as FHIR names R4
 LOINC_PAIN_SEVERITY = "72514-3"
 PRIORITY = {"emergency": "stat", "urgent": "urgent", "routine": "routine"}
 CATEGORY = {"checkin": "reminder", "reminder": "reminder", "answer": "instruction", "notice": "notification"}
@@ -210,6 +211,3 @@ def bundle(record: EpisodeRecord, *, base_url: str, now: datetime) -> str:
 def validated(document: dict[str, Any]) -> str:
     """The document as the R4 models write it back; pydantic's ValidationError (a ValueError) if invalid."""
     return Bundle.parse_obj(document).json()
-
-
-__all__ = ["FHIR_VERSION", "MEDIA_TYPE", "bundle", "validated"]

@@ -82,7 +82,10 @@ def load(environ: Mapping[str, str] | None = None, *, instance_path: str | os.Pa
         "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URI",
                                      "redis://127.0.0.1:6379/0" if production else "memory://"),
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
-        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_HEADERS_ENABLED": True,  # X-RateLimit-Limit, -Remaining, -Reset on every API answer
+        # Flask-Limiter would put its own Retry-After on every answer; only a 429 (or a 409 "in
+        # progress") should carry one, and bot/api sets it there.
+        "RATELIMIT_HEADER_RETRY_AFTER": "X-RateLimit-Retry-After",
         "WEBHOOK_TIMEOUT_SECONDS": float(get("WEBHOOK_TIMEOUT_SECONDS", "5")),
         "TRIAGE_SECOND_READER": get("TRIAGE_SECOND_READER", "on").lower(),
         "MAX_CONTENT_LENGTH": 256 * 1024,  # Twilio's posts are a few kB; refuse (413) anything near this

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,7 +14,7 @@ from api_support import bearer, make_key, open_finding
 from support import enroll, lakeside
 
 from bot.extensions import db
-from bot.models import ApiKey, AuditEvent, CheckIn, Escalation, Patient, TreatmentSession
+from bot.models import ApiKey, AuditEvent, CheckIn
 
 NY = ZoneInfo("America/New_York")
 MARIA = "+12125550143"
@@ -456,7 +455,7 @@ def test_a_key_over_its_rate_limit_gets_429_with_retry_after(api, app, clinic, c
     assert [api.get("/api/v1/findings").status_code for _ in range(3)] == [200, 200, 200]
     body = problem(api.get("/api/v1/findings"), 429)
     response = api.get("/api/v1/findings")
-    assert 1 <= int(response.headers["Retry-After"]) <= 60 and body["type"] == "/api/v1/problems/rate-limited"
+    assert 1 <= int(response.headers["Retry-After"]) <= 61 and body["type"] == "/api/v1/problems/rate-limited"
     other = Api(client, make_key(clinic, "another system"))
     assert other.get("/api/v1/findings").status_code == 200  # the limit is the key's, not the clinic's
 
@@ -502,3 +501,25 @@ def test_an_address_the_api_does_not_have_is_a_404_problem_not_a_page(api, path)
 def test_a_problem_type_says_what_it_means(client):
     body = client.get("/api/v1/problems/patient-on-file").get_json()
     assert body["type"] == "/api/v1/problems/patient-on-file" and "patient_id" in body["description"]
+
+
+def test_a_retry_while_the_first_request_still_runs_is_told_to_wait(api, maria, clock):
+    from bot.api import idempotency
+    from bot.models import IdempotencyRecord
+
+    path = f"/api/v1/episodes/{maria.session.id}/close"
+    with api.client.application.test_request_context(path, method="POST"):
+        running = idempotency.fingerprint()
+    db.session.add(IdempotencyRecord(clinic_id=maria.patient.clinic_id, key="busy", fingerprint=running,
+                                     created_at=ny(2026, 11, 17, 15, 30), expires_at=ny(2026, 11, 18, 15, 30)))
+    db.session.commit()
+    waiting = api.post(path, headers={"Idempotency-Key": "busy"})
+    assert problem(waiting, 409)["type"] == "/api/v1/problems/request-in-progress"
+    assert waiting.headers["Retry-After"] == "1"
+    clock.set(ny(2026, 11, 17, 15, 31, 1))  # that request died: its claim is abandoned
+    assert api.post(path, headers={"Idempotency-Key": "busy"}).status_code == 200
+
+
+def test_only_a_refusal_to_wait_carries_retry_after(api, maria):
+    answer = api.get("/api/v1/findings")
+    assert "Retry-After" not in answer.headers and int(answer.headers["X-RateLimit-Remaining"]) >= 0

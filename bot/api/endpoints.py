@@ -253,7 +253,7 @@ def episode_fhir(episode_id: int) -> Response:
     now = clock.now()
     document = fhir.bundle(records.load(session), base_url=current_app.config["PUBLIC_BASE_URL"], now=now)
     _audit_read(session, "fhir", now)
-    return Response(document, mimetype=fhir.MEDIA_TYPE, content_type=f"{fhir.MEDIA_TYPE}; fhirVersion=4.0")
+    return Response(document, content_type=fhir.CONTENT_TYPE)
 
 
 @bp.route("/episodes/<int:episode_id>/csv", methods=["GET"])

@@ -2,7 +2,8 @@
 
 Keys are kept per clinic for API_IDEMPOTENCY_HOURS. The steps, for a POST with a key:
 
-1. Look the key up at the caller's clinic (an expired record is forgotten).
+1. Look the key up at the caller's clinic (an expired record, or a claim abandoned by a request
+   that died, is forgotten).
 2. Found, with another method, path or body: 409 `idempotency-key-reused`.
    Found, still running (no answer stored yet): 409 `request-in-progress`, Retry-After 1.
    Found, answered: replay the stored status, body and Location, with `Idempotent-Replayed: true`.
@@ -34,6 +35,9 @@ from .problems import Problem, invalid
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+# A claim still unanswered this long after it was made belongs to a request that died (gunicorn
+# kills a request after GUNICORN_TIMEOUT, 20 s): the key is free again rather than stuck for a day.
+ABANDONED = timedelta(minutes=1)
 
 
 def fingerprint() -> str:
@@ -68,7 +72,8 @@ def _claim(clinic_id: int, key: str, print_: str) -> IdempotencyRecord | Respons
     now = clock.now()
     found = db.session.scalar(sa.select(IdempotencyRecord).where(IdempotencyRecord.clinic_id == clinic_id,
                                                                  IdempotencyRecord.key == key))
-    if found is not None and found.expires_at <= now:
+    if found is not None and (found.expires_at <= now or
+                              (found.status_code is None and found.created_at <= now - ABANDONED)):
         db.session.delete(found)
         db.session.flush()
         found = None
