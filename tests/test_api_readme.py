@@ -60,7 +60,7 @@ def test_the_readme_curl_examples_run_against_a_live_server(app, clinic, databas
 @pytest.fixture
 def receiver_app():
     secret = outgoing.new_secret()
-    namespace: dict[str, object] = {}
+    namespace: dict[str, object] = {"__name__": "__main__"}  # Flask(__name__) finds a root path
     exec(compile(example("receiver").replace("whsec_...", secret), "README receiver", "exec"), namespace)
     receiver = namespace["app"]
     receiver.config["TESTING"] = True
