@@ -18,8 +18,8 @@ from flask import Flask
 
 import config
 
-from . import database
-from .extensions import csrf, db, limiter, login_manager, migrate
+from . import database, security
+from .extensions import csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,7 +41,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     login_manager.init_app(app)
     csrf.init_app(app)
-    limiter.init_app(app)
+    security.init_app(app)  # headers, proxies, request limits
 
     from . import api, cli, dashboard, doctor, gateways, health, metrics, webhooks
     from .triage import learned

@@ -7,7 +7,8 @@ lives only in a process.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
+import secrets
+from datetime import datetime, time, timedelta, timezone
 from typing import Any, Optional
 
 import sqlalchemy as sa
@@ -70,10 +71,16 @@ class Clinic(db.Model):
     emergency_backup_minutes: so.Mapped[int] = so.mapped_column(default=_TIMINGS["emergency_backup_minutes"])
     urgent_backup_minutes: so.Mapped[int] = so.mapped_column(default=_TIMINGS["urgent_backup_minutes"])
     daily_text_limit: so.Mapped[int] = so.mapped_column(default=_TIMINGS["daily_text_limit"])
+    # A dashboard session left this long without a request ends (the remember-me cookie too).
+    session_idle_minutes: so.Mapped[int] = so.mapped_column(default=8 * 60, server_default=sa.text("480"))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     providers: so.Mapped[list[Provider]] = so.relationship(back_populates="clinic")
     patients: so.Mapped[list[Patient]] = so.relationship(back_populates="clinic")
+
+    @property
+    def session_idle_limit(self) -> timedelta:
+        return timedelta(minutes=self.session_idle_minutes)
 
     def __repr__(self) -> str:
         return f"<Clinic {self.id}>"
@@ -91,19 +98,34 @@ class Provider(UserMixin, db.Model):
     role: so.Mapped[str] = so.mapped_column(sa.String(16), default="provider")  # provider | admin
     duty: so.Mapped[str] = so.mapped_column(sa.String(16), default="off")  # on_call | backup | off
     active: so.Mapped[bool] = so.mapped_column(default=True)
+    # Part of every sign-in cookie: a new value ends every session and remember-me cookie at once.
+    session_token: so.Mapped[str] = so.mapped_column(sa.String(32), default=lambda: secrets.token_hex(16))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     clinic: so.Mapped[Clinic] = so.relationship(back_populates="providers")
 
     def set_password(self, password: str) -> None:
+        """A new password signs the provider out everywhere (a thief's copy of a cookie too)."""
         self.password_hash = generate_password_hash(password)
+        self.end_sessions()
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    def end_sessions(self) -> None:
+        self.session_token = secrets.token_hex(16)
+
+    def get_id(self) -> str:
+        """Flask-Login's "alternative id": what the session and remember-me cookies carry."""
+        return f"{self.id}:{self.session_token}"
+
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.active
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
 
     def __repr__(self) -> str:
         return f"<Provider {self.id}>"
@@ -464,3 +486,32 @@ class DispatcherHeartbeat(db.Model):
 
     def __repr__(self) -> str:
         return f"<DispatcherHeartbeat {self.name}>"
+
+
+class AccessEvent(db.Model):
+    """The access log (HIPAA): who opened which patient's record, and when. Rows are only ever added.
+
+    `record` says what was opened: the patient's "course" (their page), an "export" of an episode,
+    or one "finding"; `record_id` is the finding's or the exported session's id.
+    """
+
+    __tablename__ = "access_events"
+    __table_args__ = (
+        sa.Index("ix_access_events_clinic_id_id", "clinic_id", "id"),
+        sa.Index("ix_access_events_patient_id_id", "patient_id", "id"),
+        sa.Index("ix_access_events_provider_id_id", "provider_id", "id"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    clinic_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("clinics.id"))
+    provider_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("providers.id"))
+    patient_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("patients.id"))
+    record: so.Mapped[str] = so.mapped_column(sa.String(16))  # course | export | finding
+    record_id: so.Mapped[Optional[int]] = so.mapped_column()
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    provider: so.Mapped[Provider] = so.relationship()
+    patient: so.Mapped[Patient] = so.relationship()
+
+    def __repr__(self) -> str:
+        return f"<AccessEvent {self.id} {self.record}>"

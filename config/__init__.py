@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +78,7 @@ def load(environ: Mapping[str, str] | None = None, *, instance_path: str | os.Pa
         # The integration API (bot/api): requests per API key, and how long an Idempotency-Key holds.
         "API_RATE_LIMIT": get("API_RATE_LIMIT", "300 per minute"),
         "API_IDEMPOTENCY_HOURS": int(get("API_IDEMPOTENCY_HOURS", "24")),
-        # Flask-Limiter's counters: per process in memory for development and tests; shared in Redis
-        # in production (several gunicorn workers). If Redis is down, each process counts alone.
-        "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URI",
-                                     "redis://127.0.0.1:6379/0" if production else "memory://"),
+        # Flask-Limiter (RATELIMIT_STORAGE_URI below): if Redis is down, each process counts alone.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,  # X-RateLimit-Limit, -Remaining, -Reset on every API answer
         # Flask-Limiter would put its own Retry-After on every answer; only a 429 (or a 409 "in
@@ -89,11 +87,47 @@ def load(environ: Mapping[str, str] | None = None, *, instance_path: str | os.Pa
         "WEBHOOK_TIMEOUT_SECONDS": float(get("WEBHOOK_TIMEOUT_SECONDS", "5")),
         "TRIAGE_SECOND_READER": get("TRIAGE_SECOND_READER", "on").lower(),
         "MAX_CONTENT_LENGTH": 256 * 1024,  # Twilio's posts are a few kB; refuse (413) anything near this
+        **_sign_in_settings(get, production),
+    }
+
+
+def _sign_in_settings(get: Any, production: bool) -> dict[str, Any]:
+    """Dashboard sessions, cookies and sign-in limits (bot/security.py, bot/dashboard/sessions.py).
+
+    Cookies are HttpOnly and SameSite=Lax everywhere, and in production Secure with the `__Host-`
+    prefix (the browser then refuses them over http or scoped to another host). How long a session
+    may sit idle is each clinic's setting (`clinics.session_idle_minutes`, 8 hours by default);
+    the lifetimes here are only outer bounds.
+    """
+    prefix = "__Host-" if production else ""
+    return {
+        "SESSION_COOKIE_NAME": f"{prefix}aftercare_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
+        # Flask refuses a session cookie signed longer ago than this, whatever the clinic allows.
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=24),
+        "REMEMBER_COOKIE_NAME": f"{prefix}aftercare_remember",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_DURATION": timedelta(hours=8),  # replaced by the clinic's idle limit at sign-in
+        "DEVICE_COOKIE_NAME": f"{prefix}aftercare_device",
+        # Where sign-in attempts are counted per network address (flask-limiter): memory:// keeps
+        # counts per process; with several gunicorn workers use redis://host:6379/0.
+        "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STRATEGY": "sliding-window-counter",
+        "RATELIMIT_KEY_PREFIX": "aftercare",
+        # Reverse proxies in front of the app (each adds X-Forwarded-For/-Proto): 0 = the client
+        # connects directly. Per-network limits and HSTS need the client's real address and scheme.
+        "TRUSTED_PROXY_COUNT": _whole_number(get("TRUSTED_PROXY_COUNT", "0"), "TRUSTED_PROXY_COUNT"),
     }
+
+
+def _whole_number(text: str, name: str) -> int:
+    if not text.isdigit():
+        raise ConfigError(f"{name} must be a whole number (0 or more), not {text!r}")
+    return int(text)
 
 
 def check(config: Mapping[str, Any]) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import flask_migrate
 import pytest
 import sqlalchemy as sa
+from flask import g
 
 import config
 from bot import create_app
@@ -72,9 +73,18 @@ def empty_tables() -> None:
     db.session.commit()
 
 
+def start_with_a_fresh_g() -> None:
+    """The test holds an app context open and every request reuses it, and so its `g`, where
+    Flask-Login keeps the signed-in user: empty it, so that each request signs in from its own
+    cookies, as in production, where every request has a fresh context."""
+    for name in list(g):
+        g.pop(name)
+
+
 @pytest.fixture
 def app(database_url: str, tmp_path: Path):
     app = create_app(app_config(database_url, tmp_path))
+    app.before_request(start_with_a_fresh_g)
     with app.app_context():
         yield app
         db.session.remove()

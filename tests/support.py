@@ -78,3 +78,12 @@ def lakeside() -> Any:
 def sent_to(gateway: Any, number: str) -> list[str]:
     """Bodies the console gateway sent to one number, oldest first."""
     return [r["body"] for r in gateway.records() if r["to"] == number]
+
+
+def sign_in(client: Any, email: str = "dana@harbor.example", password: str = "correct horse battery",
+            *, next_path: str | None = None, remember: bool = False, ip: str | None = None) -> Any:
+    """A provider signs in on the dashboard (from `ip` when given), as the login form posts."""
+    data = {"email": email, "password": password, **({"remember": "y"} if remember else {})}
+    query = {"next": next_path} if next_path is not None else None
+    environ = {"REMOTE_ADDR": ip} if ip else {}
+    return client.post("/login", query_string=query, data=data, environ_base=environ)

@@ -58,10 +58,11 @@ def test_five_wrong_passwords_lock_the_account_for_15_minutes(client, clinic, cl
     clock.set(ny(2026, 11, 17, 9, 0))
     for _ in range(5):
         assert sign_in(client, password="guess").status_code == 400
-    response = sign_in(client)  # even the right password now
+    response = sign_in(client)  # even the right password now, on a device that has not signed in before
     assert response.status_code == 429
     assert ('<p class="error" id="password-error">Too many wrong passwords for this account. Try again in 15 '
-            'minutes, or ask the clinic\'s admin.</p>') in response.get_data(as_text=True).replace("&#39;", "'")
+            'minutes, from a device you have signed in on before, or ask the clinic\'s admin.</p>'
+            ) in response.get_data(as_text=True).replace("&#39;", "'")
     assert sign_in(client, email="ben@harbor.example").status_code == 302  # other accounts are not locked
     clock.set(ny(2026, 11, 17, 9, 16))
     assert sign_in(client).status_code == 302

@@ -2,36 +2,58 @@
 
 Every page needs a login and shows the signed-in provider's clinic only: each query is scoped
 by `current_user.clinic_id`, and a row from another clinic is a 404, never a leak. Times are
-shown in the clinic's time zone (a patient's own page, in the patient's).
+shown in the clinic's time zone (a patient's own page, in the patient's). Every opening of a
+patient's record is written to the access log (`record_access`); admins read it at /access-log.
+Signing in and out is in `auth`, how long a session lasts in `sessions`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import functools
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
+from werkzeug.wrappers import Response
 
-from .. import clock, episodes, escalation, phones
-from ..extensions import db, login_manager
-from ..models import (Assessment, AuditEvent, Clinic, Escalation, Message, Patient, Provider, TreatmentSession,
-                      audit)
+from .. import clock, episodes, escalation
+from ..extensions import db
+from ..models import AccessEvent, Assessment, Clinic, Escalation, Message, Patient, TreatmentSession
 from ..protocol import PROTOCOL
-from .forms import ConfirmForm, LoginForm
+from . import sessions
+from .forms import ConfirmForm
 
 bp = Blueprint("dashboard", __name__)
 
-login_manager.login_view = "dashboard.login"
-login_manager.login_message = "Please sign in to see this page."
+
+@bp.after_request
+def keep_no_copy(response: Response) -> Response:
+    """Dashboard pages show patient data: no browser or proxy cache may keep them."""
+    response.headers["Cache-Control"] = "no-store"
+    return sessions.keep_alive(response)
 
 
-@login_manager.user_loader
-def load_provider(provider_id: str) -> Provider | None:
-    return db.session.get(Provider, int(provider_id)) if provider_id.isdigit() else None
+def admin_required(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
+    """A page for the clinic's admins: a provider gets 403 (use below @login_required)."""
+    @functools.wraps(view)
+    def admins_only(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+    return admins_only
+
+
+def record_access(patient: Patient, record: str, record_id: int | None = None) -> None:
+    """Write to the access log that the signed-in provider opened `record` of `patient`
+    ("course", "export" or "finding"); committed with the request's other changes."""
+    db.session.add(AccessEvent(clinic_id=patient.clinic_id, provider_id=current_user.id, patient_id=patient.id,
+                               record=record, record_id=record_id, created_at=clock.now()))
 
 
 @bp.app_template_filter("local")
@@ -60,61 +82,6 @@ def form_expired(error: CSRFError) -> ResponseReturnValue:
     flash("This page expired. Please try again.")
     target = "dashboard.index" if current_user.is_authenticated else "dashboard.login"
     return redirect(url_for(target), code=303)
-
-
-# Password guessing: after this many wrong passwords for one email address within the window,
-# that address cannot sign in until the window has passed (a correct password starts it afresh).
-SIGN_IN_ATTEMPTS = 5
-SIGN_IN_WINDOW = timedelta(minutes=15)
-
-
-def _sign_in_key(email: str) -> str:
-    """Who the attempts were for, as a keyed hash: the audit log keeps no address anyone mistyped."""
-    return "sign-in:" + phones.pseudonym(email, current_app.config["SECRET_KEY"])
-
-
-def _locked_out(key: str, now: datetime) -> bool:
-    since = max(now - SIGN_IN_WINDOW, db.session.scalar(
-        sa.select(sa.func.max(AuditEvent.created_at))
-        .where(AuditEvent.action == "provider.signed_in", AuditEvent.subject == key)) or now - SIGN_IN_WINDOW)
-    failures = db.session.scalar(
-        sa.select(sa.func.count()).select_from(AuditEvent)
-        .where(AuditEvent.action == "provider.sign_in_failed", AuditEvent.subject == key,
-               AuditEvent.created_at > since))
-    return failures >= SIGN_IN_ATTEMPTS
-
-
-@bp.route("/login", methods=["GET", "POST"])
-def login() -> ResponseReturnValue:
-    if current_user.is_authenticated:
-        return redirect(url_for("dashboard.index"))
-    form = LoginForm()
-    if form.validate_on_submit():
-        now, email = clock.now(), form.email.data.strip().lower()
-        key = _sign_in_key(email)
-        if _locked_out(key, now):
-            form.password.errors.append(f"Too many wrong passwords for this account. Try again in "
-                                        f"{SIGN_IN_WINDOW.seconds // 60} minutes, or ask the clinic's admin.")
-            return render_template("dashboard/login.html", form=form), 429
-        provider = db.session.scalar(sa.select(Provider).where(Provider.email == email))
-        if provider is not None and provider.active and provider.check_password(form.password.data):
-            login_user(provider, remember=form.remember.data)
-            audit("provider.signed_in", actor=f"provider:{provider.id}", clinic_id=provider.clinic_id, subject=key,
-                  at=now)
-            db.session.commit()
-            target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("dashboard.index"))
-        audit("provider.sign_in_failed", clinic_id=provider.clinic_id if provider else None, subject=key, at=now)
-        db.session.commit()
-        form.password.errors.append("That email and password do not match an active account.")
-    return render_template("dashboard/login.html", form=form), 200 if request.method == "GET" or form.errors == {} else 400
-
-
-@bp.post("/logout")
-@login_required
-def logout() -> ResponseReturnValue:
-    logout_user()
-    return redirect(url_for("dashboard.login"))
 
 
 @bp.get("/")
@@ -166,6 +133,8 @@ def patient(patient_id: int) -> ResponseReturnValue:
                                   .order_by(Escalation.created_at.desc())).all()
     assessments = {a.message_id: a for a in db.session.scalars(
         sa.select(Assessment).where(Assessment.patient_id == row.id))}
+    record_access(row, "course")
+    db.session.commit()
     return render_template("dashboard/patient.html", clinic=_clinic(), patient=row, texts=texts,
                            findings=findings, assessments=assessments, form=ConfirmForm())
 
@@ -179,3 +148,6 @@ def close_session(session_id: int) -> ResponseReturnValue:
         db.session.commit()
         flash("Episode closed; its remaining texts are cancelled.")
     return redirect(url_for("dashboard.patient", patient_id=session.patient_id))
+
+
+from . import access_log, auth  # noqa: E402,F401  (their views register on `bp`)
