@@ -21,11 +21,15 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## run: install, migrate, create demo data on an empty database, serve on http://127.0.0.1:5000
+## run: install, migrate, create demo data on an empty database, serve on http://$(HOST):$(PORT) (PORT=8080 make run)
+PORT ?= 5000
+HOST ?= 127.0.0.1
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
-	$(BIN)/flask serve
+	@echo "Dashboard:      http://$(HOST):$(PORT)/"
+	@echo "Practice phone: http://$(HOST):$(PORT)/practice/  (with the console SMS backend, the default)"
+	$(BIN)/flask serve --host $(HOST) --port $(PORT)
 
 ## test: install, then the test suite (TEST_DATABASE_URL=postgresql+psycopg://... to run it on PostgreSQL)
 test: install-dev

@@ -43,7 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     security.init_app(app)  # headers, proxies, request limits
 
-    from . import api, cli, dashboard, doctor, gateways, health, metrics, webhooks
+    from . import api, cli, dashboard, doctor, gateways, health, metrics, practice, webhooks
     from .triage import learned
     from .triage.cli import bp as triage_cli
 
@@ -55,6 +55,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     csrf.exempt(webhooks.bp)  # Twilio cannot send a CSRF token; its signature is checked instead
     app.register_blueprint(dashboard.bp)
+    practice.register(app)  # /practice, only with the console SMS backend
     app.register_blueprint(cli.bp)
     app.register_blueprint(triage_cli)
     api.init_app(app)

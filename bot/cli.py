@@ -179,7 +179,10 @@ def serve_command(host: str, port: int) -> None:
     """Serve the app for development, with the in-process dispatcher unless SCHEDULER=off."""
     from werkzeug.serving import run_simple
 
+    from .triage import learned
+
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    learned.reader()  # load the second reader before the first reply, as wsgi.py does, not during it
     if app.config["SCHEDULER"] == "in-process":
         dispatch.start_in_process(app)
     click.echo(f"Aftercare on http://{host}:{port} (SMS backend: {app.config['SMS_BACKEND']}, "

@@ -145,6 +145,11 @@ class Patient(db.Model):
     precautions: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
     # Set when Twilio says the number cannot take texts for good (gateways.NUMBER_PROBLEMS).
     phone_problem_code: so.Mapped[Optional[int]] = so.mapped_column()
+    # A practice patient (bot/practice, console backend only): fictional, on a fictional 555-01xx
+    # number, and moved through time by the practice clock. Counts and exports leave them out.
+    practice: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    # How far the practice clock has moved this practice patient's history into the past.
+    practice_clock_seconds: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     clinic: so.Mapped[Clinic] = so.relationship(back_populates="patients")

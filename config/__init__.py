@@ -52,15 +52,18 @@ def load(environ: Mapping[str, str] | None = None, *, instance_path: str | os.Pa
 
     app_env = get("AFTERCARE_ENV", "development").lower()
     production = app_env == "production"
+    sms_backend = get("SMS_BACKEND", "console").lower()
     return {
         "AFTERCARE_ENV": app_env,
         "SECRET_KEY": get("SECRET_KEY") or (None if production else secrets.token_hex(32)),
         "SQLALCHEMY_DATABASE_URI": _normalise_database_url(
             get("DATABASE_URL") or f"sqlite:///{instance / 'aftercare.db'}"
         ),
-        "SMS_BACKEND": get("SMS_BACKEND", "console").lower(),
+        "SMS_BACKEND": sms_backend,
         "TWILIO_ACCOUNT_SID": get("TWILIO_ACCOUNT_SID"),
-        "TWILIO_AUTH_TOKEN": get("TWILIO_AUTH_TOKEN"),
+        # The console backend has no carrier to sign webhooks: a token made at each start, known to
+        # this process only, lets the practice phone (bot/practice) sign its texts as Twilio does.
+        "TWILIO_AUTH_TOKEN": get("TWILIO_AUTH_TOKEN") or (secrets.token_hex(32) if sms_backend == "console" else ""),
         "TWILIO_FROM_NUMBER": get("TWILIO_FROM_NUMBER"),
         "TWILIO_MESSAGING_SERVICE_SID": get("TWILIO_MESSAGING_SERVICE_SID"),
         "TWILIO_HTTP_TIMEOUT": _seconds(get("TWILIO_HTTP_TIMEOUT", "10"), "TWILIO_HTTP_TIMEOUT"),

@@ -237,10 +237,10 @@ def test_a_finding_is_heard_opened_escalated_to_backup_acknowledged_and_resolved
     assert heard[-1][1]["data"]["finding"]["status"] == "resolved"
 
 
-def test_a_number_that_cannot_take_texts_is_heard(app, clinic, client, clock, receiver, now):
+def test_a_number_that_cannot_take_texts_is_heard(app, clinic, client, clock, receiver):
     subscribe(clinic, receiver().url, events=("patient.number_cannot_take_texts",))
-    e = enroll(clinic, ended=now - timedelta(minutes=5), now=now - timedelta(minutes=5))
-    run_once(now=now)
+    e = enroll(clinic, ended=datetime(2026, 11, 17, 10, 0, tzinfo=NY))  # a welcome sent in the morning
+    run_once(now=datetime(2026, 11, 17, 10, 0, 30, tzinfo=NY))
     message = db.session.scalars(sa.select(Message).where(Message.purpose == "checkin")).one()
     params = {"MessageSid": message.twilio_sid, "MessageStatus": "undelivered", "ErrorCode": "21614",
               "AccountSid": "AC" + "0" * 32}

@@ -1,7 +1,7 @@
 """api keys, idempotency, outgoing webhooks, resolved findings
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-05 00:32:10.356671
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006'
-down_revision = '0005'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
