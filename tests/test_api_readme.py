@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
+import time
+import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
-from test_end_to_end import environment, reply, server  # noqa: F401 (the live server fixture)
+from test_end_to_end import environment, free_port, reply
 
 from bot import ROOT, outgoing
 from bot.extensions import db
@@ -29,6 +32,30 @@ def example(name: str) -> str:
     return match.group(1)
 
 
+@pytest.fixture
+def server(database_url, tmp_path):
+    """`flask serve` on a free port, as `make run` serves (triage's second reader off: it loads slowly)."""
+    env = environment(database_url, tmp_path) | {"TRIAGE_SECOND_READER": "off"}
+    port = free_port()
+    with open(tmp_path / "server.log", "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "flask", "serve", "--port", str(port)], env=env, cwd=ROOT,
+                                   stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(600):
+                try:
+                    urllib.request.urlopen(base + "/readyz", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                pytest.fail("server did not start: " + (tmp_path / "server.log").read_text())
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
 def run_shell(script: str, env: dict[str, str], cwd) -> str:
     done = subprocess.run(["bash", "-c", "set -euo pipefail\n" + script], env=env, cwd=cwd, capture_output=True,
                           text=True, timeout=120)
@@ -36,8 +63,8 @@ def run_shell(script: str, env: dict[str, str], cwd) -> str:
     return done.stdout
 
 
-def test_the_readme_curl_examples_run_against_a_live_server(app, clinic, database_url, tmp_path, server):  # noqa: F811
-    env = environment(database_url, tmp_path) | {"PYTHONPATH": str(ROOT)}  # run from tmp_path, not the checkout
+def test_the_readme_curl_examples_run_against_a_live_server(app, clinic, database_url, tmp_path, server):
+    env = environment(database_url, tmp_path) | {"PYTHONPATH": str(ROOT), "TRIAGE_SECOND_READER": "off"}  # run from tmp_path, not the checkout
     live = lambda script: script.replace("http://127.0.0.1:5000", server).replace(".venv/bin/flask",  # noqa: E731
                                                                                    str(ROOT / ".venv/bin/flask"))
     enrolment = json.loads(run_shell(live(example("enrol")), env, tmp_path))

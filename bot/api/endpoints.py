@@ -149,21 +149,28 @@ def enrol(data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
         ended_at = validation.session_end(data["ended_at"], zone=zone, now=now)
     except validation.ValidationError as exc:
         raise invalid(exc.field, exc.message) from None
+    found = db.session.scalar(sa.select(Patient).where(Patient.clinic_id == clinic.id,
+                                                       Patient.phone == data["phone"]))
+    if found is not None and found is not on_file:
+        raise Problem(409, "patient-on-file", "Patient on file",
+                      f"This number is on file for patient {found.id}. Send patient_id: {found.id} to "
+                      f"record a new session for them (their name and precautions are kept).",
+                      existing_patient={"id": found.id, "short_name": found.short_name})
+    if found is None and on_file is not None:
+        raise invalid("phone", f"patient {on_file.id} has another number, so this cannot be a new session for them")
     name, precautions = _kept(on_file, data)
+    language = data.get("language")
+    if on_file is not None:  # what the request does not change on purpose stays as it is on file
+        name = name or on_file.name
+        precautions = on_file.precautions if precautions is None else precautions
+        language = language or on_file.language
     try:
         enrolment = episodes.enroll(
             clinic=clinic, phone=data["phone"], name=name, ended_at=ended_at, regions=data["regions"],
-            precautions=precautions, language=data.get("language"), timezone_name=data.get("timezone"),
-            provider=_provider(data.get("provider_id")), new_session_for=patient_id, now=now, actor=_actor())
-    except episodes.PatientOnFile as exc:
-        raise Problem(409, "patient-on-file", "Patient on file",
-                      f"This number is on file for patient {exc.patient.id}. Send patient_id: {exc.patient.id} to "
-                      f"record a new session for them (their name and precautions are kept).",
-                      existing_patient={"id": exc.patient.id, "short_name": exc.patient.short_name}) from None
+            precautions=precautions, language=language or "en", timezone_name=data.get("timezone"),
+            provider=_provider(data.get("provider_id")), now=now, actor=_actor())
     except validation.ValidationError as exc:
         raise invalid(exc.field, exc.message) from None
-    except ValueError as exc:
-        raise invalid("phone" if patient_id else "name", str(exc)) from None
     body = dict(patient=patient_out(enrolment.patient), episode=episode_out(enrolment.session),
                 patient_created=on_file is None)
     return body, 201, {"Location": _url("get_episode", episode_id=enrolment.session.id)}

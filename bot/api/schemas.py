@@ -102,13 +102,14 @@ class EnrolmentIn(Strict):
     phone = Phone(required=True)
     ended_at = SessionTime(required=True)
     regions = _regions(required=True)
-    name = _name(metadata={"description": "Required for a new patient. For a patient on file (`patient_id`), "
+    name = _name(allow_none=True, metadata={"description": "Required for a new patient. For a patient on file (`patient_id`), "
                                           "leave it out to keep the name on file, or send it with "
                                           "`replace_name: true` to change it."})
-    precautions = _precautions(metadata={"description": "For a new patient (default none). For a patient on "
+    precautions = _precautions(allow_none=True, metadata={"description": "For a new patient (default none). For a patient on "
                                                         "file, only with `replace_precautions: true`."})
-    language = _language(metadata={"description": "Language of the texts; a new patient's default is en."})
-    timezone = _zone(metadata={"description": "The patient's zone, when not the clinic's."})
+    language = _language(allow_none=True, metadata={"description": "Language of the texts; a new patient's "
+                                                                   "default is en."})
+    timezone = _zone(allow_none=True, metadata={"description": "The patient's zone, when not the clinic's."})
     provider_id = _id(metadata={"description": "The treating provider (alerts and digests)."})
     patient_id = _id(metadata={
         "description": "The number is on file for this patient: record a new session for them. Without it, "
