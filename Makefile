@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := bot:create_app
 
-.PHONY: run test install install-dev migrate bench clean
+.PHONY: run test install install-dev migrate bench mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,5 +43,11 @@ bench: install-dev
 	$(BIN)/python bench/triage_bench.py
 	$(BIN)/python bench/dispatch_bench.py
 
+## mutation: mutmut over the clinical core, then the score per module (tests/MUTATION.md; not part of `make test`)
+mutation: install-dev
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/python bench/mutation_score.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis mutants

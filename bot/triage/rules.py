@@ -1,8 +1,10 @@
 """The triage rules of PROTOCOL.md section 5, one small function each, in the protocol's order.
 
 Every rule looks at the `Facts` (what the reply says, read by `reading.py`, plus the context) and
-returns the words that made it fire, or None. `apply` runs them all; the reply's level is the
-highest that fired. R10 and "a second `monitor` in a row becomes `routine`" depend on earlier
+returns the words that made it fire, or None. Each registers itself just after its body
+(`rule("E1", ...)(breathing_or_chest_symptom)`) rather than with a decorator: mutmut leaves
+decorated functions alone, and `make mutation` must reach every rule (tests/MUTATION.md).
+`apply` runs them all; the reply's level is the highest that fired. R10 and "a second `monitor` in a row becomes `routine`" depend on earlier
 replies and belong to the conversation layer, not here.
 
 `S` is the soreness (the stated score, or the stand-in of an intensity word, or the previous score
@@ -146,7 +148,6 @@ def all_of(*parts: str | None) -> str | None:
 
 # -- Emergency ------------------------------------------------------------------------------------
 
-@rule("E1", "emergency", needs=("red_flag", "topic", "cough"))
 def breathing_or_chest_symptom(f: Facts) -> str | None:
     """Any breathing or chest symptom, current or in doubt, in any region, at any time; a new
     cough with chest or upper-back pain. A bare breathing or chest word that the patient does not
@@ -164,9 +165,9 @@ def breathing_or_chest_symptom(f: Facts) -> str | None:
     if bare:
         return f"{quote(bare)} (not said to be fine)"
     return None
+rule("E1", "emergency", needs=("red_flag", "topic", "cough"))(breathing_or_chest_symptom)
 
 
-@rule("E2", "emergency", needs=('fainted',))
 def fainted_with_danger_signs(f: Facts) -> str | None:
     """Fainted after leaving the clinic and chest or breathing symptoms, still dizzy now, hurt in
     the fall, or `anticoagulant`."""
@@ -179,9 +180,9 @@ def fainted_with_danger_signs(f: Facts) -> str | None:
         quote(f.has("fall_injury", statuses=_REPORTED)),   # hurt in the fall, healed or not
         "anticoagulant" if "anticoagulant" in f.precautions else None,
     ))
+rule("E2", "emergency", needs=('fainted',))(fainted_with_danger_signs)
 
 
-@rule("E3", "emergency", needs=('numbness', 'weakness', 'face_droop', 'slurred_speech', 'confusion'))
 def stroke_like_signs(f: Facts) -> str | None:
     """New weakness or numbness in both arms or both legs, or an arm and a leg on one side; face
     drooping, slurred speech or confusion."""
@@ -190,9 +191,9 @@ def stroke_like_signs(f: Facts) -> str | None:
         quote(f.modified("weakness", "bilateral", statuses=HAPPENED)),
         quote(f.has("face_droop", "slurred_speech", "confusion", statuses=HAPPENED)),
     )
+rule("E3", "emergency", needs=('numbness', 'weakness', 'face_droop', 'slurred_speech', 'confusion'))(stroke_like_signs)
 
 
-@rule("E4", "emergency", needs=('fever', 'chills'))
 def fever_with_sepsis_signs(f: Facts) -> str | None:
     """Fever or chills with a racing heart, fast breathing, confusion, fainting, vomiting or rapidly
     spreading redness; or fever with any infection sign in `diabetes` or `immunosuppressed`."""
@@ -208,9 +209,9 @@ def fever_with_sepsis_signs(f: Facts) -> str | None:
         signs = first(quote(f.has(*LOCAL_SIGNS)), ", ".join(sorted(f.precautions & INFECTION_RISK)))
         signs = signs if f.has(*LOCAL_SIGNS) else None
     return all_of(quote(fever), signs)
+rule("E4", "emergency", needs=('fever', 'chills'))(fever_with_sepsis_signs)
 
 
-@rule("E5", "emergency", needs=('swelling',))
 def swelling_with_compromise(f: Facts) -> str | None:
     """Swelling at a needled area that keeps growing or is tight or hard, together with severe pain,
     numbness or a pale or cold limb."""
@@ -219,9 +220,9 @@ def swelling_with_compromise(f: Facts) -> str | None:
         return None
     severe = f"soreness {f.soreness} ({f.soreness_words})" if (f.soreness or 0) >= 9 else None
     return all_of(quote(swelling), first(severe, quote(f.has("numbness", "pale_cold_limb"))))
+rule("E5", "emergency", needs=('swelling',))(swelling_with_compromise)
 
 
-@rule("E6", "emergency", needs=('bleeding', 'discharge'))
 def bleeding_that_will_not_stop(f: Facts) -> str | None:
     """Bleeding that will not stop after 10 minutes of firm pressure (design): said so ("won't
     stop", "keeps bleeding"), or still bleeding or oozing after the patient pressed on it for
@@ -236,9 +237,9 @@ def bleeding_that_will_not_stop(f: Facts) -> str | None:
              if "stopped" not in m.modifiers]
     when = f"{pressed:g} minutes of pressure" if pressed >= 0 else "pressure"
     return all_of(quote(still), when)
+rule("E6", "emergency", needs=('bleeding', 'discharge'))(bleeding_that_will_not_stop)
 
 
-@rule("E7", "emergency", needs=('worst_headache', 'headache', 'stiff_neck'))
 def thunderclap_headache_or_meningism(f: Facts) -> str | None:
     """Sudden worst-ever headache; stiff neck with vomiting (design). A headache said to be sudden,
     or the worst ever, is taken as this one (safety first)."""
@@ -248,11 +249,11 @@ def thunderclap_headache_or_meningism(f: Facts) -> str | None:
         quote(sudden_severe),
         all_of(quote(f.has("stiff_neck")), quote(f.has("vomiting", statuses=HAPPENED))),
     )
+rule("E7", "emergency", needs=('worst_headache', 'headache', 'stiff_neck'))(thunderclap_headache_or_meningism)
 
 
 # -- Urgent ---------------------------------------------------------------------------------------
 
-@rule("U1", "urgent", needs=('redness', 'red_streak', 'warmth', 'discharge', 'swelling', 'fever', 'chills', 'lump'))
 def infection_signs(f: Facts) -> str | None:
     """Redness spreading, warmth, increasing swelling, pus, a red streak; or fever or chills (E4
     takes those with its features). With `diabetes` or `immunosuppressed`, any one local sign
@@ -270,23 +271,23 @@ def infection_signs(f: Facts) -> str | None:
         local = quote(f.has("redness", "warmth", "swelling", "lump"))
         return all_of(local, ", ".join(sorted(f.precautions & INFECTION_RISK)))
     return None
+rule("U1", "urgent", needs=('redness', 'red_streak', 'warmth', 'discharge', 'swelling', 'fever', 'chills', 'lump'))(infection_signs)
 
 
-@rule("U2", "urgent", needs=('weakness',))
 def weakness_of_treated_limb(f: Facts) -> str | None:
     """Weakness of the treated limb: wrist or foot drop, weak grip, can't lift the arm."""
     return quote(_one_sided(f.has("weakness")))
+rule("U2", "urgent", needs=('weakness',))(weakness_of_treated_limb)
 
 
-@rule("U3", "urgent", needs=('S',), soreness_from=int(T["urgent_soreness"]))
 def severe_soreness(f: Facts) -> str | None:
     """S >= 8 at any time."""
     if f.soreness is not None and f.soreness >= T["urgent_soreness"]:
         return f"soreness {f.soreness} ({f.soreness_words})"
     return None
+rule("U3", "urgent", needs=('S',), soreness_from=int(T["urgent_soreness"]))(severe_soreness)
 
 
-@rule("U4", "urgent", needs=('bruise', 'bleeding'))
 def anticoagulant_with_large_bruise_or_rebleed(f: Facts) -> str | None:
     """`anticoagulant` with a bruise larger than the palm, a bruise getting bigger, or bleeding
     that restarted."""
@@ -296,9 +297,9 @@ def anticoagulant_with_large_bruise_or_rebleed(f: Facts) -> str | None:
         quote(f.modified("bruise", "large", "growing", "fast_growing")),
         quote(f.modified("bleeding", "restarted")),
     ), "anticoagulant")
+rule("U4", "urgent", needs=('bruise', 'bleeding'))(anticoagulant_with_large_bruise_or_rebleed)
 
 
-@rule("U5", "urgent", needs=('fainted', 'dizzy'))
 def fainted_and_recovered_or_still_dizzy(f: Facts) -> str | None:
     """Fainted after leaving the clinic and fully recovered (no E2 features); or dizziness still
     present more than 2 hours after the session."""
@@ -309,18 +310,18 @@ def fainted_and_recovered_or_still_dizzy(f: Facts) -> str | None:
     after_leaving = _fainted_after_leaving(f)
     fainted = quote(after_leaving) if after_leaving and not fainted_with_danger_signs(f) else None
     return first(fainted, quote(still_dizzy))
+rule("U5", "urgent", needs=('fainted', 'dizzy'))(fainted_and_recovered_or_still_dizzy)
 
 
-@rule("U6", "urgent", needs=('shoulder_blade_pain',))
 def sharp_pain_at_shoulder_blade_or_chest_wall(f: Facts) -> str | None:
     """Lung-risk region with new or increasing sharp pain at the shoulder blade or chest wall and
     no breathing symptom (the patient is also told: if breathing becomes hard or painful, call 911)."""
     if not f.lung_risk or f.breathing_symptom or f.improving:
         return None
     return quote(f.modified("shoulder_blade_pain", "sharp"))
+rule("U6", "urgent", needs=('shoulder_blade_pain',))(sharp_pain_at_shoulder_blade_or_chest_wall)
 
 
-@rule("U7", "urgent", needs=("red_flag", "topic", "cough"))
 def resolved_breathing_or_chest_symptom(f: Facts) -> str | None:
     """A breathing or chest symptom that has fully resolved; E1's cough with chest or upper-back
     pain too, when both have passed."""
@@ -329,6 +330,7 @@ def resolved_breathing_or_chest_symptom(f: Facts) -> str | None:
         return resolved
     cough = f.has("cough", statuses=_RESOLVED)
     return all_of(quote(cough), quote(f.has("shoulder_blade_pain", statuses=_RESOLVED))) if cough else None
+rule("U7", "urgent", needs=("red_flag", "topic", "cough"))(resolved_breathing_or_chest_symptom)
 
 
 _RESOLVED = frozenset({RESOLVED})
@@ -336,7 +338,6 @@ _RESOLVED = frozenset({RESOLVED})
 
 # -- Routine --------------------------------------------------------------------------------------
 
-@rule("R1", "routine", needs=('S',), windows=("day2",), soreness_from=4)
 def day2_soreness_not_improving(f: Facts) -> str | None:
     """Day 2: S >= 4 and not improving (no improving trend, and P unknown or S >= P)."""
     if f.window != "day2" or f.soreness is None or f.soreness < 4 or f.improving:
@@ -344,59 +345,59 @@ def day2_soreness_not_improving(f: Facts) -> str | None:
     if f.reference is not None and f.soreness < f.reference:
         return None
     return f"soreness {f.soreness} ({f.soreness_words}) on day 2, not improving"
+rule("R1", "routine", needs=('S',), windows=("day2",), soreness_from=4)(day2_soreness_not_improving)
 
 
-@rule("R2", "routine", needs=('worsening',), windows=("day2", "day3", "late"))
 def soreness_worsening_from_day2(f: Facts) -> str | None:
     """From day 2 on: S >= P + 2, or the patient says the soreness is getting worse."""
     if f.hours < 36 or not f.worsening:
         return None
     return f"soreness worse ({f.worsening_words})"
+rule("R2", "routine", needs=('worsening',), windows=("day2", "day3", "late"))(soreness_worsening_from_day2)
 
 
-@rule("R3", "routine", needs=('S',), windows=("day3", "late"), soreness_from=2)
 def soreness_lasting(f: Facts) -> str | None:
     """Day 3: S >= 3. Late: S >= 2."""
     limit = {"day3": 3, "late": 2}.get(f.window)
     if limit is not None and f.soreness is not None and f.soreness >= limit:
         return f"soreness {f.soreness} ({f.soreness_words}) on {f.window}"
     return None
+rule("R3", "routine", needs=('S',), windows=("day3", "late"), soreness_from=2)(soreness_lasting)
 
 
-@rule("R4", "routine", needs=('flare',))
 def flare_after_48h(f: Facts) -> str | None:
     """After 48 h: the usual symptoms still worse than before the session."""
     if f.hours <= T["lingering_hours"]:
         return None
     return quote(f.has("flare"))
+rule("R4", "routine", needs=('flare',))(flare_after_48h)
 
 
-@rule("R5", "routine", needs=('bruise',))
 def large_or_growing_or_lasting_bruise(f: Facts) -> str | None:
     """A large bruise ("bigger than my palm", "huge") or one getting bigger, not `anticoagulant`
     (U4 takes those); any bruise still there after 14 days."""
     lasting = f.has("bruise") if f.hours >= T["late_bruise_hours"] else ()
     large = () if "anticoagulant" in f.precautions else f.modified("bruise", "large", "growing", "fast_growing")
     return first(quote(large), quote(lasting))
+rule("R5", "routine", needs=('bruise',))(large_or_growing_or_lasting_bruise)
 
 
-@rule("R6", "routine", needs=('numbness', 'tingling'))
 def numbness_lasting(f: Facts) -> str | None:
     """Numbness or tingling lasting more than 24 hours, without weakness."""
     if f.hours <= T["numbness_hours"] or _one_sided(f.has("weakness")):
         return None
     return quote(_one_sided(f.has("numbness", "tingling")))
+rule("R6", "routine", needs=('numbness', 'tingling'))(numbness_lasting)
 
 
-@rule("R7", "routine", needs=('fatigue', 'nausea'))
 def tiredness_or_nausea_lasting(f: Facts) -> str | None:
     """Tiredness, drowsiness or nausea lasting more than 48 hours."""
     if f.hours <= T["lingering_hours"]:
         return None
     return quote(f.has("fatigue", "nausea"))
+rule("R7", "routine", needs=('fatigue', 'nausea'))(tiredness_or_nausea_lasting)
 
 
-@rule("R8", "routine", needs=('question', 'stop_treatment', 'pregnancy'))
 def for_a_person(f: Facts) -> str | None:
     """A question the bot cannot answer; the patient says they will stop treatment because of
     soreness; `pregnancy` mentioned for the first time."""
@@ -407,25 +408,25 @@ def for_a_person(f: Facts) -> str | None:
     question = f"asks '{r.question_words}'" if r.is_question and not answerable else None
     pregnancy = None if "pregnancy" in f.precautions else quote(f.has("pregnancy", statuses=_MENTIONED))
     return first(question, quote(f.has("stop_treatment", statuses=HAPPENED)), pregnancy)
+rule("R8", "routine", needs=('question', 'stop_treatment', 'pregnancy'))(for_a_person)
 
 
-@rule("R9", "routine", needs=('lump', 'site_sore'))
 def lump_a_week_later(f: Facts) -> str | None:
     """A lump or sore at a needle site a week or more later."""
     if f.hours < T["late_lump_hours"]:
         return None
     return quote(f.has("lump", "site_sore"))
+rule("R9", "routine", needs=('lump', 'site_sore'))(lump_a_week_later)
 
 
 # -- Monitor --------------------------------------------------------------------------------------
 
-@rule("M1", "monitor", needs=('S',), windows=("early",), soreness_from=7)
 def early_soreness_7(f: Facts) -> str | None:
     """Early: S = 7."""
     return f"soreness 7 ({f.soreness_words}) early" if f.window == "early" and f.soreness == 7 else None
+rule("M1", "monitor", needs=('S',), windows=("early",), soreness_from=7)(early_soreness_7)
 
 
-@rule("M2", "monitor", needs=('S', 'worsening'), windows=("day1",), soreness_from=6)
 def day1_soreness_high_or_worse(f: Facts) -> str | None:
     """Day 1: S = 6 or 7; or S >= P + 2, or worse in the patient's words (late onset is allowed in
     the first 24 h, so it is re-checked rather than escalated)."""
@@ -436,9 +437,9 @@ def day1_soreness_high_or_worse(f: Facts) -> str | None:
     if f.worsening:
         return f"soreness worse ({f.worsening_words}) on day 1"
     return None
+rule("M2", "monitor", needs=('S', 'worsening'), windows=("day1",), soreness_from=6)(day1_soreness_high_or_worse)
 
 
-@rule("M3", "monitor", needs=('S',), windows=("day2",), soreness_from=4)
 def day2_soreness_improving(f: Facts) -> str | None:
     """Day 2: S of 4 to 7 and improving (an improving trend, or S < P)."""
     if f.window != "day2" or f.soreness is None or not 4 <= f.soreness <= 7:
@@ -446,9 +447,9 @@ def day2_soreness_improving(f: Facts) -> str | None:
     if f.improving or (f.reference is not None and f.soreness < f.reference):
         return f"soreness {f.soreness} ({f.soreness_words}) on day 2, improving"
     return None
+rule("M3", "monitor", needs=('S',), windows=("day2",), soreness_from=4)(day2_soreness_improving)
 
 
-@rule("M4", "monitor", needs=('dizzy', 'fainted', 'nausea', 'vomiting', 'headache'))
 def passing_lightheadedness_nausea_headache(f: Facts) -> str | None:
     """Light-headedness in the clinic or on the way home that has passed, or a faint in the clinic;
     nausea; a headache that is not sudden and severe."""
@@ -467,9 +468,9 @@ def passing_lightheadedness_nausea_headache(f: Facts) -> str | None:
     return first(
         quote(passed_dizzy), quote(faint_in_clinic), quote(f.has("nausea", "vomiting")), quote(headache),
     )
+rule("M4", "monitor", needs=('dizzy', 'fainted', 'nausea', 'vomiting', 'headache'))(passing_lightheadedness_nausea_headache)
 
 
-@rule("M5", "monitor", needs=('redness', 'swelling', 'lump'))
 def small_local_redness_or_swelling(f: Facts) -> str | None:
     """A small pink spot or slight swelling at a needle point, not spreading, not warm, no fever."""
     if f.has("warmth", *FEVER) or _local_sign_is_urgent(f):
@@ -481,23 +482,24 @@ def small_local_redness_or_swelling(f: Facts) -> str | None:
         and not (late and m.finding == "lump")                            # R9 takes these
     ]
     return quote(calm)
+rule("M5", "monitor", needs=('redness', 'swelling', 'lump'))(small_local_redness_or_swelling)
 
 
-@rule("M6", "monitor", needs=('bruise',))
 def anticoagulant_with_small_bruise(f: Facts) -> str | None:
     """`anticoagulant` with a small bruise (smaller than the palm, not growing)."""
     if "anticoagulant" not in f.precautions:
         return None
     small = [m for m in f.has("bruise") if not m.modifiers & {"large", "growing", "fast_growing"}]
     return all_of(quote(small), "anticoagulant")
+rule("M6", "monitor", needs=('bruise',))(anticoagulant_with_small_bruise)
 
 
-@rule("M7", "monitor", needs=('numbness', 'tingling'))
 def early_numbness_or_tingling(f: Facts) -> str | None:
     """Numbness or tingling in the first 24 hours, without weakness."""
     if f.hours > T["numbness_hours"] or _one_sided(f.has("weakness")):
         return None
     return quote(_one_sided(f.has("numbness", "tingling")))
+rule("M7", "monitor", needs=('numbness', 'tingling'))(early_numbness_or_tingling)
 
 
 def _local_sign_is_urgent(f: Facts) -> bool:

@@ -1,0 +1,355 @@
+"""PROTOCOL 5's escalation, step by step: who is paged, when, with what, and what an ACK stops.
+
+Defaults: an emergency pages the on-call now and every 5 minutes, and from 15 minutes on the
+backup and the clinic's phone too; an urgent finding pages the on-call now and every 30 minutes,
+the backup too from 30 minutes on; routine findings wait for one digest per provider at the start
+of the clinic's next business day (Monday to Friday, 08:00 New York here).
+"""
+
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from support import enroll
+
+from bot import escalation
+from bot.escalation import Timings, alert_step, next_business_start
+from bot.extensions import db
+from bot.models import Escalation, Message, Provider
+
+NY = ZoneInfo("America/New_York")
+DANA, BEN, CLINIC = "+12125550111", "+12125550122", "+12125550100"
+DEFAULT = Timings(timedelta(minutes=5), timedelta(minutes=15), timedelta(minutes=30))
+
+
+def ny(*args: int) -> datetime:
+    return datetime(*args, tzinfo=NY)
+
+
+# -- Who is paged at each step (pure) --------------------------------------------------------------
+
+@pytest.mark.parametrize("waited, targets", [
+    (timedelta(0), ("on_call",)),
+    (timedelta(minutes=14, seconds=59), ("on_call",)),
+    (timedelta(minutes=15), ("on_call", "backup", "clinic")),
+    (timedelta(hours=2), ("on_call", "backup", "clinic")),
+])
+def test_an_emergency_pages_the_on_call_then_from_exactly_15_minutes_the_backup_and_clinic(waited, targets):
+    opened = ny(2026, 11, 17, 23, 0)
+    step = alert_step("emergency", opened, opened + waited, DEFAULT)
+    assert step.targets == targets
+    assert step.next_at == opened + waited + timedelta(minutes=5)
+
+
+@pytest.mark.parametrize("waited, targets", [
+    (timedelta(0), ("on_call",)),
+    (timedelta(minutes=29, seconds=59), ("on_call",)),
+    (timedelta(minutes=30), ("on_call", "backup")),
+])
+def test_an_urgent_finding_pages_the_on_call_then_from_exactly_30_minutes_the_backup(waited, targets):
+    opened = ny(2026, 11, 18, 11, 0)
+    step = alert_step("urgent", opened, opened + waited, DEFAULT)
+    assert step.targets == targets
+    assert step.next_at == opened + waited + timedelta(minutes=30)
+
+
+def test_routine_findings_page_nobody():
+    step = alert_step("routine", ny(2026, 11, 18, 11, 0), ny(2026, 11, 18, 12, 0), DEFAULT)
+    assert (step.targets, step.next_at) == ((), None)
+
+
+def test_a_clinics_own_timings_set_the_steps():
+    quick = Timings(timedelta(minutes=2), timedelta(minutes=6), timedelta(minutes=10))
+    opened = ny(2026, 11, 17, 23, 0)
+    assert alert_step("emergency", opened, opened + timedelta(minutes=6), quick).next_at == opened + timedelta(minutes=8)
+    assert alert_step("urgent", opened, opened + timedelta(minutes=10), quick).targets == ("on_call", "backup")
+
+
+# -- When routine findings are told: the next business morning (pure) --------------------------------
+
+@pytest.mark.parametrize("now, digest", [
+    (ny(2026, 11, 20, 17, 30), ny(2026, 11, 23, 8, 0)),   # Friday evening -> Monday 08:00
+    (ny(2026, 11, 21, 9, 0), ny(2026, 11, 23, 8, 0)),     # Saturday
+    (ny(2026, 11, 23, 7, 59), ny(2026, 11, 23, 8, 0)),    # Monday before opening -> that morning
+    (ny(2026, 11, 23, 8, 0), ny(2026, 11, 24, 8, 0)),     # exactly at opening -> the next business day
+    (ny(2026, 11, 18, 12, 0), ny(2026, 11, 19, 8, 0)),    # Wednesday noon -> Thursday
+])
+def test_routine_findings_are_told_at_the_start_of_the_next_business_day(now, digest):
+    start = next_business_start(now.astimezone(timezone.utc), NY, time(8, 0), "12345")
+    assert start.astimezone(NY) == digest and start.tzinfo == timezone.utc
+
+
+def test_a_clinic_open_on_saturdays_hears_on_saturday():
+    assert next_business_start(ny(2026, 11, 20, 17, 30), NY, time(9, 0), "123456").astimezone(NY) == ny(2026, 11, 21, 9, 0)
+
+
+def test_a_clinic_open_only_on_fridays_hears_a_week_later():
+    assert next_business_start(ny(2026, 11, 20, 9, 0), NY, time(8, 0), "5").astimezone(NY) == ny(2026, 11, 27, 8, 0)
+
+
+def test_a_clinic_with_no_business_days_still_hears_within_a_day():
+    now = ny(2026, 11, 20, 17, 30)
+    assert next_business_start(now, NY, time(8, 0), "") == now + timedelta(days=1)
+
+
+# -- Alerts through the outbox ---------------------------------------------------------------------
+
+def outbox(purpose: str = "alert") -> list[Message]:
+    db.session.expire_all()
+    return db.session.scalars(sa.select(Message).where(Message.purpose == purpose).order_by(Message.id)).all()
+
+
+def to(number: str, purpose: str = "alert") -> list[str]:
+    return [m.body for m in outbox(purpose) if m.to_number == number]
+
+
+@pytest.fixture
+def maria(app, clinic):
+    """Maria, needled in the upper back at 18:00 on Tuesday 17 November."""
+    return enroll(clinic, ended=ny(2026, 11, 17, 18, 0), regions=("upper_back",))
+
+
+def open_finding(maria, level: str, rule: str, at: datetime) -> Escalation:
+    esc = escalation.open_escalation(patient=maria.patient, session=maria.session, level=level, rule=rule,
+                                     assessment=None, now=at.astimezone(timezone.utc))
+    db.session.commit()
+    return esc
+
+
+def test_an_emergency_alert_names_the_patient_the_hours_since_the_session_the_rule_and_the_code(maria):
+    esc = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 59))
+    assert to(DANA) == [f'Aftercare EMERGENCY: Maria L., 5h post-DN, E1: "" Reply ACK {esc.code}']
+    assert to(BEN) == [] and to(CLINIC) == []
+    assert esc.alerts_sent == 1
+    assert esc.next_alert_at.astimezone(NY) == ny(2026, 11, 18, 0, 4)
+
+
+def test_after_15_minutes_the_backup_and_the_clinic_are_paged_too_and_the_count_says_so(maria, app):
+    esc = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    for minute in (5, 10, 15):
+        escalation.run_timers(ny(2026, 11, 17, 23, minute).astimezone(timezone.utc))
+    assert len(to(DANA)) == 4
+    assert to(BEN) == [f'Aftercare EMERGENCY, no ACK in 15m: Maria L., 5h post-DN, E1: "" Reply ACK {esc.code}']
+    assert len(to(CLINIC)) == 1
+    db.session.expire_all()
+    esc = db.session.get(Escalation, esc.id)
+    assert esc.alerts_sent == 6
+    assert esc.backup_alerted_at.astimezone(NY) == ny(2026, 11, 17, 23, 15)
+
+
+def test_the_backup_is_paged_once_per_step_not_before_its_time(maria):
+    open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    assert escalation.run_timers(ny(2026, 11, 18, 11, 29, 59).astimezone(timezone.utc)) == 0
+    assert escalation.run_timers(ny(2026, 11, 18, 11, 30).astimezone(timezone.utc)) == 2
+    assert len(to(DANA)) == 2 and to(BEN)[0].startswith("Aftercare URGENT, no ACK in 30m: Maria L., 17h post-DN, U1")
+
+
+def test_with_no_backup_on_duty_the_clinics_phone_is_paged_in_their_place(maria, clinic):
+    db.session.scalars(sa.select(Provider).where(Provider.duty == "backup")).one().duty = "off"
+    db.session.commit()
+    open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    escalation.run_timers(ny(2026, 11, 18, 11, 30).astimezone(timezone.utc))
+    assert len(to(CLINIC)) == 1 and to(BEN) == []
+
+
+def test_an_inactive_or_phoneless_provider_is_not_paged(maria, clinic):
+    dana = db.session.scalars(sa.select(Provider).where(Provider.duty == "on_call")).one()
+    dana.active = False
+    db.session.commit()
+    open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    assert to(DANA) == [] and len(to(CLINIC)) == 1
+
+
+def test_a_provider_who_is_also_the_clinic_number_is_paged_once(maria, clinic):
+    backup = db.session.scalars(sa.select(Provider).where(Provider.duty == "backup")).one()
+    backup.phone = CLINIC
+    db.session.commit()
+    open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    escalation.run_timers(ny(2026, 11, 17, 23, 15).astimezone(timezone.utc))
+    assert len(to(CLINIC)) == 1
+
+
+def test_a_second_finding_of_the_same_level_does_not_page_again(maria):
+    first = open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    again = open_finding(maria, "urgent", "U3", ny(2026, 11, 18, 11, 5))
+    lower = open_finding(maria, "routine", "R1", ny(2026, 11, 18, 11, 6))
+    assert first.id == again.id == lower.id and len(to(DANA)) == 1
+    assert (again.level, again.rule) == ("urgent", "U1")
+
+
+def test_a_more_urgent_finding_upgrades_and_restarts_the_clock(maria):
+    esc = open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    escalation.run_timers(ny(2026, 11, 18, 11, 30).astimezone(timezone.utc))
+    open_finding(maria, "emergency", "E1", ny(2026, 11, 18, 11, 40))
+    assert (esc.level, esc.rule, esc.backup_alerted_at) == ("emergency", "E1", None)
+    assert to(DANA)[-1].startswith("Aftercare EMERGENCY: Maria L.")
+    escalation.run_timers(ny(2026, 11, 18, 11, 50).astimezone(timezone.utc))
+    assert len(to(BEN)) == 1  # the urgent step's page only: 10 minutes into the emergency
+    escalation.run_timers(ny(2026, 11, 18, 11, 55).astimezone(timezone.utc))
+    assert len(to(BEN)) == 2
+
+
+# -- Routine digests -------------------------------------------------------------------------------
+
+def test_a_routine_finding_is_digested_at_the_next_business_morning_to_the_on_call(maria):
+    esc = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 17, 30))
+    assert esc.next_alert_at.astimezone(NY) == ny(2026, 11, 23, 8, 0) and to(DANA) == []
+    escalation.run_timers(ny(2026, 11, 23, 7, 59).astimezone(timezone.utc))
+    assert to(DANA, "digest") == []
+    escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc))
+    assert to(DANA, "digest") == [f"Aftercare routine, 1 to call within 1 business day: Maria L. R1 ({esc.code}). "
+                                  "See dashboard."]
+    db.session.expire_all()
+    esc = db.session.get(Escalation, esc.id)
+    assert esc.alerts_sent == 1 and esc.digest_sent_at.astimezone(NY) == ny(2026, 11, 23, 8, 0)
+
+
+def test_the_treating_provider_gets_the_digest_of_their_patients(app, clinic):
+    ana = Provider(clinic=clinic, name="Ana Treat", email="ana@harbor.example", phone="+12125550133", duty="off")
+    ana.set_password("correct horse battery")
+    db.session.add(ana)
+    db.session.commit()
+    from bot import episodes
+    e = episodes.enroll(clinic=clinic, phone="+12125550143", name="Maria Lopez", ended_at=ny(2026, 11, 18, 9, 0),
+                        regions=["knee"], provider=ana, now=ny(2026, 11, 18, 9, 0))
+    db.session.commit()
+    open_finding(e, "routine", "R1", ny(2026, 11, 20, 11, 0))
+    escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc))
+    assert len(to("+12125550133", "digest")) == 1 and to(DANA, "digest") == []
+    assert outbox("digest")[0].provider_id == ana.id
+
+
+def test_a_treating_provider_who_cannot_be_texted_leaves_the_digest_to_the_on_call(app, clinic):
+    ana = Provider(clinic=clinic, name="Ana Treat", email="ana@harbor.example", phone="+12125550133", duty="off",
+                   active=False)
+    ana.set_password("correct horse battery")
+    db.session.add(ana)
+    db.session.commit()
+    from bot import episodes
+    e = episodes.enroll(clinic=clinic, phone="+12125550143", name="Maria Lopez", ended_at=ny(2026, 11, 18, 9, 0),
+                        regions=["knee"], provider=ana, now=ny(2026, 11, 18, 9, 0))
+    db.session.commit()
+    open_finding(e, "routine", "R1", ny(2026, 11, 20, 11, 0))
+    escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc))
+    assert len(to(DANA, "digest")) == 1 and to("+12125550133", "digest") == []
+
+
+# -- ACK by text -----------------------------------------------------------------------------------
+
+def dana() -> Provider:
+    return db.session.scalars(sa.select(Provider).where(Provider.phone == DANA)).one()
+
+
+def ben() -> Provider:
+    return db.session.scalars(sa.select(Provider).where(Provider.phone == BEN)).one()
+
+
+@pytest.mark.parametrize("text", ["ACK ABCDE please", "ack it now ok", "ACKNOWLEDGE", "OK", ""])
+def test_an_ack_with_extra_words_gets_the_how_to_and_acknowledges_nothing(maria, text):
+    esc = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    answer = escalation.acknowledge_by_text(dana(), text, ny(2026, 11, 17, 23, 2))
+    assert answer == "Aftercare: reply ACK <code> to acknowledge an alert, or ACK for your latest one."
+    assert esc.status == "open"
+
+
+def test_an_ack_in_any_case_and_spacing_acknowledges(maria):
+    esc = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    answer = escalation.acknowledge_by_text(ben(), f"  ack   {esc.code.lower()} ", ny(2026, 11, 17, 23, 2))
+    assert answer == f"Acknowledged {esc.code} (Maria L., EMERGENCY). Re-alerts stopped."
+    assert (esc.status, esc.acknowledged_by_id, esc.next_alert_at) == ("acknowledged", ben().id, None)
+    assert esc.acknowledged_at.astimezone(NY) == ny(2026, 11, 17, 23, 2)
+
+
+def test_a_bare_ack_acknowledges_the_latest_open_finding_the_provider_was_paged_for(app, clinic, maria):
+    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    older = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    newer = open_finding(tom, "urgent", "U1", ny(2026, 11, 17, 23, 1))
+    answer = escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 17, 23, 2))
+    assert answer == f"Acknowledged {newer.code} (Tom B., URGENT). Re-alerts stopped."
+    assert (older.status, newer.status) == ("open", "acknowledged")
+    assert escalation.acknowledge_by_text(dana(), "ack", ny(2026, 11, 17, 23, 3)).startswith(f"Acknowledged {older.code}")
+    assert escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 17, 23, 4)) == "Aftercare: no open alert to acknowledge."
+
+
+def test_a_bare_ack_from_a_provider_never_paged_acknowledges_nothing(maria):
+    esc = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    assert escalation.acknowledge_by_text(ben(), "ACK", ny(2026, 11, 17, 23, 2)) == "Aftercare: no open alert to acknowledge."
+    assert esc.status == "open"
+
+
+def test_an_acknowledged_finding_cannot_be_acknowledged_again(maria):
+    esc = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    assert escalation.acknowledge(esc, dana(), ny(2026, 11, 17, 23, 1), via="dashboard") is True
+    assert escalation.acknowledge(esc, ben(), ny(2026, 11, 17, 23, 2), via="sms") is False
+    assert esc.acknowledged_by_id == dana().id
+
+
+# -- The patient's CALL or WAIT --------------------------------------------------------------------
+
+def test_call_raises_a_routine_finding_to_urgent_and_pages_the_on_call_now(maria):
+    esc = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
+    escalation.record_patient_choice(maria.patient, "call", ny(2026, 11, 20, 11, 3).astimezone(timezone.utc))
+    db.session.commit()
+    assert (esc.level, esc.patient_choice) == ("urgent", "call")
+    assert esc.alert_started_at.astimezone(NY) == ny(2026, 11, 20, 11, 3)
+    assert to(DANA)[0].startswith("Aftercare URGENT: Maria L., 65h post-DN, R1")
+
+
+def test_call_on_an_urgent_finding_records_the_choice_and_pages_no_one_extra(maria):
+    esc = open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    escalation.record_patient_choice(maria.patient, "call", ny(2026, 11, 18, 11, 3).astimezone(timezone.utc))
+    assert (esc.level, esc.patient_choice, len(to(DANA))) == ("urgent", "call", 1)
+
+
+def test_wait_keeps_a_routine_finding_routine(maria):
+    esc = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
+    assert escalation.record_patient_choice(maria.patient, "wait", ny(2026, 11, 20, 11, 3)) is esc
+    assert (esc.level, esc.patient_choice) == ("routine", "wait") and to(DANA) == []
+
+
+def test_an_emergency_is_not_waiting_for_call_or_wait(maria):
+    open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    assert escalation.awaiting_choice(maria.patient) is None
+    assert escalation.record_patient_choice(maria.patient, "wait", ny(2026, 11, 17, 23, 3)) is None
+
+
+# -- Every change of a finding is an audit event: what, who, which clinic, when, and the details ----
+
+def events(esc: Escalation, action: str) -> list:
+    from bot.models import AuditEvent
+    db.session.expire_all()
+    return db.session.scalars(sa.select(AuditEvent).where(AuditEvent.subject == f"escalation:{esc.id}",
+                                                          AuditEvent.action == action)).all()
+
+
+def test_a_digest_is_sent_and_audited_for_each_finding_in_it(maria, gateway):
+    from bot.dispatch import run_once
+    esc = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 17, 30))
+    run_once(now=ny(2026, 11, 23, 8, 0))
+    assert [r["body"] for r in gateway.records() if r["to"] == DANA][0].startswith("Aftercare routine, 1 to call")
+    (event,) = events(esc, "escalation.digested")
+    assert (event.clinic_id, event.created_at.astimezone(NY), event.detail) == (
+        maria.patient.clinic_id, ny(2026, 11, 23, 8, 0), {"provider_id": dana().id})
+
+
+def test_an_acknowledgement_is_audited_with_who_when_and_how(maria):
+    esc = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    escalation.acknowledge(esc, dana(), ny(2026, 11, 17, 23, 2).astimezone(timezone.utc), via="sms")
+    db.session.commit()
+    (event,) = events(esc, "escalation.acknowledged")
+    assert (event.actor, event.clinic_id, event.created_at.astimezone(NY), event.detail) == (
+        f"provider:{dana().id}", maria.patient.clinic_id, ny(2026, 11, 17, 23, 2), {"via": "sms"})
+
+
+def test_a_patients_call_is_audited_as_their_choice_and_as_an_upgrade(maria):
+    esc = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
+    escalation.record_patient_choice(maria.patient, "call", ny(2026, 11, 20, 11, 3).astimezone(timezone.utc))
+    db.session.commit()
+    (choice,) = events(esc, "escalation.patient_choice")
+    assert (choice.actor, choice.clinic_id, choice.created_at.astimezone(NY), choice.detail) == (
+        f"patient:{maria.patient.id}", maria.patient.clinic_id, ny(2026, 11, 20, 11, 3), {"choice": "call"})
+    (upgrade,) = events(esc, "escalation.upgraded")
+    assert (upgrade.clinic_id, upgrade.created_at.astimezone(NY), upgrade.detail) == (
+        maria.patient.clinic_id, ny(2026, 11, 20, 11, 3),
+        {"previous": "routine", "level": "urgent", "rule": "R1", "why": "patient asked for a call"})
