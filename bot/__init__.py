@@ -43,7 +43,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     security.init_app(app)  # headers, proxies, request limits
 
-    from . import cli, dashboard, doctor, gateways, health, metrics, practice, webhooks
+    from . import api, cli, dashboard, doctor, gateways, health, metrics, practice, webhooks
     from .triage import learned
     from .triage.cli import bp as triage_cli
 
@@ -58,6 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     practice.register(app)  # /practice, only with the console SMS backend
     app.register_blueprint(cli.bp)
     app.register_blueprint(triage_cli)
+    api.init_app(app)
 
     app.extensions["aftercare.gateway"] = gateways.from_config(app.config)
     return app

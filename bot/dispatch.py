@@ -41,7 +41,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask, current_app
 
-from . import episodes, escalation, messages, schedule, spool
+from . import episodes, escalation, messages, outgoing, schedule, spool
 from .extensions import db
 from .gateways import NUMBER_PROBLEMS, OPTED_OUT, SendError, SmsGateway, current_gateway
 from .models import CheckIn, DispatcherHeartbeat, Escalation, Message, Patient, TreatmentSession, audit, utcnow
@@ -106,6 +106,7 @@ def run_once(*, now: datetime, gateway: SmsGateway | None = None) -> Report:
     3. Turn due check-ins into outbox texts, or defer or skip them (quiet hours, stale, ceiling).
     4. Queue reminders; mark unanswered check-ins missed and raise "not responding".
     5. Send the rest of the outbox.
+    6. Send the outgoing webhooks due (bot/outgoing.py).
 
     A step that fails is logged and rolled back and the next steps still run, so one bad row
     cannot hold back the others; the first error is raised once the pass is over.
@@ -119,6 +120,7 @@ def run_once(*, now: datetime, gateway: SmsGateway | None = None) -> Report:
         ("reminders", lambda: _queue_reminders(now, report)),
         ("missed", lambda: _mark_missed(now, report)),
         ("outbox", lambda: _send_outbox(now, gateway, report)),
+        ("webhooks", lambda: outgoing.deliver_due(now, report)),  # 6. outgoing webhooks (bot/outgoing.py)
     ]
     _run_steps(steps, report)
     return report

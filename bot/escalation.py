@@ -244,12 +244,35 @@ def _queue_digest(clinic_id: int, provider_id: int | None, number: str, items: l
     return 1
 
 
-def acknowledge(esc: Escalation, provider: Provider, now: datetime, *, via: str) -> bool:
-    """Mark a finding as taken in hand; its re-alerts stop. False if it was not open."""
-    if esc.status != "open" or esc.clinic_id != provider.clinic_id:
+def acknowledge(esc: Escalation, provider: Provider | None, now: datetime, *, via: str,
+                actor: str | None = None) -> bool:
+    """Mark a finding as taken in hand; its re-alerts stop. False if it was not open.
+
+    `provider` is None when a practice system acknowledges through the API without naming one;
+    `actor` then says which key did it.
+    """
+    if esc.status != "open" or (provider is not None and esc.clinic_id != provider.clinic_id):
         return False
-    esc.status, esc.acknowledged_by_id, esc.acknowledged_at, esc.next_alert_at = "acknowledged", provider.id, now, None
-    audit("escalation.acknowledged", actor=f"provider:{provider.id}", clinic_id=esc.clinic_id,
+    esc.status, esc.acknowledged_at, esc.next_alert_at = "acknowledged", now, None
+    esc.acknowledged_by_id = provider.id if provider else None
+    audit("escalation.acknowledged", actor=actor or f"provider:{provider.id}", clinic_id=esc.clinic_id,
+          subject=f"escalation:{esc.id}", at=now, via=via)
+    return True
+
+
+def resolve(esc: Escalation, provider: Provider | None, now: datetime, *, via: str, actor: str | None = None) -> bool:
+    """The care team has dealt with a finding: it is closed, and alerts stop if they had not.
+
+    An open finding resolved at once counts as acknowledged at the same moment. False if it was
+    already resolved.
+    """
+    if esc.status == "resolved" or (provider is not None and esc.clinic_id != provider.clinic_id):
+        return False
+    if esc.acknowledged_at is None:
+        esc.acknowledged_at, esc.acknowledged_by_id = now, provider.id if provider else None
+    esc.status, esc.resolved_at, esc.next_alert_at = "resolved", now, None
+    esc.resolved_by_id = provider.id if provider else None
+    audit("escalation.resolved", actor=actor or f"provider:{provider.id}", clinic_id=esc.clinic_id,
           subject=f"escalation:{esc.id}", at=now, via=via)
     return True
 

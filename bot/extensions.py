@@ -27,6 +27,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
-# Request limits by client address; only the views that ask for one are limited (the sign-in),
-# never the webhooks. Counts live in RATELIMIT_STORAGE_URI.
+# Request limits; only the views and blueprints that ask for one are limited: the sign-in per network
+# address, the API per key (bot/api). Counts live in RATELIMIT_STORAGE_URI.
 limiter = Limiter(key_func=get_remote_address)

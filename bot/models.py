@@ -312,7 +312,7 @@ class Escalation(db.Model):
     level: so.Mapped[str] = so.mapped_column(sa.String(16))  # routine | urgent | emergency
     rule: so.Mapped[str] = so.mapped_column(sa.String(16))  # the rule id that set the level
     code: so.Mapped[str] = so.mapped_column(sa.String(8), unique=True)  # "ACK <code>" from a phone
-    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="open")  # open | acknowledged
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="open")  # open | acknowledged | resolved
     # When the current level's alerting began (an upgrade restarts the clock).
     alert_started_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
     alerts_sent: so.Mapped[int] = so.mapped_column(default=0)
@@ -323,14 +323,130 @@ class Escalation(db.Model):
     patient_choice_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
     acknowledged_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("providers.id"))
     acknowledged_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    # The care team has dealt with it (from the dashboard or the practice system through the API).
+    resolved_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("providers.id"))
+    resolved_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     patient: so.Mapped[Patient] = so.relationship()
     assessment: so.Mapped[Optional[Assessment]] = so.relationship()
-    acknowledged_by: so.Mapped[Optional[Provider]] = so.relationship()
+    acknowledged_by: so.Mapped[Optional[Provider]] = so.relationship(foreign_keys=[acknowledged_by_id])
+    resolved_by: so.Mapped[Optional[Provider]] = so.relationship(foreign_keys=[resolved_by_id])
 
     def __repr__(self) -> str:
         return f"<Escalation {self.id} {self.level} {self.status}>"
+
+
+class ApiKey(db.Model):
+    """A clinic's key to the API. Only a hash is kept: the key itself is shown once, when made.
+
+    A key reads `ak_<prefix>_<secret>`; the prefix finds the row, the SHA-256 of the whole key
+    must match. Keys are long random strings, so a fast hash is as safe here as a slow one.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    clinic_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("clinics.id"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(80))  # what it is for ("WebPT bridge")
+    prefix: so.Mapped[str] = so.mapped_column(sa.String(16), unique=True)
+    key_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
+    created_by: so.Mapped[str] = so.mapped_column(sa.String(32))  # cli | provider:<id>
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    revoked_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+
+    clinic: so.Mapped[Clinic] = so.relationship()
+
+    def __repr__(self) -> str:
+        return f"<ApiKey {self.id} {self.prefix}>"
+
+
+class IdempotencyRecord(db.Model):
+    """The first answer to a POST carrying an Idempotency-Key, replayed to its retries until it expires.
+
+    A row without a status is a request still running: a retry meanwhile is told to wait (409).
+    """
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (sa.UniqueConstraint("clinic_id", "key", name="uq_idempotency_records_clinic_key"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    clinic_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("clinics.id"))
+    key: so.Mapped[str] = so.mapped_column(sa.String(255))
+    # SHA-256 of the method, path and body: the same key with another request is a client bug.
+    fingerprint: so.Mapped[str] = so.mapped_column(sa.String(64))
+    status_code: so.Mapped[Optional[int]] = so.mapped_column()
+    content_type: so.Mapped[Optional[str]] = so.mapped_column(sa.String(100))
+    location: so.Mapped[Optional[str]] = so.mapped_column(sa.String(255))
+    body: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, index=True)
+
+    def __repr__(self) -> str:
+        return f"<IdempotencyRecord {self.id}>"
+
+
+class WebhookEndpoint(db.Model):
+    """Where a clinic wants events POSTed, and which ones. The secret signs them (Standard Webhooks)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    clinic_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("clinics.id"), index=True)
+    url: so.Mapped[str] = so.mapped_column(sa.String(2048))
+    description: so.Mapped[str] = so.mapped_column(sa.String(120), default="")
+    events: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    secret: so.Mapped[str] = so.mapped_column(sa.String(64))  # whsec_<base64>; needed to sign, so kept
+    active: so.Mapped[bool] = so.mapped_column(default=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<WebhookEndpoint {self.id}>"
+
+
+class WebhookEvent(db.Model):
+    """Something an integrator asked to hear about, written in the same transaction as the change."""
+
+    __tablename__ = "webhook_events"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    clinic_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("clinics.id"), index=True)
+    # The webhook-id header: receivers deduplicate on it, so it is the same on every retry.
+    message_id: so.Mapped[str] = so.mapped_column(sa.String(40), unique=True)
+    type: so.Mapped[str] = so.mapped_column(sa.String(40))
+    body: so.Mapped[str] = so.mapped_column(sa.Text)  # the exact JSON sent and signed
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<WebhookEvent {self.id} {self.type}>"
+
+
+class WebhookDelivery(db.Model):
+    """One event to one endpoint: pending -> claimed -> delivered, or back to pending with a back-off,
+    or failed after the last attempt. The dispatcher claims these as it claims texts."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (sa.Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    event_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("webhook_events.id"), index=True)
+    endpoint_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("webhook_endpoints.id"), index=True)
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="pending")
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    next_attempt_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
+    claimed_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    last_attempt_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    last_status_code: so.Mapped[Optional[int]] = so.mapped_column()
+    last_error: so.Mapped[Optional[str]] = so.mapped_column(sa.String(200))
+    delivered_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+
+    event: so.Mapped[WebhookEvent] = so.relationship()
+    endpoint: so.Mapped[WebhookEndpoint] = so.relationship()
+
+    def __repr__(self) -> str:
+        return f"<WebhookDelivery {self.id} {self.status}>"
 
 
 class AuditEvent(db.Model):

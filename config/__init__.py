@@ -78,6 +78,16 @@ def load(environ: Mapping[str, str] | None = None, *, instance_path: str | os.Pa
         "METRICS_TOKEN": get("METRICS_TOKEN"),
         "DEFAULT_PHONE_REGION": get("DEFAULT_PHONE_REGION", "US").upper(),
         "LOG_LEVEL": get("LOG_LEVEL", "INFO").upper(),
+        # The integration API (bot/api): requests per API key, and how long an Idempotency-Key holds.
+        "API_RATE_LIMIT": get("API_RATE_LIMIT", "300 per minute"),
+        "API_IDEMPOTENCY_HOURS": int(get("API_IDEMPOTENCY_HOURS", "24")),
+        # Flask-Limiter (RATELIMIT_STORAGE_URI below): if Redis is down, each process counts alone.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_HEADERS_ENABLED": True,  # X-RateLimit-Limit, -Remaining, -Reset on every API answer
+        # Flask-Limiter would put its own Retry-After on every answer; only a 429 (or a 409 "in
+        # progress") should carry one, and bot/api sets it there.
+        "RATELIMIT_HEADER_RETRY_AFTER": "X-RateLimit-Retry-After",
+        "WEBHOOK_TIMEOUT_SECONDS": float(get("WEBHOOK_TIMEOUT_SECONDS", "5")),
         "TRIAGE_SECOND_READER": get("TRIAGE_SECOND_READER", "on").lower(),
         "MAX_CONTENT_LENGTH": 256 * 1024,  # Twilio's posts are a few kB; refuse (413) anything near this
         **_sign_in_settings(get, production),
