@@ -12,46 +12,27 @@ carried by "same"); `P` the previous score (or one the patient quotes: "was a 7 
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 from bot.protocol import PROTOCOL
 from bot.triage.lexicon import LEXICON
-from bot.triage.reading import CURRENT, HAPPENED, HYPOTHETICAL, NEGATED, PAST, PRESENT, RESOLVED, Mention, Reading
+from bot.triage.reading import CURRENT, HAPPENED, HYPOTHETICAL, NEGATED, PAST, RESOLVED, Mention, Reading
 
 T = LEXICON.thresholds
-_NONE: list = []
-_WINDOW_STARTS = [w.start for w in PROTOCOL.windows]
-
-
 _BAND = {w.name: w.expected_max_soreness for w in PROTOCOL.windows}   # window -> the expected band's top
-_WINDOW_NAMES = [w.name for w in PROTOCOL.windows]
-
-
-def window_name(hours: float) -> str:
-    """The name of `window_of(hours)`."""
-    found = bisect_right(_WINDOW_STARTS, hours) - 1
-    return _WINDOW_NAMES[found if found > 0 else 0]
-
-
-def window_of(hours: float):
-    """PROTOCOL.window, by bisection (the windows are consecutive; classify asks on every reply)."""
-    found = bisect_right(_WINDOW_STARTS, hours) - 1
-    return PROTOCOL.windows[found if found > 0 else 0]
-
-
-if any(a.end != b.start for a, b in zip(PROTOCOL.windows, PROTOCOL.windows[1:])):
-    raise RuntimeError("window_of expects consecutive protocol windows")
 INFECTION_RISK = frozenset({"diabetes", "immunosuppressed"})
 _REPORTED = HAPPENED | {RESOLVED}             # now, in doubt, past, or passed
 _MENTIONED = HAPPENED | {HYPOTHETICAL}        # ... or asked about
+_RESOLVED = frozenset({RESOLVED})
 LOCAL_SIGNS = ("redness", "red_streak", "warmth", "swelling", "discharge")
 FEVER = ("fever", "chills")
 
 
-@dataclass(slots=True)      # made once per reply and never changed; slotted for speed
+@dataclass(frozen=True)
 class Facts:
+    """What the rules look at: the reading of the reply, and its context."""
+
     reading: Reading
     hours: float
     window: str
@@ -67,19 +48,10 @@ class Facts:
 
     def has(self, *findings: str, statuses: frozenset[str] = HAPPENED) -> list[Mention]:
         """Findings reported as now, in doubt, or in the past without having passed."""
-        by = self.reading.by_finding
-        if len(findings) == 1:
-            found = by.get(findings[0])
-            return [m for m in found if m.status in statuses] if found else _NONE
-        if by.keys().isdisjoint(findings):
-            return _NONE                   # the common case: none of them is there
-        return [m for f in findings if f in by for m in by[f] if m.status in statuses]
+        return [m for f in findings for m in self.reading.by_finding.get(f, ()) if m.status in statuses]
 
     def modified(self, finding: str, *mods: str, statuses: frozenset[str] = HAPPENED) -> list[Mention]:
-        found = self.reading.by_finding.get(finding)
-        if not found:
-            return _NONE
-        return [m for m in found if m.status in statuses and not m.modifiers.isdisjoint(mods)]
+        return [m for m in self.has(finding, statuses=statuses) if not m.modifiers.isdisjoint(mods)]
 
     @property
     def lung_risk(self) -> bool:
@@ -97,39 +69,29 @@ class Hit(NamedTuple):
     reason: str
 
 
-_new_tuple = tuple.__new__   # _new_tuple(Hit, (...)): a named tuple without its Python-level __new__
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    level: str
+    check: Callable[[Facts], "str | None"]    # the words that made it fire, or None
 
 
-Rule = Callable[[Facts], "str | None"]
-RULES: list[tuple[str, str, frozenset[str] | None, Rule]] = []
-_WINDOWS: dict[int, frozenset[str]] = {}      # rule index -> the only windows it can fire in
-_SORENESS_FROM: dict[int, int] = {}           # rule index -> the least S its "S" need asks for
+RULES: list[Rule] = []
 
 
-def rule(rule_id: str, level: str, needs: tuple[str, ...] | None = None,
-         windows: tuple[str, ...] | None = None, soreness_from: int = 0) -> Callable[[Rule], Rule]:
-    """Register a rule. `needs`: findings (or "S" for a soreness, "worsening", "question",
-    "red_flag" for a breathing or chest finding, "topic" for a bare breathing or chest word)
-    without which it cannot fire; `windows`: the only windows it can fire in; `soreness_from`: the
-    least S for which the "S" need counts. `apply` skips a rule that cannot fire; with none of
-    these, it always runs it."""
-    def register(fn: Rule) -> Rule:
-        if windows:
-            _WINDOWS[len(RULES)] = frozenset(windows)
-        _SORENESS_FROM[len(RULES)] = soreness_from
-        RULES.append((rule_id, level, frozenset(needs) if needs else None, fn))
+def rule(rule_id: str, level: str) -> Callable:
+    """Register a rule; `apply` runs them all, in the order they are registered."""
+    def register(fn: Callable[[Facts], "str | None"]) -> Callable[[Facts], "str | None"]:
+        RULES.append(Rule(rule_id, level, fn))
         return fn
     return register
 
 
 def quote(mentions) -> str | None:
     """The patient's words behind some findings, for a reason ("'hurts when i breathe in'",
-    "'bruise' (large)")."""
+    "'bruise' (large)"); each distinct one once."""
     if not mentions:
         return None
-    if len(mentions) == 1:
-        m = mentions[0]
-        return f"'{m.words}' ({', '.join(sorted(m.modifiers))})" if m.modifiers else f"'{m.words}'"
     seen = dict.fromkeys(
         f"'{m.words}' ({', '.join(sorted(m.modifiers))})" if m.modifiers else f"'{m.words}'" for m in mentions
     )
@@ -146,7 +108,7 @@ def all_of(*parts: str | None) -> str | None:
 
 # -- Emergency ------------------------------------------------------------------------------------
 
-@rule("E1", "emergency", needs=("red_flag", "topic", "cough"))
+@rule("E1", "emergency")
 def breathing_or_chest_symptom(f: Facts) -> str | None:
     """Any breathing or chest symptom, current or in doubt, in any region, at any time; a new
     cough with chest or upper-back pain. A bare breathing or chest word that the patient does not
@@ -160,13 +122,13 @@ def breathing_or_chest_symptom(f: Facts) -> str | None:
         in_region = f.soreness and f.region is not None and PROTOCOL.is_lung_risk([f.region])
         if back or in_region:
             return all_of(quote(cough), quote(back) or f"soreness in the {f.region}")
-    bare = [m for m in f.reading.topics if m.status in HAPPENED] if f.reading.topics else _NONE
+    bare = [m for m in f.reading.topics if m.status in HAPPENED]
     if bare:
         return f"{quote(bare)} (not said to be fine)"
     return None
 
 
-@rule("E2", "emergency", needs=('fainted',))
+@rule("E2", "emergency")
 def fainted_with_danger_signs(f: Facts) -> str | None:
     """Fainted after leaving the clinic and chest or breathing symptoms, still dizzy now, hurt in
     the fall, or `anticoagulant`."""
@@ -181,7 +143,7 @@ def fainted_with_danger_signs(f: Facts) -> str | None:
     ))
 
 
-@rule("E3", "emergency", needs=('numbness', 'weakness', 'face_droop', 'slurred_speech', 'confusion'))
+@rule("E3", "emergency")
 def stroke_like_signs(f: Facts) -> str | None:
     """New weakness or numbness in both arms or both legs, or an arm and a leg on one side; face
     drooping, slurred speech or confusion."""
@@ -192,7 +154,7 @@ def stroke_like_signs(f: Facts) -> str | None:
     )
 
 
-@rule("E4", "emergency", needs=('fever', 'chills'))
+@rule("E4", "emergency")
 def fever_with_sepsis_signs(f: Facts) -> str | None:
     """Fever or chills with a racing heart, fast breathing, confusion, fainting, vomiting or rapidly
     spreading redness; or fever with any infection sign in `diabetes` or `immunosuppressed`."""
@@ -210,7 +172,7 @@ def fever_with_sepsis_signs(f: Facts) -> str | None:
     return all_of(quote(fever), signs)
 
 
-@rule("E5", "emergency", needs=('swelling',))
+@rule("E5", "emergency")
 def swelling_with_compromise(f: Facts) -> str | None:
     """Swelling at a needled area that keeps growing or is tight or hard, together with severe pain,
     numbness or a pale or cold limb."""
@@ -221,7 +183,7 @@ def swelling_with_compromise(f: Facts) -> str | None:
     return all_of(quote(swelling), first(severe, quote(f.has("numbness", "pale_cold_limb"))))
 
 
-@rule("E6", "emergency", needs=('bleeding', 'discharge'))
+@rule("E6", "emergency")
 def bleeding_that_will_not_stop(f: Facts) -> str | None:
     """Bleeding that will not stop after 10 minutes of firm pressure (design): said so ("won't
     stop", "keeps bleeding"), or still bleeding or oozing after the patient pressed on it for
@@ -232,13 +194,13 @@ def bleeding_that_will_not_stop(f: Facts) -> str | None:
     pressed = f.reading.pressure_minutes
     if pressed is None or 0 <= pressed < T["firm_pressure_minutes"]:
         return None
-    still = [m for m in f.has("bleeding", "discharge", statuses=frozenset({PRESENT}))
+    still = [m for m in f.has("bleeding", "discharge", statuses=frozenset({"present"}))
              if "stopped" not in m.modifiers]
     when = f"{pressed:g} minutes of pressure" if pressed >= 0 else "pressure"
     return all_of(quote(still), when)
 
 
-@rule("E7", "emergency", needs=('worst_headache', 'headache', 'stiff_neck'))
+@rule("E7", "emergency")
 def thunderclap_headache_or_meningism(f: Facts) -> str | None:
     """Sudden worst-ever headache; stiff neck with vomiting (design). A headache said to be sudden,
     or the worst ever, is taken as this one (safety first)."""
@@ -252,7 +214,7 @@ def thunderclap_headache_or_meningism(f: Facts) -> str | None:
 
 # -- Urgent ---------------------------------------------------------------------------------------
 
-@rule("U1", "urgent", needs=('redness', 'red_streak', 'warmth', 'discharge', 'swelling', 'fever', 'chills', 'lump'))
+@rule("U1", "urgent")
 def infection_signs(f: Facts) -> str | None:
     """Redness spreading, warmth, increasing swelling, pus, a red streak; or fever or chills (E4
     takes those with its features). With `diabetes` or `immunosuppressed`, any one local sign
@@ -272,13 +234,13 @@ def infection_signs(f: Facts) -> str | None:
     return None
 
 
-@rule("U2", "urgent", needs=('weakness',))
+@rule("U2", "urgent")
 def weakness_of_treated_limb(f: Facts) -> str | None:
     """Weakness of the treated limb: wrist or foot drop, weak grip, can't lift the arm."""
     return quote(_one_sided(f.has("weakness")))
 
 
-@rule("U3", "urgent", needs=('S',), soreness_from=int(T["urgent_soreness"]))
+@rule("U3", "urgent")
 def severe_soreness(f: Facts) -> str | None:
     """S >= 8 at any time."""
     if f.soreness is not None and f.soreness >= T["urgent_soreness"]:
@@ -286,7 +248,7 @@ def severe_soreness(f: Facts) -> str | None:
     return None
 
 
-@rule("U4", "urgent", needs=('bruise', 'bleeding'))
+@rule("U4", "urgent")
 def anticoagulant_with_large_bruise_or_rebleed(f: Facts) -> str | None:
     """`anticoagulant` with a bruise larger than the palm, a bruise getting bigger, or bleeding
     that restarted."""
@@ -298,20 +260,20 @@ def anticoagulant_with_large_bruise_or_rebleed(f: Facts) -> str | None:
     ), "anticoagulant")
 
 
-@rule("U5", "urgent", needs=('fainted', 'dizzy'))
+@rule("U5", "urgent")
 def fainted_and_recovered_or_still_dizzy(f: Facts) -> str | None:
     """Fainted after leaving the clinic and fully recovered (no E2 features); or dizziness still
     present more than 2 hours after the session."""
     dizzy = f.has("dizzy", statuses=CURRENT)
     still_dizzy = [
         m for m in dizzy if f.hours > T["dizziness_after_hours"] and not m.modifiers & {"in_clinic", "on_way_home"}
-    ] if dizzy else _NONE
+    ]
     after_leaving = _fainted_after_leaving(f)
     fainted = quote(after_leaving) if after_leaving and not fainted_with_danger_signs(f) else None
     return first(fainted, quote(still_dizzy))
 
 
-@rule("U6", "urgent", needs=('shoulder_blade_pain',))
+@rule("U6", "urgent")
 def sharp_pain_at_shoulder_blade_or_chest_wall(f: Facts) -> str | None:
     """Lung-risk region with new or increasing sharp pain at the shoulder blade or chest wall and
     no breathing symptom (the patient is also told: if breathing becomes hard or painful, call 911)."""
@@ -320,7 +282,7 @@ def sharp_pain_at_shoulder_blade_or_chest_wall(f: Facts) -> str | None:
     return quote(f.modified("shoulder_blade_pain", "sharp"))
 
 
-@rule("U7", "urgent", needs=("red_flag", "topic", "cough"))
+@rule("U7", "urgent")
 def resolved_breathing_or_chest_symptom(f: Facts) -> str | None:
     """A breathing or chest symptom that has fully resolved; E1's cough with chest or upper-back
     pain too, when both have passed."""
@@ -331,12 +293,9 @@ def resolved_breathing_or_chest_symptom(f: Facts) -> str | None:
     return all_of(quote(cough), quote(f.has("shoulder_blade_pain", statuses=_RESOLVED))) if cough else None
 
 
-_RESOLVED = frozenset({RESOLVED})
-
-
 # -- Routine --------------------------------------------------------------------------------------
 
-@rule("R1", "routine", needs=('S',), windows=("day2",), soreness_from=4)
+@rule("R1", "routine")
 def day2_soreness_not_improving(f: Facts) -> str | None:
     """Day 2: S >= 4 and not improving (no improving trend, and P unknown or S >= P)."""
     if f.window != "day2" or f.soreness is None or f.soreness < 4 or f.improving:
@@ -346,15 +305,15 @@ def day2_soreness_not_improving(f: Facts) -> str | None:
     return f"soreness {f.soreness} ({f.soreness_words}) on day 2, not improving"
 
 
-@rule("R2", "routine", needs=('worsening',), windows=("day2", "day3", "late"))
+@rule("R2", "routine")
 def soreness_worsening_from_day2(f: Facts) -> str | None:
     """From day 2 on: S >= P + 2, or the patient says the soreness is getting worse."""
-    if f.hours < 36 or not f.worsening:
+    if f.window not in ("day2", "day3", "late") or not f.worsening:
         return None
     return f"soreness worse ({f.worsening_words})"
 
 
-@rule("R3", "routine", needs=('S',), windows=("day3", "late"), soreness_from=2)
+@rule("R3", "routine")
 def soreness_lasting(f: Facts) -> str | None:
     """Day 3: S >= 3. Late: S >= 2."""
     limit = {"day3": 3, "late": 2}.get(f.window)
@@ -363,7 +322,7 @@ def soreness_lasting(f: Facts) -> str | None:
     return None
 
 
-@rule("R4", "routine", needs=('flare',))
+@rule("R4", "routine")
 def flare_after_48h(f: Facts) -> str | None:
     """After 48 h: the usual symptoms still worse than before the session."""
     if f.hours <= T["lingering_hours"]:
@@ -371,7 +330,7 @@ def flare_after_48h(f: Facts) -> str | None:
     return quote(f.has("flare"))
 
 
-@rule("R5", "routine", needs=('bruise',))
+@rule("R5", "routine")
 def large_or_growing_or_lasting_bruise(f: Facts) -> str | None:
     """A large bruise ("bigger than my palm", "huge") or one getting bigger, not `anticoagulant`
     (U4 takes those); any bruise still there after 14 days."""
@@ -380,7 +339,7 @@ def large_or_growing_or_lasting_bruise(f: Facts) -> str | None:
     return first(quote(large), quote(lasting))
 
 
-@rule("R6", "routine", needs=('numbness', 'tingling'))
+@rule("R6", "routine")
 def numbness_lasting(f: Facts) -> str | None:
     """Numbness or tingling lasting more than 24 hours, without weakness."""
     if f.hours <= T["numbness_hours"] or _one_sided(f.has("weakness")):
@@ -388,7 +347,7 @@ def numbness_lasting(f: Facts) -> str | None:
     return quote(_one_sided(f.has("numbness", "tingling")))
 
 
-@rule("R7", "routine", needs=('fatigue', 'nausea'))
+@rule("R7", "routine")
 def tiredness_or_nausea_lasting(f: Facts) -> str | None:
     """Tiredness, drowsiness or nausea lasting more than 48 hours."""
     if f.hours <= T["lingering_hours"]:
@@ -396,7 +355,7 @@ def tiredness_or_nausea_lasting(f: Facts) -> str | None:
     return quote(f.has("fatigue", "nausea"))
 
 
-@rule("R8", "routine", needs=('question', 'stop_treatment', 'pregnancy'))
+@rule("R8", "routine")
 def for_a_person(f: Facts) -> str | None:
     """A question the bot cannot answer; the patient says they will stop treatment because of
     soreness; `pregnancy` mentioned for the first time."""
@@ -409,7 +368,7 @@ def for_a_person(f: Facts) -> str | None:
     return first(question, quote(f.has("stop_treatment", statuses=HAPPENED)), pregnancy)
 
 
-@rule("R9", "routine", needs=('lump', 'site_sore'))
+@rule("R9", "routine")
 def lump_a_week_later(f: Facts) -> str | None:
     """A lump or sore at a needle site a week or more later."""
     if f.hours < T["late_lump_hours"]:
@@ -419,13 +378,13 @@ def lump_a_week_later(f: Facts) -> str | None:
 
 # -- Monitor --------------------------------------------------------------------------------------
 
-@rule("M1", "monitor", needs=('S',), windows=("early",), soreness_from=7)
+@rule("M1", "monitor")
 def early_soreness_7(f: Facts) -> str | None:
     """Early: S = 7."""
     return f"soreness 7 ({f.soreness_words}) early" if f.window == "early" and f.soreness == 7 else None
 
 
-@rule("M2", "monitor", needs=('S', 'worsening'), windows=("day1",), soreness_from=6)
+@rule("M2", "monitor")
 def day1_soreness_high_or_worse(f: Facts) -> str | None:
     """Day 1: S = 6 or 7; or S >= P + 2, or worse in the patient's words (late onset is allowed in
     the first 24 h, so it is re-checked rather than escalated)."""
@@ -438,7 +397,7 @@ def day1_soreness_high_or_worse(f: Facts) -> str | None:
     return None
 
 
-@rule("M3", "monitor", needs=('S',), windows=("day2",), soreness_from=4)
+@rule("M3", "monitor")
 def day2_soreness_improving(f: Facts) -> str | None:
     """Day 2: S of 4 to 7 and improving (an improving trend, or S < P)."""
     if f.window != "day2" or f.soreness is None or not 4 <= f.soreness <= 7:
@@ -448,7 +407,7 @@ def day2_soreness_improving(f: Facts) -> str | None:
     return None
 
 
-@rule("M4", "monitor", needs=('dizzy', 'fainted', 'nausea', 'vomiting', 'headache'))
+@rule("M4", "monitor")
 def passing_lightheadedness_nausea_headache(f: Facts) -> str | None:
     """Light-headedness in the clinic or on the way home that has passed, or a faint in the clinic;
     nausea; a headache that is not sudden and severe."""
@@ -460,16 +419,16 @@ def passing_lightheadedness_nausea_headache(f: Facts) -> str | None:
         )
     ]
     fainted = f.has("fainted", statuses=_REPORTED)
-    faint_in_clinic = [m for m in fainted if _in_clinic(m)] if fainted else _NONE
+    faint_in_clinic = [m for m in fainted if _in_clinic(m)]
     headache = f.has("headache")
     if headache and thunderclap_headache_or_meningism(f):
-        headache = _NONE
+        headache = []
     return first(
         quote(passed_dizzy), quote(faint_in_clinic), quote(f.has("nausea", "vomiting")), quote(headache),
     )
 
 
-@rule("M5", "monitor", needs=('redness', 'swelling', 'lump'))
+@rule("M5", "monitor")
 def small_local_redness_or_swelling(f: Facts) -> str | None:
     """A small pink spot or slight swelling at a needle point, not spreading, not warm, no fever."""
     if f.has("warmth", *FEVER) or _local_sign_is_urgent(f):
@@ -483,7 +442,7 @@ def small_local_redness_or_swelling(f: Facts) -> str | None:
     return quote(calm)
 
 
-@rule("M6", "monitor", needs=('bruise',))
+@rule("M6", "monitor")
 def anticoagulant_with_small_bruise(f: Facts) -> str | None:
     """`anticoagulant` with a small bruise (smaller than the palm, not growing)."""
     if "anticoagulant" not in f.precautions:
@@ -492,7 +451,7 @@ def anticoagulant_with_small_bruise(f: Facts) -> str | None:
     return all_of(quote(small), "anticoagulant")
 
 
-@rule("M7", "monitor", needs=('numbness', 'tingling'))
+@rule("M7", "monitor")
 def early_numbness_or_tingling(f: Facts) -> str | None:
     """Numbness or tingling in the first 24 hours, without weakness."""
     if f.hours > T["numbness_hours"] or _one_sided(f.has("weakness")):
@@ -520,58 +479,21 @@ def _in_clinic(m: Mention) -> bool:
 
 def _fainted_after_leaving(f: Facts) -> list[Mention]:
     fainted = f.has("fainted", statuses=_REPORTED)
-    return [m for m in fainted if not _in_clinic(m)] if fainted else _NONE
+    return [m for m in fainted if not _in_clinic(m)]
 
 
 def apply(facts: Facts) -> list[Hit]:
     """Every rule that fires, highest level first (the protocol's order within a level)."""
-    reading = facts.reading
-    by_need = _BY_NEED
-    chosen = 0                         # a bit per rule that can fire (bit i: RULES[i])
-    for finding in reading.by_finding:
-        chosen |= by_need.get(finding, 0)
-    if facts.soreness is not None:
-        chosen |= _BY_SORENESS[facts.soreness]
-    if facts.worsening:
-        chosen |= by_need["worsening"]
-    if reading.is_question:
-        chosen |= by_need["question"]
-    if reading.topics:
-        chosen |= by_need["topic"]
-    for m in reading.mentions:
-        if m.red_flag:
-            chosen |= by_need["red_flag"]
-            break
-    chosen &= _IN_WINDOW[facts.window]
     hits = []
-    while chosen:                      # lowest bit first: RULES is in the protocol's order
-        low = chosen & -chosen
-        chosen ^= low
-        rule_id, level, _, fn = RULES[low.bit_length() - 1]
-        words = fn(facts)
+    for r in RULES:
+        words = r.check(facts)
         if words:
-            hits.append(_new_tuple(Hit, (rule_id, level, f"{rule_id}: {words}")))
+            hits.append(Hit(r.id, r.level, f"{r.id}: {words}"))
     return hits
 
 
-if [PROTOCOL.rank(lv) for _, lv, _, _ in RULES] != sorted((PROTOCOL.rank(lv) for _, lv, _, _ in RULES), reverse=True):
+if [PROTOCOL.rank(r.level) for r in RULES] != sorted((PROTOCOL.rank(r.level) for r in RULES), reverse=True):
     raise RuntimeError("rules must be registered highest level first: `apply` relies on it")
-
-# Which rules can fire given what a reply has (see `rule(needs=...)`), so `apply` skips the rest:
-# a bit per rule, by need and by window.
-if any(needs is None for _, _, needs, _ in RULES):
-    raise RuntimeError("every rule says what it needs: `apply` runs only those that can fire")
-_BY_NEED: dict[str, int] = {}
-for _i, (_, _, _needs, _) in enumerate(RULES):
-    for _need in _needs or ():
-        _BY_NEED[_need] = _BY_NEED.get(_need, 0) | 1 << _i
-# The rules that need "S", by the value of S: those whose `soreness_from` it reaches.
-_BY_SORENESS = [sum(1 << i for i, (_, _, needs, _) in enumerate(RULES) if "S" in needs and _SORENESS_FROM[i] <= s)
-                for s in range(11)]
-_IN_WINDOW: dict[str, int] = {
-    w.name: sum(1 << i for i in range(len(RULES)) if i not in _WINDOWS or w.name in _WINDOWS[i])
-    for w in PROTOCOL.windows
-}
 
 
 def expected_reason(facts: Facts) -> str:
@@ -581,14 +503,14 @@ def expected_reason(facts: Facts) -> str:
     if facts.soreness is not None:
         parts.append(f"soreness {facts.soreness} ({facts.soreness_words}) within {facts.window} band "
                      f"0-{_BAND[facts.window]}")
-    things = quote([m for m in r.mentions if m.status in _REPORTED]) if r.mentions else None
+    things = quote([m for m in r.mentions if m.status in _REPORTED])
     if things:
         parts.append(things)
     if r.wellness:
         parts.append(", ".join(f"'{w}'" for w in dict.fromkeys(r.wellness)))
     if r.is_question and r.question_answerable:
         parts.append(f"answerable question '{r.question_words}'")
-    denied = quote([m for m in (*r.mentions, *r.topics) if m.status == NEGATED]) if r.mentions or r.topics else None
+    denied = quote([m for m in (*r.mentions, *r.topics) if m.status == NEGATED])
     if denied:
         parts.append(f"denied {denied}")
     return "expected: " + ("; ".join(parts) if parts else "nothing of concern")
