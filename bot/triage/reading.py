@@ -2,12 +2,9 @@
 
 1. Normalise and split into words (`lexicon.words`): lower case, accents folded, spelling fixed,
    typos one letter off a concept word repaired, emoji turned into words or dropped.
-2. Cut the whole reply into units that carry word classes and flag bits, and the units into
-   clauses at punctuation and at "but"/"pero"-like words, in one pass (`lexicon.clauses`; never
-   inside a unit: "a lo hecho, pecho" is one idiom). The pass also notes, per clause, the units
-   of each class concept frames look up, those classes as bits, and where the numbers are. No
-   cue reaches past its clause, and each step below skips a clause whose flag bits say it has
-   nothing for it.
+2. Cut the words into units that carry word classes (`lexicon.units`; the longest entry wins), and
+   the units into clauses at punctuation and at "but"/"pero"-like words (never inside a unit:
+   "a lo hecho, pecho" is one idiom). No cue reaches past its clause.
 3. Scope negation by attachment: a negation denies the concept it is attached to (the next one,
    across small words, and any joined to it as a list: "no fever or chills"), or, at the end of
    a clause, the one just before it ("fever: none"). Some words it turns into their opposite
@@ -39,12 +36,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from bot.triage import scores
+from bot.triage.lexicon import LEXICON, NOT_BARE, Lexicon, Trait
 from bot.triage.scores import scores_in
-from bot.triage.lexicon import (
-    BECAME, DENIABLE, NOT_BARE, DOUBT, FLIP, HYPOTHETICAL as HYPOTHETICAL_CUE, INTENSITY, INTENSITY_ALONE, JUDGED, LEXICON, LIST_AND,
-    Clause, MODIFIER, NEG, NORMAL, PAST as PAST_CUE, PRESENT as PRESENT_CUE, PRESSURE, QUESTION, REACH, RED_FLAG,
-    NUMERIC, Q_ANSWERABLE, Q_ANYWHERE, Q_PERSON, RESOLVED as RESOLVED_CUE, RESOLVED_NEG, SMALL, SOFT_NEG, SOMEONE_ELSE, SPLIT, STILL, TREND, TRIGGER, UNABLE, UNSURE, WELL, Lexicon,
-)
 
 PRESENT = "present"
 DOUBTED = "doubted"
@@ -57,10 +50,6 @@ SOMEONE_ELSES = "someone_else"      # "my son has a cough": not the patient's
 CURRENT = frozenset({PRESENT, DOUBTED})
 HAPPENED = frozenset({PRESENT, DOUBTED, PAST})
 
-_NONE: list = []
-_NO_INDEX: dict = {}
-_NO_UNITS: frozenset[int] = frozenset()
-_NO_CLAUSES: frozenset[int] = frozenset()
 # Findings that are pain, for the binding of intensity and trend words to soreness.
 PAIN_FINDINGS = frozenset({"soreness", "shoulder_blade_pain"})
 # Findings the bot can answer "is this normal?" about (section 4).
@@ -71,10 +60,24 @@ _HARD, _SOFT = 1, 2
 _THAN = frozenset({"than", "que"})
 _ACK_LIKE = frozenset({"perfecto", "perfecta", "perfect", "genial", "excelente", "great", "awesome"})
 
+# Sets of traits the steps below look for.
+_NEGATIONS = frozenset({Trait.NEG, Trait.SOFT_NEG})
+_SMALL_OR_NEG = frozenset({Trait.SMALL, Trait.NEG})
+_SMALL_OR_REACH = frozenset({Trait.SMALL, Trait.REACH})
+_LIST_OF_JUDGED = frozenset({Trait.LIST_AND, Trait.JUDGED, Trait.SMALL})
+_NOT_A_LIST_ITEM = frozenset({Trait.NEG, Trait.SOFT_NEG, Trait.UNABLE})
+_WELL_OR_TREND = frozenset({Trait.WELL, Trait.TREND})
+_WELL_OR_NORMAL = frozenset({Trait.WELL, Trait.NORMAL})
+_TRIGGER_OR_QUESTION = frozenset({Trait.TRIGGER, Trait.QUESTION})
+_NEG_OR_NORMAL = frozenset({Trait.NEG, Trait.NORMAL})
+_TIME = frozenset({Trait.PRESENT, Trait.PAST})
+# What may judge another clause (`_across_clauses`).
+_ACROSS = frozenset({Trait.NEG, Trait.NORMAL, Trait.WELL, Trait.RESOLVED, Trait.RESOLVED_NEG})
+
 
 class Mention(NamedTuple):
     """One finding in the reply, with its status and what qualifies it. `start`/`end`: the units
-    of its clause it spans. (A named tuple: immutable, and cheap to make.)"""
+    of its clause it spans."""
 
     finding: str
     tag: str | None
@@ -87,14 +90,9 @@ class Mention(NamedTuple):
     modifiers: frozenset[str] = frozenset()
 
 
-_NO_MODIFIERS: frozenset[str] = frozenset()
-_mention = tuple.__new__   # _mention(Mention, (...all fields...)): no Python-level __new__ call
-
-
-@dataclass(slots=True)
+@dataclass
 class Reading:
-    """What the reply says. (Treated as read-only once `read` returns it; a slotted class rather
-    than a frozen one because `classify` makes one per reply.)"""
+    """What the reply says (read-only once `read` returns it)."""
 
     text: str
     words: tuple[str, ...]
@@ -116,11 +114,7 @@ class Reading:
     by_finding: dict[str, list[Mention]] = field(default_factory=dict)   # mentions by finding id
 
     def having(self, *findings: str, statuses: frozenset[str] = CURRENT) -> tuple[Mention, ...]:
-        by = self.by_finding
-        if len(findings) == 1:
-            found = by.get(findings[0])
-            return tuple(m for m in found if m.status in statuses) if found else ()
-        return tuple(m for f in findings if f in by for m in by[f] if m.status in statuses)
+        return tuple(m for f in findings for m in self.by_finding.get(f, ()) if m.status in statuses)
 
     def with_modifier(self, finding: str, *modifiers: str,
                       statuses: frozenset[str] = CURRENT) -> tuple[Mention, ...]:
@@ -131,195 +125,186 @@ class Reading:
         return bool(self.topics) or any(m.red_flag for m in self.mentions)
 
 
-class _Clause(Clause):
-    """One clause of the reply (as `Lexicon.clauses` cuts it), and what the cues in it say, worked
-    out once. (The class attributes are the defaults of a clause without cues: a clause writes
-    only what differs.)"""
+@dataclass(eq=False)
+class Clause:
+    """One clause of the reply: its words and units, and what the cues in it say (`_cues`)."""
 
-    scores: list[scores.Score] = _NONE
-    mentions: list[Mention] = _NONE
-    denied: dict[int, int] = _NO_INDEX               # unit -> _HARD or _SOFT
-    direct: set[int] | frozenset[int] = _NO_UNITS    # units a negation names first ("no respiro")
-    fine: set[int] | frozenset[int] = _NO_UNITS      # bare concepts said to be fine
-    doubted = False
-    past = False
-    resolved = False
-    resolved_negation = False
+    index: int                                       # its place in the reply
+    words: list[str]
+    starts: list[int]                                # each unit's first word, in `words`
+    classes: list[frozenset[str]]                    # each unit's word classes
+    traits: list[frozenset[Trait]]                   # what each unit is (`Lexicon.traits_of`)
+    asked: bool = False                              # it ends in "?"
+    every: frozenset[Trait] = frozenset()            # the traits of all its units
+    at: dict[str, list[int]] = field(default_factory=dict)   # class -> its units, for the classes frames look up
+    numbers: list[int] = field(default_factory=list)         # word positions of its numbers
+    scores: list[scores.Score] = field(default_factory=list)
+    mentions: list[Mention] = field(default_factory=list)
+    denied: dict[int, int] = field(default_factory=dict)     # unit -> _HARD or _SOFT
+    direct: set[int] = field(default_factory=set)            # units a negation names first ("no respiro")
+    fine: set[int] = field(default_factory=set)              # bare concepts said to be fine
+    doubted: bool = False
+    past: bool = False
+    resolved: bool = False
+    resolved_negation: bool = False
     hypothetical_before: int | None = None
     still_from: int | None = None                    # a "still" after the clause's resolution
-    base = PRESENT                                   # the status of a finding nothing qualifies
-    flipped = False                                  # a negation or a verdict changed a unit's classes
+    base: str = PRESENT                              # the status of a finding nothing qualifies
+    flipped: bool = False                            # a negation or a verdict changed a unit's classes
+
+    def index_units(self, lex: Lexicon) -> None:
+        """Work out `every`, `at` and `numbers` from the units (again after a flip)."""
+        self.every = frozenset().union(*self.traits)
+        self.at = {}
+        for k, cs in enumerate(self.classes):
+            for c in lex.framed_of(cs):
+                self.at.setdefault(c, []).append(k)
+        self.numbers = [self.starts[k] for k, t in enumerate(self.traits) if Trait.NUMBER in t]
 
     def text(self, start: int, end: int) -> str:
         """The words of units start..end-1."""
         first = self.starts[start]
         stop = self.starts[end] if end < len(self.starts) else len(self.words)
-        return self.words[first] if stop - first == 1 else " ".join(self.words[first:stop])
+        return " ".join(self.words[first:stop])
 
-
+    def word(self, k: int) -> str:
+        """The first word of unit k."""
+        return self.words[self.starts[k]]
 
 
 def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     words = lex.words(text)
-    clauses = lex.clauses(words, _Clause)
-    single = len(clauses) == 1
-    if single:
-        every = clauses[0].all
-    found = questioned = False
+    clauses = _clauses(words, lex)
     for clause in clauses:
-        if clause.asked:
-            questioned = True
-        if clause.all & _CUES or clause.asked:
-            _cues(clause, lex)
-        if clause.numbers:
-            clause.scores = scores_in(clause.words, clause.numbers, lex, single)
-        if clause.all & TRIGGER:
-            clause.mentions = _findings(clause, lex)
-            if clause.mentions:
-                found = True
-    if not single:
-        every = 0
-        for clause in clauses:
-            every |= clause.all
+        _cues(clause, lex)
+        clause.scores = scores_in(clause.words, clause.numbers, lex, len(clauses) == 1)
+        clause.mentions = _findings(clause, lex)
+    _across_clauses(clauses, lex)
+    _someone_elses(clauses)
+    every = frozenset().union(*(c.every for c in clauses))
 
-    mentions: list[Mention] = []
-    topics: list[Mention] = []
-    named: set[str] = set()                         # the findings of `mentions`
-    if found:
-        if not single and every & _ACROSS:
-            _across_clauses(clauses, lex)
-        if not single and every & SOMEONE_ELSE:
-            _someone_elses(clauses)
-        topic_ids = lex.topics
-        for clause in clauses:
-            for m in clause.mentions:
-                if m.finding in topic_ids:
-                    topics.append(m)
-                else:
-                    mentions.append(m)
-                    named.add(m.finding)
-        if mentions and every & MODIFIER and not lex.modified_findings.isdisjoint(named):
-            mentions = _bind_modifiers(clauses, mentions, lex)
-    if every & NUMERIC and lex.has_long_number(words):
-        mentions = _fevers_from_temperatures(clauses, mentions, lex)
-        mentions = _racing_pulses(clauses, mentions, lex)
+    topics = [m for c in clauses for m in c.mentions if m.finding in lex.topics]
+    mentions = [m for c in clauses for m in c.mentions if m.finding not in lex.topics]
+    named = {m.finding for m in mentions}
+    mentions = _bind_modifiers(clauses, mentions, lex)
+    mentions = _fevers_from_temperatures(clauses, mentions, lex)
+    mentions = _racing_pulses(clauses, mentions, lex)
 
     current = past = None
-    if every & NUMERIC:
-        for clause in clauses:
-            for s in clause.scores:
-                if s.past:
-                    past = s
-                else:
-                    current = s
+    for clause in clauses:
+        for s in clause.scores:
+            if s.past:
+                past = s
+            else:
+                current = s
 
     # An adverb ("very", "a bit") qualifies a soreness word; alone it says nothing.
-    intensity = _intensity(clauses, mentions, lex) if every & INTENSITY_ALONE or (
-        every & INTENSITY and not PAIN_FINDINGS.isdisjoint(named)) else None
-    improving, worsening, same = _trend(clauses, mentions, lex) if every & TREND else _NO_TREND
-    # (A "?" that ends no clause, "? neck 2", asks nothing `_questions` could find.)
-    if every & QUESTION or questioned:
-        is_question, answerable, asked, identity = _questions(clauses, mentions)
-        asked_words = " / ".join(" ".join(c.words) for c in asked) if asked else ""
-        asked_clauses = frozenset(c.index for c in asked) if asked else _NO_CLAUSES
-    else:
-        is_question, answerable, asked, identity = False, False, _NONE, False
-        asked_words, asked_clauses = "", _NO_CLAUSES
-    wellness = _wellness(clauses, asked) if every & (WELL | TREND) else ()
-    pressure = _pressure_minutes(clauses, lex) if every & PRESSURE else None
+    intensity = _intensity(clauses, mentions, lex) if Trait.INTENSITY_ALONE in every or (
+        Trait.INTENSITY in every and not PAIN_FINDINGS.isdisjoint(named)) else None
+    improving, worsening, same = _trend(clauses, mentions)
+    is_question, answerable, asked, identity = _questions(clauses, mentions)
+    asked_words = " / ".join(" ".join(c.words) for c in asked)
+    asked_clauses = frozenset(c.index for c in asked)
+    wellness = _wellness(clauses, asked)
+    pressure = _pressure_minutes(clauses) if Trait.PRESSURE in every else None
 
     by_finding: dict[str, list[Mention]] = {}
     for m in mentions:
-        found_here = by_finding.get(m.finding)
-        if found_here is None:
-            by_finding[m.finding] = [m]
-        else:
-            found_here.append(m)
+        by_finding.setdefault(m.finding, []).append(m)
     return Reading(text, tuple(words), tuple(mentions), tuple(topics), current, past.value if past else None,
                    intensity, same, improving, worsening, wellness, is_question, answerable, asked_words,
                    identity, asked_clauses, pressure, by_finding)
 
 
-_NO_TREND: tuple = ((), (), False)
+# -- 2. clauses ----------------------------------------------------------------------------------
+
+def _clauses(words: list[str], lex: Lexicon) -> list[Clause]:
+    """The units cut into clauses. A unit of punctuation or "but" (`Trait.SPLIT`) ends a clause and
+    belongs to none, except "-" and "/" between two numbers ("4-5", "7/10"); a "?" marks the
+    clause it ends as asked."""
+    clauses: list[Clause] = []
+    units: list = []
+    first = 0                                    # the current clause's first word
+    for unit in lex.units(words):
+        w = words[unit.start]
+        traits = lex.traits_of(unit.classes)
+        between_numbers = (w in _NUMERIC_JOINERS and units and unit.end < len(words)
+                           and lex.is_number(words[unit.start - 1]) and lex.is_number(words[unit.end]))
+        if Trait.SPLIT in traits and not between_numbers:
+            if units:
+                clauses.append(_clause(len(clauses), words[first:unit.start], first, units, lex))
+                units = []
+                if w == "?":
+                    clauses[-1].asked = True
+            elif w == "?" and clauses:
+                clauses[-1].asked = True
+            first = unit.end
+            continue
+        units.append(unit)
+    if units:
+        clauses.append(_clause(len(clauses), words[first:], first, units, lex))
+    if len(clauses) == 1:
+        clauses[0].words = words           # the only clause: the whole reply, its punctuation too
+    return clauses
 
 
-# -- 2. clauses and units: `Lexicon.clauses` ---------------------------------------------------
+_NUMERIC_JOINERS = frozenset({"-", "/"})
 
-def _cues(clause: _Clause, lex: Lexicon) -> None:
+
+def _clause(index: int, words: list[str], first: int, units: list, lex: Lexicon) -> Clause:
+    clause = Clause(index, words, [u.start - first for u in units], [u.classes for u in units],
+                    [lex.traits_of(u.classes) for u in units])
+    clause.index_units(lex)
+    return clause
+
+
+def _cues(clause: Clause, lex: Lexicon) -> None:
     """Negation and verdicts (step 3), which may change a unit's classes (and then the index
     class -> units that concept frames look up is made again); then the clause-wide cues."""
-    flags = clause.flags
-    every = clause.all
-    if every & (NEG | SOFT_NEG):
-        clause.denied = {}
-        clause.direct = set()
-        _negate(clause, lex)
-    if every & NORMAL:
-        clause.fine = set()
-        _verdicts(clause, lex)
+    _negate(clause, lex)
+    _verdicts(clause, lex)
     if clause.flipped:
-        every = 0
-        for f in flags:
-            every |= f
-        clause.all = every
-        at: dict[str, list[int]] = {}
-        cmask = 0
-        for k, cs in enumerate(clause.classes):
-            framed, more = lex.kind_of(cs)
-            cmask |= more
-            for c in framed:
-                at.setdefault(c, []).append(k)
-        clause.at, clause.cmask = at, cmask
-    if not (every & _STATUS_CUES or clause.asked):
-        return                                         # a clause with no status cue: the defaults
-    if not every & TRIGGER:
-        # No finding to qualify here: only whether it says something has passed, which the
-        # clause before may need (`_across_clauses`).
-        clause.resolved_negation = bool(every & RESOLVED_NEG)
-        if every & RESOLVED_CUE:
-            clause.resolved = bool(_resolving(clause))
-        return
-    clause.doubted = clause.asked or bool(every & DOUBT) and _doubts_a_finding(clause, lex)
+        clause.index_units(lex)
+    every, traits = clause.every, clause.traits
+    clause.doubted = clause.asked or (Trait.DOUBT in every and _doubts_a_finding(clause, lex))
     # "más cargada que anoche": a time after "than" is what today is compared with, not when.
-    clause.past = bool(every & PAST_CUE) and not every & PRESENT_CUE and any(
-        f & PAST_CUE and not (k and clause.words[clause.starts[k - 1]] in _THAN) for k, f in enumerate(flags))
-    clause.resolved_negation = bool(every & RESOLVED_NEG)
-    if every & RESOLVED_CUE:
-        resolving = _resolving(clause)
-        clause.resolved = bool(resolving)
-        if resolving and every & STILL:
-            # "blacked out for a sec and the room is still spinning": after a "still" that follows
-            # the resolution, findings are current again.
-            clause.still_from = next((k for k in range(resolving[-1] + 1, len(flags)) if flags[k] & STILL), None)
-    if every & HYPOTHETICAL_CUE:
-        # "not sure if my chest is tight": the "if" of a doubt asks nothing.
-        clause.hypothetical_before = next(
-            (k for k, f in enumerate(flags) if f & HYPOTHETICAL_CUE and not (k and flags[k - 1] & UNSURE)), None)
+    clause.past = Trait.PAST in every and Trait.PRESENT not in every and any(
+        Trait.PAST in t and not (k and clause.word(k - 1) in _THAN) for k, t in enumerate(traits))
+    clause.resolved_negation = Trait.RESOLVED_NEG in every
+    resolving = _resolving(clause)
+    clause.resolved = bool(resolving)
+    if resolving:
+        # "blacked out for a sec and the room is still spinning": after a "still" that follows
+        # the resolution, findings are current again.
+        clause.still_from = next((k for k in range(resolving[-1] + 1, len(traits)) if Trait.STILL in traits[k]), None)
+    # "not sure if my chest is tight": the "if" of a doubt asks nothing.
+    clause.hypothetical_before = next(
+        (k for k, t in enumerate(traits)
+         if Trait.HYPOTHETICAL in t and not (k and Trait.UNSURE in traits[k - 1])), None)
     # The status of a finding nothing in particular qualifies (see `_status`).
     clause.base = RESOLVED if clause.resolved else DOUBTED if clause.doubted else PAST if clause.past else PRESENT
 
 
-def _resolving(clause: _Clause) -> list[int]:
+def _resolving(clause: Clause) -> list[int]:
     """The units that say something has passed. "gone numb", "went cold": a change into the
     finding, not its passing. "a faded bruise": after an article, a word of passing describes."""
-    flags = clause.flags
-    return [k for k, f in enumerate(flags)
-            if f & RESOLVED_CUE and not (f & BECAME and _next_concept(flags, k + 1))
-            and not (k and clause.words[clause.starts[k - 1]] in _DETERMINERS)]
+    traits = clause.traits
+    return [k for k, t in enumerate(traits)
+            if Trait.RESOLVED in t and not (Trait.BECAME in t and _next_concept(traits, k + 1))
+            and not (k and clause.word(k - 1) in _DETERMINERS)]
 
 
-def _doubts_a_finding(clause: _Clause, lex: Lexicon) -> bool:
+def _doubts_a_finding(clause: Clause, lex: Lexicon) -> bool:
     """Whether a doubt word hedges what the patient feels, not a number: "couldn't get a proper
     breath for maybe 20 min" is sure of the breath; "maybe a 4" only rounds the score."""
-    flags, words, starts = clause.flags, clause.words, clause.starts
-    n = len(flags)
-    for k, f in enumerate(flags):
-        if not f & DOUBT:
+    n = len(clause.traits)
+    for k, t in enumerate(clause.traits):
+        if Trait.DOUBT not in t:
             continue
         j = k + 1
-        if j < n and words[starts[j]] in _ARTICLES:
+        if j < n and clause.word(j) in _ARTICLES:
             j += 1
-        if not (j < n and lex.is_number(words[starts[j]])):
+        if not (j < n and lex.is_number(clause.word(j))):
             return True
     return False
 
@@ -328,111 +313,109 @@ _ARTICLES = frozenset({"a", "an", "un", "una", "like", "about", "around", "unos"
 _DETERMINERS = frozenset({"a", "an", "the", "un", "una", "el", "la"})
 
 
-def _next_concept(flags: list[int], k: int) -> bool:
+def _next_concept(traits: list[frozenset[Trait]], k: int) -> bool:
     """Whether the first unit from k on that is not a small word names a concept ("gone a
     purplish colour")."""
-    while k < len(flags) and flags[k] & SMALL:
+    while k < len(traits) and Trait.SMALL in traits[k]:
         k += 1
-    return k < len(flags) and bool(flags[k] & DENIABLE)
-
-
-_STATUS_CUES = DOUBT | PAST_CUE | RESOLVED_CUE | RESOLVED_NEG | HYPOTHETICAL_CUE
-_CUES = NEG | SOFT_NEG | NORMAL | _STATUS_CUES
-_ACROSS = NEG | NORMAL | WELL | RESOLVED_CUE | RESOLVED_NEG    # what may judge another clause
+    return k < len(traits) and Trait.DENIABLE in traits[k]
 
 
 # -- 3. negation and verdicts --------------------------------------------------------------------
 
-def _negate(clause: _Clause, lex: Lexicon) -> None:
+def _flip(clause: Clause, k: int, classes: frozenset[str], lex: Lexicon) -> None:
+    clause.classes[k] = classes
+    clause.traits[k] = lex.traits_of(classes)
+    clause.flipped = True
+
+
+def _negate(clause: Clause, lex: Lexicon) -> None:
     """Each negation denies the concept it is attached to, or turns it into its opposite."""
-    classes, flags, denied, direct = clause.classes, clause.flags, clause.denied, clause.direct
-    n = len(flags)
+    classes, traits, denied, direct = clause.classes, clause.traits, clause.denied, clause.direct
+    n = len(traits)
     for k in range(n):
-        cue = flags[k]
-        if not cue & (NEG | SOFT_NEG):
+        cue = traits[k]
+        if not cue & _NEGATIONS:
             continue
-        if k > 0 and flags[k - 1] & UNABLE:
+        if k > 0 and Trait.UNABLE in traits[k - 1]:
             continue                                   # "no me puedo ni mover": "ni" only stresses
-        strength = _SOFT if cue & SOFT_NEG else _HARD
+        strength = _SOFT if Trait.SOFT_NEG in cue else _HARD
         j = k + 1
         limit = min(n, k + 1 + lex.negation_window)
-        while j < limit and flags[j] & (SMALL | NEG):  # "no siento nada dormido": one denial
+        while j < limit and traits[j] & _SMALL_OR_NEG:   # "no siento nada dormido": one denial
             j += 1
         if j == n:
             _deny_before(clause, k, strength, lex)     # "fever: none", "chest pain nope"
             continue
         if j == limit:
             continue
-        target = flags[j]
-        if target & FLIP:
-            classes[j] = flipped = frozenset(lex.flips[c] for c in classes[j] if c in lex.flips)
-            flags[j] = lex.flags_of(flipped)           # "not right", "zero strength", "no para"
-            clause.flipped = True
+        target = traits[j]
+        if Trait.FLIP in target:
+            # "not right", "zero strength", "no para"
+            _flip(clause, j, frozenset(lex.flips[c] for c in classes[j] if c in lex.flips), lex)
             continue
-        if not target & DENIABLE:
+        if Trait.DENIABLE not in target:
             continue                                   # "no idea why ...": about something else
         denied[j] = max(denied.get(j, 0), strength)
         direct.add(j)
         j += 1
         while j < n:                                   # the rest of its phrase or list
-            f = flags[j]
-            if f & DENIABLE and not f & (NEG | SOFT_NEG | UNABLE):
+            t = traits[j]
+            if Trait.DENIABLE in t and not t & _NOT_A_LIST_ITEM:
                 denied[j] = max(denied.get(j, 0), strength)
-            elif f & LIST_AND and j + 1 < n and flags[j + 1] & DENIABLE and not flags[j + 1] & RED_FLAG:
+            elif Trait.LIST_AND in t and j + 1 < n and Trait.DENIABLE in traits[j + 1] \
+                    and Trait.RED_FLAG not in traits[j + 1]:
                 pass                                   # "no fever and chills", not "no pain and short of breath"
-            elif clause.words[clause.starts[j]] not in lex.joins:
+            elif clause.word(j) not in lex.joins:
                 break
             j += 1
 
 
-def _deny_before(clause: _Clause, k: int, strength: int, lex: Lexicon) -> None:
+def _deny_before(clause: Clause, k: int, strength: int, lex: Lexicon) -> None:
     """A negation that ends its clause denies the concept(s) just before it: "fever: none"."""
-    flags = clause.flags
+    traits = clause.traits
     j = k - 1
-    while j >= 0 and flags[j] & SMALL:
+    while j >= 0 and Trait.SMALL in traits[j]:
         j -= 1
     while j >= 0 and k - j <= lex.verdict_window + 2:
-        if flags[j] & DENIABLE:
+        if Trait.DENIABLE in traits[j]:
             clause.denied[j] = max(clause.denied.get(j, 0), strength)
-        elif clause.words[clause.starts[j]] not in lex.joins:
+        elif clause.word(j) not in lex.joins:
             break
         j -= 1
 
 
-def _verdicts(clause: _Clause, lex: Lexicon) -> None:
+def _verdicts(clause: Clause, lex: Lexicon) -> None:
     """"breathing 100%", "lungs are fine", "respiro perfecto", "normal temp": a verdict right
     after (or right before) a bare breathing, chest or temperature word says it is fine. Negated,
     or after "can't", the same verdict is a complaint: "no respiro bien", "can't breathe properly".
     A verdict in doubt ("not sure if my breathing is ok") or asked ("breathing ok?") clears nothing."""
-    classes, flags = clause.classes, clause.flags
-    n = len(flags)
-    in_doubt = clause.asked or bool(clause.all & UNSURE)     # (no flip makes or unmakes doubt)
+    traits = clause.traits
+    n = len(traits)
+    in_doubt = clause.asked or Trait.UNSURE in clause.every     # (no flip makes or unmakes doubt)
     window = lex.verdict_window
     for v in range(n):
-        if not flags[v] & NORMAL:
+        if Trait.NORMAL not in traits[v]:
             continue
         j = v - 1
-        while j >= 0 and v - j <= window and flags[j] & (SMALL | REACH) and not flags[j] & DENIABLE:
+        while j >= 0 and v - j <= window and traits[j] & _SMALL_OR_REACH and Trait.DENIABLE not in traits[j]:
             j -= 1
-        if j >= 0 and v - j <= window and flags[j] & JUDGED:
+        if j >= 0 and v - j <= window and Trait.JUDGED in traits[j]:
             targets = [j]
             k = j - 1                                  # "chest and breathing are both fine"
-            while k >= 0 and flags[k] & (LIST_AND | JUDGED | SMALL) and not flags[k] & NEG:
-                if flags[k] & JUDGED:
+            while k >= 0 and traits[k] & _LIST_OF_JUDGED and Trait.NEG not in traits[k]:
+                if Trait.JUDGED in traits[k]:
                     targets.append(k)
                 k -= 1
-        elif v + 1 < n and flags[v + 1] & JUDGED and all(flags[u] & SMALL for u in range(v)):
+        elif v + 1 < n and Trait.JUDGED in traits[v + 1] and all(Trait.SMALL in traits[u] for u in range(v)):
             targets = [v + 1]                          # "normal temp", "normal breathing" (not "a good breath")
         else:
             continue
         target = targets[0]
-        if target in clause.direct or any(flags[u] & UNABLE for u in range(max(0, target - 3), target)):
-            if clause.denied:
-                clause.denied.pop(target, None)
-                clause.denied.pop(v, None)
-            classes[v] = _ODD                          # "no respiro bien": a complaint
-            flags[v] = lex.flags_of(_ODD)
-            clause.flipped = True
+        if target in clause.direct or any(Trait.UNABLE in traits[u] for u in range(max(0, target - 3), target)):
+            clause.denied.pop(target, None)
+            clause.denied.pop(v, None)
+            _flip(clause, v, _ODD, lex)                # "no respiro bien": a complaint
         elif not in_doubt:
             clause.fine.update(targets)
 
@@ -442,7 +425,7 @@ _ODD = frozenset({"odd"})
 
 # -- 4. findings -----------------------------------------------------------------------------------
 
-def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
+def _findings(clause: Clause, lex: Lexicon) -> list[Mention]:
     """The clause's findings (concept frames, in the lexicon's order), then its bare breathing or
     chest words that no frame read."""
     at, classes, denied = clause.at, clause.classes, clause.denied
@@ -450,38 +433,24 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
     out: list[Mention] = []
     shared = lex.shared
     last = len(classes) - 1
-    # A clause with no negation, verdict or hypothesis gives every finding the same status.
-    plain = None if denied or clause.fine or clause.hypothetical_before is not None \
-        or clause.still_from is not None else clause.base
-    for finding, frames in lex.plan_of(clause.cmask):
+    for finding, frames in lex.plan_of(frozenset(at)):
         if frames is None:                            # words that are the finding on their own
             for c in finding.single:
-                for a in at.get(c, _NONE):
+                for a in at.get(c, ()):
                     if a in used:
                         continue
                     if (a > 0 and c in classes[a - 1]) or (a < last and c in classes[a + 1]):
                         units = [a, *_next_to(a, c, classes, used)]   # "sharp stabbing pain": one pain
-                        out.append(_mention_of(clause, finding.id, finding.tag, finding.red_flag, units))
-                        if c not in shared:
-                            used.update(units)
-                        continue
-                    out.append(_mention(Mention, (
-                        finding.id, finding.tag, finding.red_flag,
-                        plain or _status(clause, (a,), a, finding.red_flag, False), clause.index,
-                        a, a + 1, clause.text(a, a + 1), _NO_MODIFIERS)))
+                    else:
+                        units = [a]
+                    out.append(_mention_of(clause, finding.id, finding.tag, finding.red_flag, units))
                     if c not in shared:
-                        used.add(a)
+                        used.update(units)
             continue
         made: list[tuple[list[int], tuple[str, ...]]] = []
         anchored: set[int] = set()
         for frame in frames:                          # those whose classes are all in the clause
             wanted = frame.classes
-            if len(wanted) == 1:
-                for a in at[wanted[0]]:
-                    if a not in used and a not in anchored:
-                        anchored.add(a)
-                        made.append(([a], wanted))
-                continue
             for a in at[wanted[0]]:
                 if a in used or a in anchored:
                     continue
@@ -515,11 +484,10 @@ def _findings(clause: _Clause, lex: Lexicon) -> list[Mention]:
             out.append(_mention_of(clause, finding.id, finding.tag, finding.red_flag, units + own))
             used.update(own)
     for c in lex.topic_order:
-        if c in at:
-            for u in at[c]:
-                if u not in used and classes[u].isdisjoint(NOT_BARE):
-                    used.add(u)
-                    out.append(_mention_of(clause, c, None, True, [u], topic=True))
+        for u in at.get(c, ()):
+            if u not in used and classes[u].isdisjoint(NOT_BARE):
+                used.add(u)
+                out.append(_mention_of(clause, c, None, True, [u], topic=True))
     return out
 
 
@@ -534,26 +502,20 @@ def _next_to(u: int, cls: str, classes: list[frozenset[str]], used: set[int]) ->
     return out
 
 
-def _mention_of(clause: _Clause, finding: str, tag: str | None, red_flag: bool, units: list[int],
+def _mention_of(clause: Clause, finding: str, tag: str | None, red_flag: bool, units: list[int],
                 topic: bool = False) -> Mention:
-    if len(units) == 1:
-        start = units[0]
-        end = start + 1
-    else:
-        start, end = min(units), max(units) + 1
-    return _mention(Mention, (finding, tag, red_flag, _status(clause, units, start, red_flag, topic), clause.index,
-                              start, end, clause.text(start, end), _NO_MODIFIERS))
+    start, end = min(units), max(units) + 1
+    return Mention(finding, tag, red_flag, _status(clause, units, start, red_flag, topic), clause.index,
+                   start, end, clause.text(start, end))
 
 
-def _status(clause: _Clause, units: list[int] | tuple[int, ...], start: int, red_flag: bool, topic: bool) -> str:
-    denied = clause.denied
-    if denied:
-        strength = denied.get(units[0], 0) if len(units) == 1 else max(denied.get(u, 0) for u in units)
-        if strength:
-            if clause.resolved_negation:
-                return RESOLVED                        # "not dizzy anymore"
-            return DOUBTED if strength == _SOFT and red_flag else NEGATED
-    if clause.fine and not clause.fine.isdisjoint(units):
+def _status(clause: Clause, units: list[int], start: int, red_flag: bool, topic: bool) -> str:
+    strength = max(clause.denied.get(u, 0) for u in units)
+    if strength:
+        if clause.resolved_negation:
+            return RESOLVED                            # "not dizzy anymore"
+        return DOUBTED if strength == _SOFT and red_flag else NEGATED
+    if not clause.fine.isdisjoint(units):
         return NEGATED                                 # "breathing is fine"
     if clause.resolved and (clause.still_from is None or max(units) < clause.still_from):
         return RESOLVED
@@ -568,19 +530,19 @@ def _status(clause: _Clause, units: list[int] | tuple[int, ...], start: int, red
 
 # -- 5. across clauses ---------------------------------------------------------------------------
 
-def _across_clauses(clauses: list[_Clause], lex: Lexicon) -> None:
+def _across_clauses(clauses: list[Clause], lex: Lexicon) -> None:
     """Verdict clauses ("trouble breathing - nope"), and resolutions said in the next clause
     ("felt faint after, but fine now"; "couldn't breathe deeply yesterday, today I breathe fine")."""
     for k in range(1, len(clauses)):
         clause = clauses[k]
-        if not clause.all & _ACROSS:
+        if clause.every.isdisjoint(_ACROSS):
             continue
-        if not clause.mentions and clause.all & (NEG | NORMAL) and _verdict_only(clause):
+        if not clause.mentions and clause.every & _NEG_OR_NORMAL and _verdict_only(clause):
             before = clauses[k - 1]
-            negative = bool(clause.all & NEG)
+            negative = Trait.NEG in clause.every
             # "coughed yesterday, nothing today", "tight chest, not now": a denial of now says the
             # complaint has passed (U7 for a breathing one), not that it never was.
-            now = bool(clause.all & PRESENT_CUE)
+            now = Trait.PRESENT in clause.every
             before.mentions = [
                 m._replace(status=RESOLVED if now else NEGATED)
                 if m.status not in (NEGATED, RESOLVED) and (negative or m.finding in lex.topics) else m
@@ -620,7 +582,7 @@ def _across_clauses(clauses: list[_Clause], lex: Lexicon) -> None:
             break
 
 
-def _another_part(clause: _Clause, before: _Clause) -> bool:
+def _another_part(clause: Clause, before: Clause) -> bool:
     """Whether a clause names a body part the clause before does not: what it says (fine, gone)
     is about that part, not about the findings before it."""
     parts = {clause.text(k, k + 1) for k, cs in enumerate(clause.classes) if not cs.isdisjoint(_PARTS)}
@@ -633,30 +595,30 @@ def _another_part(clause: _Clause, before: _Clause) -> bool:
 _PARTS = frozenset({"body_part", "limb", "neck", "head"})
 
 
-def _fine_now(clause: _Clause) -> bool:
+def _fine_now(clause: Clause) -> bool:
     """A clause that only says the patient is fine ("totally normal this morning", "ya estaba
     normal"): a verdict with small, time and number words, naming no concept or body part."""
-    if not clause.all & (WELL | NORMAL) or clause.all & (TRIGGER | QUESTION) or clause.asked:
+    if clause.every.isdisjoint(_WELL_OR_NORMAL) or clause.every & _TRIGGER_OR_QUESTION or clause.asked:
         return False
-    return any(f & (WELL | NORMAL) and k not in clause.denied for k, f in enumerate(clause.flags)) \
+    return any(t & _WELL_OR_NORMAL and k not in clause.denied for k, t in enumerate(clause.traits)) \
         and all(cs.isdisjoint(_BODY) for cs in clause.classes)
 
 
 _BODY = frozenset({"body_part"})
 
 
-def _someone_elses(clauses: list[_Clause]) -> None:
+def _someone_elses(clauses: list[Clause]) -> None:
     """"my son has a cough so I didn't sleep, shoulder's a 2": what follows "my son has" in its
     clause is someone else's when the writer gives their own score (not one they report of
     another: "she says the knee is a 4") in another clause, until the
     writer speaks of themselves again ("... and now I have chills too"). A breathing or chest
     finding stays the patient's (safety first)."""
     for clause in clauses:
-        if not clause.all & SOMEONE_ELSE or not clause.mentions:
+        if Trait.SOMEONE_ELSE not in clause.every or not clause.mentions:
             continue
         if not any(c.scores and _THIRD_PERSON.isdisjoint(c.words) for c in clauses if c is not clause):
             return      # no score of the writer's own ("mi mamá tiene fiebre, dice que la rodilla en 4")
-        u = next(k for k, f in enumerate(clause.flags) if f & SOMEONE_ELSE)
+        u = next(k for k, t in enumerate(clause.traits) if Trait.SOMEONE_ELSE in t)
         if u + 1 < len(clause.starts) and clause.words[clause.starts[u + 1]] in _MODAL_AFTER_HAS:
             continue                   # "my daughter has to drive me, I'm dizzy": the patient's
         words, starts = clause.words, clause.starts
@@ -671,14 +633,14 @@ _THIRD_PERSON = frozenset({"she", "he", "her", "his", "shes", "hes", "they", "th
 _FIRST_PERSON = frozenset({"i", "im", "ive", "id", "me", "myself", "yo", "tengo", "estoy", "siento", "tuve"})
 
 
-def _verdict_only(clause: _Clause) -> bool:
+def _verdict_only(clause: Clause) -> bool:
     """A clause of verdicts and small words only: "nope", "none at all", "fine", "zero issues",
     "ningún problema"."""
     # With a word of now ("nothing at all today", "desde el lunes nada"), small words may stand between.
-    small = SMALL | PRESENT_CUE | PAST_CUE if clause.all & PRESENT_CUE else PRESENT_CUE | PAST_CUE
+    small = _TIME | {Trait.SMALL} if Trait.PRESENT in clause.every else _TIME
     return len(clause.classes) <= 5 and all(
         not cs.isdisjoint(_VERDICT_WORDS) or ("difficulty" in cs and k in clause.denied)
-        or (clause.flags[k] & small and not clause.flags[k] & DENIABLE)
+        or (clause.traits[k] & small and Trait.DENIABLE not in clause.traits[k])
         for k, cs in enumerate(clause.classes))
 
 
@@ -687,17 +649,17 @@ _VERDICT_WORDS = frozenset({"neg", "normal", "filler", "odd"})
 
 # -- 6. binding ------------------------------------------------------------------------------------
 
-def _bind_modifiers(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) -> list[Mention]:
+def _bind_modifiers(clauses: list[Clause], mentions: list[Mention], lex: Lexicon) -> list[Mention]:
     """Each modifier qualifies the nearest finding it applies to in its clause; in a clause with
     none ("it's getting bigger"), the last such finding of an earlier clause, or for some
     (`next_clause`) the first of the next clause ("hard as a rock, swollen")."""
     extra: dict[int, set[str]] = {}
     for clause in clauses:
-        if not clause.all & MODIFIER:
+        if Trait.MODIFIER not in clause.every:
             continue
         index = clause.index
-        for k, f in enumerate(clause.flags):
-            if not f & MODIFIER or k in clause.denied:
+        for k, t in enumerate(clause.traits):
+            if Trait.MODIFIER not in t or k in clause.denied:
                 continue                               # "not spreading", "no está creciendo"
             for mod in lex.modifiers_of(clause.classes[k]):
                 applies = mod.applies_to
@@ -731,7 +693,7 @@ def _distance(m: Mention, k: int) -> int:
     return 0
 
 
-def _fevers_from_temperatures(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) -> list[Mention]:
+def _fevers_from_temperatures(clauses: list[Clause], mentions: list[Mention], lex: Lexicon) -> list[Mention]:
     """"Temp 101" is a fever, "temp is 98.6" is not; a reading like "100.8" alone is one. A bare
     temperature word is judged by a reading in another clause too ("took my temp to be safe, 99.1")."""
     out = list(mentions)
@@ -760,12 +722,12 @@ def _fevers_from_temperatures(clauses: list[_Clause], mentions: list[Mention], l
     return out
 
 
-def _racing_pulses(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) -> list[Mention]:
+def _racing_pulses(clauses: list[Clause], mentions: list[Mention], lex: Lexicon) -> list[Mention]:
     """"my pulse is 120", "heart rate 115": a heart word with a rate at or above the threshold."""
     out = mentions
     limit = lex.thresholds["racing_pulse"]
     for clause in clauses:
-        if "pulse" not in clause.at or not clause.all & NUMERIC:
+        if "pulse" not in clause.at or Trait.NUMBER not in clause.every:
             continue
         rates = [w for w in clause.words if w.isdigit() and limit <= int(w) <= 250]
         if rates and not any(m.finding == "racing_heart" and m.clause == clause.index for m in out):
@@ -776,13 +738,13 @@ def _racing_pulses(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon
     return out
 
 
-def _intensity(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) -> tuple[int, str] | None:
+def _intensity(clauses: list[Clause], mentions: list[Mention], lex: Lexicon) -> tuple[int, str] | None:
     """Intensity words about soreness; the strongest wins (safety first)."""
     found: list[tuple[int, str]] = []
     other = any(m.status != NEGATED for m in mentions)
     severe = lex.thresholds["urgent_soreness"]          # a stand-in from which U3 fires
     for clause in clauses:
-        if not clause.all & INTENSITY:
+        if Trait.INTENSITY not in clause.every:
             continue
         here = [m for m in mentions if m.clause == clause.index and m.status != NEGATED]
         if any(m.finding == "flare" for m in here):
@@ -790,7 +752,7 @@ def _intensity(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) ->
         pains = [m for m in here if m.finding in PAIN_FINDINGS]
         pain_units = [u for m in pains for u in range(m.start, m.end) if "pain" in clause.classes[u]]
         for k, cs in enumerate(clause.classes):
-            if not clause.flags[k] & INTENSITY or k in clause.denied:
+            if Trait.INTENSITY not in clause.traits[k] or k in clause.denied:
                 continue
             for spec in lex.intensities_of(cs):
                 if not spec.standalone:
@@ -812,19 +774,19 @@ def _intensity(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) ->
     return max(found, key=lambda f: f[0]) if found else None
 
 
-def _trend(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+def _trend(clauses: list[Clause], mentions: list[Mention]) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
     """Trend words about soreness: not those right beside another finding ("bruise is bigger")."""
     improving: list[str] = []
     worsening: list[str] = []
     same = False
     for clause in clauses:
-        if not clause.all & TREND:
+        if Trait.TREND not in clause.every:
             continue
         here = [m for m in mentions if m.clause == clause.index]
         if any(m.finding == "flare" for m in here):
             continue   # about the usual complaint (a flare), not the soreness
         for k, cs in enumerate(clause.classes):
-            if not clause.flags[k] & TREND or k in clause.denied:
+            if Trait.TREND not in clause.traits[k] or k in clause.denied:
                 continue
             near = [m for m in here if _distance(m, k) <= 2]
             if near and min(near, key=lambda m: _distance(m, k)).finding not in PAIN_FINDINGS:
@@ -843,10 +805,10 @@ def _trend(clauses: list[_Clause], mentions: list[Mention], lex: Lexicon) -> tup
 
 # -- 7. questions and statements -------------------------------------------------------------------
 
-def _questions(clauses: list[_Clause], mentions: list[Mention]) -> tuple[bool, bool, list[_Clause], bool]:
+def _questions(clauses: list[Clause], mentions: list[Mention]) -> tuple[bool, bool, list[Clause], bool]:
     """Whether the reply asks something, whether the bot can answer it, and whether it only asks
     who is writing ("who is this": `unclear`)."""
-    asked: list[_Clause] = []
+    asked: list[Clause] = []
     identity = False
     for clause in clauses:
         classes = clause.classes
@@ -855,7 +817,7 @@ def _questions(clauses: list[_Clause], mentions: list[Mention]) -> tuple[bool, b
             identity = True
             continue
         topic = _topic(clause)
-        form = "q_form" in classes[opener] or _has(clause, "q_anywhere") or ("q_modal" in classes[opener] and topic)
+        form = "q_form" in classes[opener] or Trait.Q_ANYWHERE in clause.every or ("q_modal" in classes[opener] and topic)
         if not form and not clause.asked:
             continue
         content = bool(clause.mentions) or bool(clause.scores)
@@ -866,39 +828,32 @@ def _questions(clauses: list[_Clause], mentions: list[Mention]) -> tuple[bool, b
             asked += (clauses[clause.index - 1], clause)
     if not asked:
         return False, False, asked, identity
-    if any(_has(c, "q_person") for c in asked):
+    if any(Trait.Q_PERSON in c.every for c in asked):
         return True, False, asked, identity
     about = {m.finding for m in mentions if m.status in HAPPENED}
     small_bruise = not any(
         m.modifiers & {"large", "growing", "fast_growing"} for m in mentions if m.finding == "bruise"
     )
     answerable = (
-        all(_has(c, "q_answerable") for c in asked)
+        all(Trait.Q_ANSWERABLE in c.every for c in asked)
         and about <= ANSWERABLE_FINDINGS
         and small_bruise
     )
     return True, answerable, asked, identity
 
 
-def _topic(clause: _Clause) -> bool:
-    return _has(clause, "q_answerable") or _has(clause, "q_person")
+def _topic(clause: Clause) -> bool:
+    return Trait.Q_ANSWERABLE in clause.every or Trait.Q_PERSON in clause.every
 
 
-def _has(clause: _Clause, cls: str) -> bool:
-    return bool(clause.all & _TOPIC_BITS[cls])
-
-
-_TOPIC_BITS = {"q_anywhere": Q_ANYWHERE, "q_answerable": Q_ANSWERABLE, "q_person": Q_PERSON}
-
-
-def _wellness(clauses: list[_Clause], asked: list[_Clause]) -> tuple[str, ...]:
+def _wellness(clauses: list[Clause], asked: list[Clause]) -> tuple[str, ...]:
     """"fine", "all good", "no problems", "sin problemas": said of the patient, not asked."""
     out = []
     for c in clauses:
-        if not c.all & (WELL | TREND) or asked and any(c is a for a in asked):
+        if c.every.isdisjoint(_WELL_OR_TREND) or any(c is a for a in asked):
             continue
         for k, cs in enumerate(c.classes):
-            if not c.flags[k] & (WELL | TREND):
+            if c.traits[k].isdisjoint(_WELL_OR_TREND):
                 continue
             if ("wellness" in cs and k not in c.denied) or ("difficulty" in cs and c.denied.get(k) == _HARD) \
                     or ("improving" in cs and k not in c.denied and _compared(c, k)):
@@ -908,7 +863,7 @@ def _wellness(clauses: list[_Clause], asked: list[_Clause]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _compared(clause: _Clause, k: int) -> bool:
+def _compared(clause: Clause, k: int) -> bool:
     """A trend word in a comparison with no earlier time: "sorer than where you needled" is no
     change, and "feel better than I have in years" says the patient is well; "better than
     yesterday", "stiffer than it was this morning" are trends."""
@@ -916,7 +871,7 @@ def _compared(clause: _Clause, k: int) -> bool:
         and not any("past" in cs for cs in clause.classes[k + 2:k + 5])
 
 
-def _pressure_minutes(clauses: list[_Clause], lex: Lexicon) -> float:
+def _pressure_minutes(clauses: list[Clause]) -> float:
     """How long the patient pressed on a bleeding point, in minutes; -1 when they do not say."""
     best = -1.0
     for c in clauses:

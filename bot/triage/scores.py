@@ -23,9 +23,6 @@ class Score(NamedTuple):
     text: str
 
 
-_new_tuple = tuple.__new__   # _new_tuple(Score, (...)): a named tuple without its Python-level __new__
-
-
 def _int(word: str, lex: Lexicon) -> int | None:
     """A whole number, a word number, or a decimal 0-10 rounded up ("1.5" -> 2)."""
     if word.isdigit():
@@ -60,18 +57,17 @@ def scores_in(words: list[str], numbers: list[int], lex: Lexicon, whole_reply: b
             continue
         i = at
         w = words[i]
-        value = int(w) if w.isdigit() else _int(w, lex)
+        value = _int(w, lex)
         if value is None or value > 10:
             continue
         start, end = i, i + 1
         is_word = not w[0].isdigit()
-        # (The helpers below are called only when the next word can begin what they read.)
-        half = _half_after(words, end, lex) if end < n and words[end] in lex.half_starts else 0
+        half = _half_after(words, end, lex)
         if half:              # "eight and a half", "2 y medio": up to the next whole number
             end += half
             value += 1
             is_word = False   # a word number with a half is a measure, as a digit is
-        scaled = _scale_after(words, end, lex) if end + 1 < n and words[end] in lex.scale_starts else 0
+        scaled = _scale_after(words, end, lex)
         high = None
         if scaled:
             end += scaled
@@ -89,8 +85,7 @@ def scores_in(words: list[str], numbers: list[int], lex: Lexicon, whole_reply: b
             else:
                 high = None
         if _is_score(words, start, end, is_word, bool(scaled), whole_reply, lex):
-            out.append(_new_tuple(Score, (value, start, end, _said_of_past(words, start, end, lex),
-                                          " ".join(words[start:end]))))
+            out.append(Score(value, start, end, _said_of_past(words, start, end, lex), " ".join(words[start:end])))
             i = end
     return out
 

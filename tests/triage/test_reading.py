@@ -151,21 +151,3 @@ def test_a_trend_word_about_a_bruise_is_not_a_soreness_trend():
     r = result("the bruise is getting bigger", hours=40)
     assert "worsening" not in r.symptoms
     assert r.level == "routine"          # R5: a bruise getting bigger
-
-
-@pytest.mark.parametrize("text", [
-    "Temp 101 ° F and chills",                   # a degree sign apart from its unit: read whole
-    "breathing's fine\nneck a 2",                # a new line inside a piece ends a clause
-    "knife-y twinge, w/o fever, 100% better",
-    "sí tengo fiebre 🤒, mi mamá dice que 4-5",
-    "this is Rosa's son, hurts 2 breathe",       # a name, and texting digits across pieces
-    "alot of pain lol  (double space)",
-])
-def test_normalising_piece_by_piece_gives_the_words_of_the_whole_text(text):
-    from bot.triage.lexicon import LEXICON as lex
-    whole = lex._normalised(lex._tokens(text.lower()))
-    if not lex._name_tokens.isdisjoint(whole) and lex._names.search(text):
-        whole = lex._normalised(lex._tokens(lex._unname(text).lower()))
-    if not lex._digit_words_set.isdisjoint(whole):
-        lex._digits_as_words(whole)
-    assert lex.words(text) == whole
