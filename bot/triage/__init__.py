@@ -8,7 +8,7 @@
 
 `classify` is a pure function of its arguments and the protocol files: no database, clock,
 network or Flask. It reads the reply (`reading.py`, with the lexicon in
-`bot/protocol/v1/triage.toml`), applies every rule of PROTOCOL.md section 5 (`rules.py`) and
+`bot/protocol/v1/triage/`), applies every rule of PROTOCOL.md section 5 (`rules.py`) and
 takes the highest level that fires. Rules about earlier replies (R10, a second `monitor` in a row)
 belong to the conversation layer.
 """

@@ -13,7 +13,7 @@ It compiles three things from the lexicon files (`bot/protocol/v1/triage/`):
    is one unit of class `sob`, not "short" + "of" + "breath"). In an entry of several words, "my",
    "I", "me", "mi" also stand for the other persons ("catch her breath").
 3. Concept frames (`Frame`): the classes a finding needs in one clause, with their window and
-   order (see the comment at the top of the lexicon's `README` section, `scope.toml`).
+   order (see `bot/protocol/v1/triage/README.md`).
 
 What a set of classes makes a unit for the reader (a negation, a concept a negation can deny, a
 word of a breathing frame, ...) is a set of `Trait`s, worked out once per distinct set of classes
@@ -726,13 +726,42 @@ def _deletions(word: str) -> set[str]:
     return {word[:i] + word[i + 1:] for i in range(len(word))}
 
 
+def read_files(directory: Path) -> dict[str, Any]:
+    """The lexicon files of a directory (`*.toml`), merged into one table: a table may be spread
+    over several files ([words.*] in each concept's file), but a key may be defined only once.
+    Findings come in the order `[findings] order` gives."""
+    merged: dict[str, Any] = {}
+    where: dict[tuple[str, ...], str] = {}
+
+    def merge(into: dict[str, Any], table: dict[str, Any], path: tuple[str, ...], source: str) -> None:
+        for key, value in table.items():
+            at = (*path, key)
+            if isinstance(value, dict) and isinstance(into.get(key, {}), dict):
+                merge(into.setdefault(key, {}), value, at, source)
+            elif key in into:
+                raise ValueError(f"{'.'.join(at)} is defined in {where[at]} and again in {source}")
+            else:
+                into[key] = value
+                where[at] = source
+
+    for file in sorted(directory.glob("*.toml")):
+        with open(file, "rb") as fh:
+            merge(merged, tomllib.load(fh), (), file.name)
+    order = merged.get("findings", {}).get("order", [])
+    findings = merged.get("finding", {})
+    if sorted(order) != sorted(findings) or len(set(order)) != len(order):
+        raise ValueError(f"[findings] order must list every [finding.*] once: missing "
+                         f"{sorted(set(findings) - set(order))}, unknown or repeated "
+                         f"{sorted(f for f in order if f not in findings or order.count(f) > 1)}")
+    merged["finding"] = {name: findings[name] for name in order}
+    return merged
+
+
 @cache
 def load(version: str | None = None) -> Lexicon:
     """The lexicon of a protocol version (default: the loaded protocol's), compiled once."""
     version = version or PROTOCOL.version
-    path = Path(PROTOCOL.data_dir).parent / f"v{version}" / "triage.toml"
-    with open(path, "rb") as fh:
-        return Lexicon(tomllib.load(fh), version)
+    return Lexicon(read_files(Path(PROTOCOL.data_dir).parent / f"v{version}" / "triage"), version)
 
 
 LEXICON = load()
