@@ -243,8 +243,6 @@ def _clauses(words: list[str], lex: Lexicon) -> list[Clause]:
         units.append(unit)
     if units:
         clauses.append(_clause(len(clauses), words[first:], first, units, lex))
-    if len(clauses) == 1:
-        clauses[0].words = words           # the only clause: the whole reply, its punctuation too
     return clauses
 
 

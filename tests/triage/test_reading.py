@@ -151,3 +151,22 @@ def test_a_trend_word_about_a_bruise_is_not_a_soreness_trend():
     r = result("the bruise is getting bigger", hours=40)
     assert "worsening" not in r.symptoms
     assert r.level == "routine"          # R5: a bruise getting bigger
+
+
+@pytest.mark.parametrize("prefix", ["- ", "... ", "(", ". ", "\n"])
+@pytest.mark.parametrize("text", [
+    "8/10", "took 2 tylenol at 9pm and it's still an 8", "3 today", "it was a 2 last night and now it's 4",
+    "no pain when I breathe in", "felt a bit dizzy earlier but it passed", "siete de diez",
+])
+def test_punctuation_before_a_reply_changes_nothing(prefix, text):
+    plain, marked = result(text, hours=40), result(prefix + text, hours=40)
+    assert (marked.level, marked.soreness, marked.symptoms) == (plain.level, plain.soreness, plain.symptoms)
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("short of breath?", "E1: 'short of breath'"),
+    ("- chest pain.", "E1: 'chest pain'"),
+    ("me duele el pecho!!", "E1: 'me duele el pecho'"),
+])
+def test_a_reason_quotes_the_patients_words_without_the_punctuation_around_them(text, reason):
+    assert result(text, hours=5).reasons == (reason,)
