@@ -100,6 +100,9 @@ class Trait(enum.StrEnum):
     STILL = "still"                  # "still", "sigo": what follows a resolution in its clause is current
     PRESSURE = "pressure"            # firm pressure on a bleeding point
     SOMEONE_ELSE = "someone_else"    # "my son has ...": a finding of someone else's may follow
+    WITHOUT = "without"              # "without", "sin": a negation, or after "can't" a condition
+    CONDITION = "condition"          # "unless", "a menos que": what comes before it is conditional, not denied
+    COMPLAINT = "complaint"          # pain, difficulty, "can't", worse...: a harmless phrase beside it is not
 
 
 # The traits a class gives by itself (the others are worked out in `Lexicon.traits_of`).
@@ -117,7 +120,8 @@ _CLASS_TRAITS: dict[str, frozenset[Trait]] = {
     "wellness": frozenset({Trait.WELL}), "difficulty": frozenset({Trait.WELL}),
     "pressure": frozenset({Trait.PRESSURE}), "reach": frozenset({Trait.REACH}),
     "number": frozenset({Trait.NUMBER}), "someone_else": frozenset({Trait.SOMEONE_ELSE}),
-    "still": frozenset({Trait.STILL}),
+    "still": frozenset({Trait.STILL}), "without": frozenset({Trait.WITHOUT}),
+    "condition": frozenset({Trait.CONDITION}),
 }
 _JUDGED = frozenset({"breath", "chest", "air", "temp"})   # what a verdict ("fine") can judge
 
@@ -215,6 +219,7 @@ class Lexicon:
         self.topic_order = tuple(scope["topics"])      # for reasons that read the same in every process
         self.joins = frozenset(scope["joins"])
         self.shared = frozenset(scope["shared"])
+        self.complaints = frozenset(scope["complaints"])
         self.flips: dict[str, str] = dict(raw["flips"])
 
         self._load_normaliser(raw["normalise"])
@@ -247,7 +252,8 @@ class Lexicon:
                 for c in (*frame.classes, *frame.excludes):
                     if c not in self.classes:
                         raise ValueError(f"finding {f.id}: frame {frame.text!r} names no class {c!r}")
-        for c in (*self.topics, *self.shared, *self.flips, *self.flips.values(), *self.modifier_classes):
+        for c in (*self.topics, *self.shared, *self.flips, *self.flips.values(), *self.modifier_classes,
+                  *self.complaints):
             if c not in self.classes:
                 raise ValueError(f"[scope] or [flips] names no class {c!r}")
 
@@ -359,6 +365,8 @@ class Lexicon:
                 traits.add(Trait.TRIGGER)
             if "split" in classes:
                 traits.add(Trait.SPLIT)
+            if not classes.isdisjoint(self.complaints):
+                traits.add(Trait.COMPLAINT)
             if not classes.isdisjoint(self.frame_classes):
                 traits.add(Trait.FRAMED)
             self._traits[classes] = frozenset(traits)

@@ -261,6 +261,7 @@ def _cues(clause: Clause, lex: Lexicon) -> None:
     class -> units that concept frames look up is made again); then the clause-wide cues."""
     _negate(clause, lex)
     _verdicts(clause, lex)
+    _conditions(clause)
     if clause.flipped:
         clause.index_units(lex)
     every, traits = clause.every, clause.traits
@@ -337,6 +338,8 @@ def _negate(clause: Clause, lex: Lexicon) -> None:
             continue
         if k > 0 and Trait.UNABLE in traits[k - 1]:
             continue                                   # "no me puedo ni mover": "ni" only stresses
+        if Trait.WITHOUT in cue and any(Trait.UNABLE in t for t in traits[:k]):
+            continue                                   # "can't breathe in without pain": a condition
         strength = _SOFT if Trait.SOFT_NEG in cue else _HARD
         j = k + 1
         limit = min(n, k + 1 + lex.negation_window)
@@ -364,7 +367,7 @@ def _negate(clause: Clause, lex: Lexicon) -> None:
             elif Trait.LIST_AND in t and j + 1 < n and Trait.DENIABLE in traits[j + 1] \
                     and Trait.RED_FLAG not in traits[j + 1]:
                 pass                                   # "no fever and chills", not "no pain and short of breath"
-            elif clause.word(j) not in lex.joins:
+            elif clause.text(j, j + 1) not in lex.joins:
                 break
             j += 1
 
@@ -378,7 +381,7 @@ def _deny_before(clause: Clause, k: int, strength: int, lex: Lexicon) -> None:
     while j >= 0 and k - j <= lex.verdict_window + 2:
         if Trait.DENIABLE in traits[j]:
             clause.denied[j] = max(clause.denied.get(j, 0), strength)
-        elif clause.word(j) not in lex.joins:
+        elif clause.text(j, j + 1) not in lex.joins:
             break
         j -= 1
 
@@ -419,6 +422,23 @@ def _verdicts(clause: Clause, lex: Lexicon) -> None:
 
 
 _ODD = frozenset({"odd"})
+
+
+def _conditions(clause: Clause) -> None:
+    """"no pain unless I breathe in", "breathing is fine unless I lie flat": what a negation denied,
+    or a verdict called fine, just before a condition is not denied or fine: it comes under the
+    condition. The condition reaches back to the negation or to the list word before it ("no fever
+    or pain unless I press on it" still denies the fever)."""
+    traits = clause.traits
+    for c, t in enumerate(traits):
+        if Trait.CONDITION not in t:
+            continue
+        for j in range(c - 1, -1, -1):
+            if traits[j] & _NEGATIONS or "list_or" in clause.classes[j] or Trait.LIST_AND in traits[j]:
+                break
+            clause.denied.pop(j, None)
+            clause.direct.discard(j)
+            clause.fine.discard(j)
 
 
 # -- 4. findings -----------------------------------------------------------------------------------
@@ -481,9 +501,12 @@ def _findings(clause: Clause, lex: Lexicon) -> list[Mention]:
                     own.extend(_next_to(u, c, classes, used))   # "sharp stabbing pain": one pain
             out.append(_mention_of(clause, finding.id, finding.tag, finding.red_flag, units + own))
             used.update(own)
+    # A harmless phrase ("took a deep breath") or a word dictation puts for a breathing word is no
+    # bare mention, unless its clause complains ("it gets worse when I take a deep breath").
+    complains = any(Trait.COMPLAINT in t and k not in denied for k, t in enumerate(clause.traits))
     for c in lex.topic_order:
         for u in at.get(c, ()):
-            if u not in used and classes[u].isdisjoint(NOT_BARE):
+            if u not in used and (complains or classes[u].isdisjoint(NOT_BARE)):
                 used.add(u)
                 out.append(_mention_of(clause, c, None, True, [u], topic=True))
     return out
