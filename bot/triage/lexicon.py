@@ -99,7 +99,6 @@ class Trait(enum.StrEnum):
     REACH = "reach"                  # negated, a lack of air ("doesn't fill")
     STILL = "still"                  # "still", "sigo": what follows a resolution in its clause is current
     PRESSURE = "pressure"            # firm pressure on a bleeding point
-    SOMEONE_ELSE = "someone_else"    # "my son has ...": a finding of someone else's may follow
     WITHOUT = "without"              # "without", "sin": a negation, or after "can't" a condition
     CONDITION = "condition"          # "unless", "a menos que": what comes before it is conditional, not denied
     COMPLAINT = "complaint"          # pain, difficulty, "can't", worse...: a harmless phrase beside it is not
@@ -119,7 +118,7 @@ _CLASS_TRAITS: dict[str, frozenset[Trait]] = {
     "q_answerable": frozenset({Trait.Q_ANSWERABLE}), "q_person": frozenset({Trait.Q_PERSON}),
     "wellness": frozenset({Trait.WELL}), "difficulty": frozenset({Trait.WELL}),
     "pressure": frozenset({Trait.PRESSURE}), "reach": frozenset({Trait.REACH}),
-    "number": frozenset({Trait.NUMBER}), "someone_else": frozenset({Trait.SOMEONE_ELSE}),
+    "number": frozenset({Trait.NUMBER}),
     "still": frozenset({Trait.STILL}), "without": frozenset({Trait.WITHOUT}),
     "condition": frozenset({Trait.CONDITION}),
 }
@@ -234,6 +233,8 @@ class Lexicon:
                 if name in self.classes:
                     raise ValueError(f"class {name!r} is defined twice ([{section}.{name}])")
                 self.classes[name] = [e for lang in PROTOCOL.languages for e in spec.get(lang, ())]
+        # Other people a patient writes about ("wife", "hija"): see reading._someone_elses.
+        self.relatives = frozenset(e for e in self.classes.get("relative", ()) if " " not in e)
         self.modifiers = {name: Modifier(name, _modifier_classes(name, spec), frozenset(spec["applies_to"]),
                                          bool(spec.get("clause_wide")), bool(spec.get("next_clause")))
                           for name, spec in raw["modifier"].items()}

@@ -180,7 +180,7 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
         clause.scores = scores_in(clause.words, clause.numbers, lex, len(clauses) == 1)
         clause.mentions = _findings(clause, lex)
     _across_clauses(clauses, lex)
-    _someone_elses(clauses)
+    _someone_elses(clauses, lex)
     every = frozenset().union(*(c.every for c in clauses))
 
     topics = [m for c in clauses for m in c.mentions if m.finding in lex.topics]
@@ -628,27 +628,87 @@ def _fine_now(clause: Clause) -> bool:
 _BODY = frozenset({"body_part"})
 
 
-def _someone_elses(clauses: list[Clause]) -> None:
-    """"my son has a cough so I didn't sleep, shoulder's a 2": what follows "my son has" in its
-    clause is someone else's when the writer gives their own score (not one they report of
-    another: "she says the knee is a 4") in another clause, until the
-    writer speaks of themselves again ("... and now I have chills too"). A breathing or chest
-    finding stays the patient's (safety first)."""
+def _someone_elses(clauses: list[Clause], lex: Lexicon) -> None:
+    """"my husband is short of breath, I'm fine": a clause whose subject is someone else ("my/mi
+    <relative>" before any word of its own, after openers like "and", "also", "y") tells of their
+    findings, up to the writer's own words ("... and now I have chills too", "my chest hurts"); a
+    clause after it that begins with "he", "she", "ella" goes on with it. Those findings are
+    someone else's only when the writer also speaks of themselves: a first-person word or a score
+    of their own outside them ("I'm fine", "yo bien", "neck a 2"). Otherwise the writer may be
+    texting for the patient ("my mom is short of breath"), and the findings stay the patient's, as
+    they do when the writer says so ("this is her daughter", `proxy`)."""
+    if any("proxy" in cs for clause in clauses for cs in clause.classes):
+        return                                       # "this is her daughter": all is the patient's
+    spans: list[tuple[Clause, int, int]] = []        # (clause, first unit, end unit) of someone else's
+    going_on = False
     for clause in clauses:
-        if Trait.SOMEONE_ELSE not in clause.every or not clause.mentions:
+        start = _someone_else_subject(clause, going_on, lex)
+        going_on = False
+        if start is None:
             continue
-        if not any(c.scores and _THIRD_PERSON.isdisjoint(c.words) for c in clauses if c is not clause):
-            return      # no score of the writer's own ("mi mamá tiene fiebre, dice que la rodilla en 4")
-        u = next(k for k, t in enumerate(clause.traits) if Trait.SOMEONE_ELSE in t)
-        if u + 1 < len(clause.starts) and clause.words[clause.starts[u + 1]] in _MODAL_AFTER_HAS:
-            continue                   # "my daughter has to drive me, I'm dizzy": the patient's
-        words, starts = clause.words, clause.starts
-        mine = next((k for k in range(u + 1, len(starts)) if words[starts[k]] in _FIRST_PERSON), len(starts))
-        clause.mentions = [m._replace(status=SOMEONE_ELSES) if u < m.start < mine and not m.red_flag else m
+        end = next((k for k in range(start + 1, len(clause.starts))
+                    if _writers_own(clause, k, lex) or _reports_on_another(clause, k)), len(clause.starts))
+        spans.append((clause, start, end))
+        going_on = end == len(clause.starts)
+    if not spans or not _writer_speaks_of_themselves(clauses, spans, lex):
+        return
+    for clause, start, end in spans:
+        clause.mentions = [m._replace(status=SOMEONE_ELSES) if start <= m.start < end else m
                            for m in clause.mentions]
 
 
-_MODAL_AFTER_HAS = frozenset({"to", "que"})
+def _someone_else_subject(clause: Clause, going_on: bool, lex: Lexicon) -> int | None:
+    """The unit where someone else's part of a clause begins, or None: a relative before any word
+    of the clause's own (or, going on from the clause before, a third-person pronoun)."""
+    for k, cs in enumerate(clause.classes):
+        if _names_someone(clause, k, lex) or (going_on and clause.word(k) in _THIRD_PERSON_SUBJECTS):
+            return k
+        if not (Trait.SMALL in clause.traits[k] or cs & _OPENERS) or _writers_own(clause, k, lex):
+            return None
+    return None
+
+
+def _names_someone(clause: Clause, k: int, lex: Lexicon) -> bool:
+    """Whether unit k names another person ("wife", or a unit with one in it: "my wife")."""
+    return "relative" in clause.classes[k] or not lex.relatives.isdisjoint(clause.text(k, k + 1).split())
+
+
+def _writers_own(clause: Clause, k: int, lex: Lexicon) -> bool:
+    """Whether unit k is the writer speaking of themselves: "I", "me", "yo", or "my"/"mi" before
+    anything but another person ("my chest", not "my wife")."""
+    word = clause.word(k)
+    if word in _FIRST_PERSON:
+        return True
+    next_is_someone = k + 1 < len(clause.classes) and _names_someone(clause, k + 1, lex)
+    return word in _MY and not _names_someone(clause, k, lex) and not next_is_someone
+
+
+def _reports_on_another(clause: Clause, k: int) -> bool:
+    """"my partner says the bruise is bigger", "mi esposa dice que ...": what someone else saw or
+    says is not theirs, unless they say it of themselves ("my husband says he can't breathe")."""
+    if clause.word(k) not in _REPORTING:
+        return False
+    after = [clause.word(j) for j in range(k + 1, min(k + 3, len(clause.starts)))]
+    return _THIRD_PERSON_SUBJECTS.isdisjoint(after)
+
+
+def _writer_speaks_of_themselves(clauses: list[Clause], spans: list[tuple[Clause, int, int]], lex: Lexicon) -> bool:
+    for clause in clauses:
+        inside = [(start, end) for c, start, end in spans if c is clause]
+        outside = [k for k in range(len(clause.starts)) if not any(s <= k < e for s, e in inside)]
+        if any(_writers_own(clause, k, lex) for k in outside):
+            return True
+        own_score = clause.scores and _THIRD_PERSON.isdisjoint(clause.words) and not inside
+        if own_score:
+            return True
+    return False
+
+
+_OPENERS = frozenset({"q_opener", "list_and", "filler", "ack", "det"})
+_REPORTING = frozenset({"says", "said", "say", "thinks", "thought", "noticed", "notices", "saw", "sees", "told", "tells",
+                        "dice", "dijo", "piensa", "nota", "noto", "vio", "ve", "cree"})
+_MY = frozenset({"my", "mi", "mis"})
+_THIRD_PERSON_SUBJECTS = frozenset({"he", "she", "they", "hes", "shes", "theyre", "ella", "ellos", "ellas"})
 _THIRD_PERSON = frozenset({"she", "he", "her", "his", "shes", "hes", "they", "their", "theyre", "says", "said",
                            "dice", "dijo", "le", "su", "sus", "ella", "ellos"})
 _FIRST_PERSON = frozenset({"i", "im", "ive", "id", "me", "myself", "yo", "tengo", "estoy", "siento", "tuve"})

@@ -38,6 +38,58 @@ def test_having_to_do_something_is_no_illness_of_someone_elses():
     assert result("my husband has to drive me, I'm so woozy, neck's a 3", hours=6, region="neck").rules[0] == "U5"
 
 
+@pytest.mark.parametrize("text", [
+    "my husband is short of breath, I'm fine",
+    "my wife has a bad cough and chest pain, I'm fine, neck a 2",
+    "my coworker fainted today lol, I'm fine",
+    "my boyfriend threw up all night and now he's dizzy. I'm good though",
+    "my mom's chest has been tight all week, me I'm fine",
+    "mi esposo tiene falta de aire, yo estoy bien",
+    "mi hermana se desmayó ayer, yo bien",
+    "a mi compañera de trabajo le dio fiebre y escalofríos, yo estoy bien",
+    "mi papá anda con el pecho apretado, él ya fue al doctor. yo todo bien",
+])
+def test_someone_elses_symptoms_beside_the_writers_own_fine_never_raise_the_patients_level(text):
+    r = result(text, hours=30, region="upper_back")
+    assert r.level == "expected", r.reasons
+
+
+@pytest.mark.parametrize("text", [
+    "my son has a cough and I can't catch my breath",
+    "mi esposo tiene tos y a mí me falta el aire",
+    "my daughter has a fever, and I've got chills too",
+])
+def test_what_the_writer_says_of_themselves_after_someone_elses_symptom_is_theirs(text):
+    assert result(text, hours=30, region="upper_back").level in ("emergency", "urgent")
+
+
+@pytest.mark.parametrize("text", [
+    "my mom is short of breath",              # perhaps written for the patient: safety first
+    "mi papá se desmayó en la cocina",
+])
+def test_without_the_writers_own_words_a_relatives_symptom_stays_the_patients(text):
+    assert result(text, hours=30, region="upper_back").level in ("emergency", "urgent")
+
+
+@pytest.mark.parametrize("text", [
+    "this is her daughter, my mom is short of breath and I'm worried",
+    "texting for my dad: he fainted in the kitchen, I'm with him now",
+    "le escribo por mi papá, se desmayó en la cocina, yo estoy con él",
+])
+def test_a_writer_texting_for_the_patient_reports_the_patients_symptoms(text):
+    assert result(text, hours=30, region="upper_back").level in ("emergency", "urgent")
+
+
+def test_what_another_person_saw_or_says_of_the_patient_is_the_patients():
+    assert result("my partner says the bruise on my upper back is bigger than my hand", hours=30,
+                  region="upper_back").rules[0] == "R5"
+
+
+def test_a_relative_named_as_an_object_does_not_make_the_writers_symptom_theirs():
+    assert result("I hugged my daughter and it hurt to breathe, otherwise fine", hours=30,
+                  region="upper_back").rules[0] == "E1"
+
+
 # -- Words that name something else ----------------------------------------------------------------
 
 def test_a_lexicon_word_capitalised_as_a_name_inside_a_sentence_is_no_finding():
