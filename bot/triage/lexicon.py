@@ -422,6 +422,7 @@ class Lexicon:
         self._accented_words = {k: f" {v} " for k, v in norm["accented"].items()}
         self._accented = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(self._accented_words, key=len, reverse=True)))
                                     + r")(?!\w)")
+        self._tapback = _tapback_pattern(norm["tapbacks"])
         emoji = dict(norm["emoji"])
         self._emoji = re.compile("|".join(re.escape(e) for e in sorted(emoji, key=len, reverse=True)))
         self._emoji_words = {e: f" {w} " for e, w in emoji.items()}
@@ -526,7 +527,8 @@ class Lexicon:
 
     def words(self, text: str) -> list[str]:
         """Raw text -> normalised words and punctuation marks, in order. ":" and "+" are dropped
-        ("fever: none" reads as "fever none")."""
+        ("fever: none" reads as "fever none"). A tapback reaction's quoted text is not read."""
+        text = self._tapback.sub(" ", text, count=1)
         if self._names.search(text):
             text = self._unname(text)
         words = self._normalised(self._tokens(text.lower()))
@@ -707,6 +709,21 @@ _SUFFIXES = (   # suffix, endings that may replace it; longer suffixes first
     ("illos", ("os", "o")), ("illas", ("as", "a")), ("illo", ("o",)), ("illa", ("a",)),   # "mareillo"
     ("ing", ("", "e")), ("ed", ("", "e")), ("es", ("",)), ("s", ("",)),
 )
+
+
+_QUOTES = "\"“”«»„‘’'"
+_ACCENTED = {"a": "[aá]", "e": "[eé]", "i": "[ií]", "o": "[oó]", "u": "[uúü]", "n": "[nñ]"}
+
+
+def _tapback_pattern(entries: list[str]) -> re.Pattern[str]:
+    """'Liked "..."', 'Le gustó «...»', 'Reacted 👍 to "..."', 'Liked an image' at the start of a
+    message, up to the last closing quote: what the reaction quotes."""
+    def entry(text: str) -> str:
+        return r"\s+".join(r"\S+" if w == "*" else "".join(_ACCENTED.get(c, re.escape(c)) for c in w)
+                           for w in text.split())
+    starts = "|".join(entry(e) for e in sorted(entries, key=len, reverse=True))
+    quoted = f"[{_QUOTES}].*[{_QUOTES}](?=\\s|$)|an? (?:image|photo|picture|video)|una? (?:imagen|foto|video)"
+    return re.compile(rf"^\s*(?:{starts})\s*(?:{quoted})", re.IGNORECASE | re.DOTALL)
 
 
 def _modifier_classes(name: str, spec: dict[str, Any]) -> tuple[str, ...]:

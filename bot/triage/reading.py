@@ -187,6 +187,7 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     mentions = [m for c in clauses for m in c.mentions if m.finding not in lex.topics]
     named = {m.finding for m in mentions}
     mentions = _bind_modifiers(clauses, mentions, lex)
+    mentions = _arm_and_leg(clauses, mentions)
     mentions = _fevers_from_temperatures(clauses, mentions, lex)
     mentions = _racing_pulses(clauses, mentions, lex)
 
@@ -764,6 +765,36 @@ def _bind_modifiers(clauses: list[Clause], mentions: list[Mention], lex: Lexicon
         m._replace(modifiers=m.modifiers | frozenset(extra[i])) if i in extra else m
         for i, m in enumerate(mentions)
     ]
+
+
+def _arm_and_leg(clauses: list[Clause], mentions: list[Mention]) -> list[Mention]:
+    """"my left arm and my left leg are numb", "numbness went from my hand up to my face and down my
+    leg": numbness or weakness in a clause that names an arm and a leg, and nothing else it could
+    be about (no score, no other finding: "numb hand, and my knee is a 3"), is on both sides or on
+    one side of the body (E3), like [modifier.bilateral]."""
+    out = list(mentions)
+    for clause in clauses:
+        if clause.scores or not _arm_and_leg_listed(clause):
+            continue
+        here = [i for i, m in enumerate(out) if m.clause == clause.index]
+        if not here or any(out[i].finding not in _LIMB_FINDINGS for i in here):
+            continue
+        for i in here:
+            if out[i].finding in ("numbness", "weakness"):
+                out[i] = out[i]._replace(modifiers=out[i].modifiers | {"bilateral"})
+    return out
+
+
+def _arm_and_leg_listed(clause: Clause) -> bool:
+    """An arm word and a leg word with "and", "or", "y", "o" between them ("my hand and my foot",
+    "la mano y el pie"; not "el dedo gordo del pie", a toe)."""
+    arms = [k for k, cs in enumerate(clause.classes) if "arm" in cs]
+    legs = [k for k, cs in enumerate(clause.classes) if "leg" in cs]
+    return any(any("list_or" in cs or "list_and" in cs for cs in clause.classes[min(a, b) + 1:max(a, b)])
+               for a in arms for b in legs)
+
+
+_LIMB_FINDINGS = frozenset({"numbness", "weakness", "tingling"})
 
 
 def _distance(m: Mention, k: int) -> int:

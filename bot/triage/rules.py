@@ -217,13 +217,15 @@ def thunderclap_headache_or_meningism(f: Facts) -> str | None:
 @rule("U1", "urgent")
 def infection_signs(f: Facts) -> str | None:
     """Redness spreading, warmth, increasing swelling, pus, a red streak; or fever or chills (E4
-    takes those with its features). With `diabetes` or `immunosuppressed`, any one local sign
+    takes those with its features). A swelling turned hard ("inflamed and hard", "hinchado y duro")
+    is an infection sign too (issue #9), unless E5 takes it; a small hard knot is no swelling (M5). With `diabetes` or `immunosuppressed`, any one local sign
     (redness, warmth, swelling at a needle site) after 24 h."""
     fever = f.has(*FEVER)
     signs = first(
         quote(f.modified("redness", "growing", "fast_growing")),
         quote(f.has("red_streak", "warmth", "discharge")),
         quote(f.modified("swelling", "growing", "fast_growing")),
+        None if swelling_with_compromise(f) else quote(_hard_not_small(f)),
         quote(fever) if fever and not fever_with_sepsis_signs(f) else None,
     )
     if signs:
@@ -434,9 +436,11 @@ def small_local_redness_or_swelling(f: Facts) -> str | None:
     if f.has("warmth", *FEVER) or _local_sign_is_urgent(f):
         return None                      # U1 takes these
     late = f.hours >= T["late_lump_hours"]
+    hard = _hard_not_small(f)
     calm = [
         m for m in f.has("redness", "swelling", "lump")
-        if not m.modifiers & {"growing", "fast_growing", "tight_hard"}   # U1 / E5 take these
+        if not m.modifiers & {"growing", "fast_growing"}                  # U1 / E5 take these
+        and not (m in hard)                                               # U1 / E5
         and not (late and m.finding == "lump")                            # R9 takes these
     ]
     return quote(calm)
@@ -464,8 +468,10 @@ def _local_sign_is_urgent(f: Facts) -> bool:
     return bool(f.precautions & INFECTION_RISK) and f.hours > T["local_sign_after_hours"]
 
 
-def _bilateral(mentions) -> bool:
-    return any("bilateral" in m.modifiers for m in mentions)
+def _hard_not_small(f: Facts) -> list[Mention]:
+    """A swelling or redness turned hard, not said to be small ("a small firm red bump" is M5's)."""
+    return [m for m in f.modified("swelling", "tight_hard") + f.modified("redness", "tight_hard")
+            if "small" not in m.modifiers]
 
 
 def _one_sided(mentions) -> list[Mention]:
