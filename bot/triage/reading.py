@@ -576,6 +576,16 @@ def _across_clauses(clauses: list[Clause], lex: Lexicon) -> None:
             # also says a complaint of the past has passed (below).
         if any(m.status in HAPPENED for m in clause.mentions):
             continue
+        own = [m for m in clause.mentions if m.status == RESOLVED and m.finding not in lex.topics]
+        if own:
+            # "my sciatica is still acting up, the needle soreness has gone away": a clause that
+            # says its own finding has passed is about that finding, said earlier too (not a
+            # breathing or chest one: safety first), not about the findings before it.
+            gone = {m.finding for m in own if not m.red_flag}
+            for earlier in clauses[:k]:
+                earlier.mentions = [m._replace(status=RESOLVED) if m.finding in gone and m.status in HAPPENED
+                                    else m for m in earlier.mentions]
+            continue
         # "felt dizzy after, but fine now", "tuve una puntada, ya no la tengo": what the clause
         # before said has passed.
         passed = clause.resolved or (clause.resolved_negation and not clause.mentions)
@@ -589,9 +599,11 @@ def _across_clauses(clauses: list[Clause], lex: Lexicon) -> None:
                 continue
             if _another_part(clause, clauses[j]):
                 break      # "coughed up blood-streaked phlegm. lower back fine now": the back is fine
+            # (A finding said to be "still" there keeps its status: "still got that bruise, faded a
+            # lot but still there".)
             clauses[j].mentions = [
                 m._replace(status=RESOLVED) if m.status in HAPPENED and (passed or (m.status == PAST and m.red_flag))
-                else m for m in clauses[j].mentions
+                and not _said_still(clauses[j], m) else m for m in clauses[j].mentions
             ]
             if passed:
                 # "siento la cabeza ligera, me mareé en el carro, pero ya se pasó": the same
@@ -602,6 +614,11 @@ def _across_clauses(clauses: list[Clause], lex: Lexicon) -> None:
                         earlier.mentions = [m._replace(status=RESOLVED) if m.finding in gone and m.status in HAPPENED
                                             else m for m in earlier.mentions]
             break
+
+
+def _said_still(clause: Clause, m: Mention) -> bool:
+    """Whether a "still" ("still", "sigue", "todavía") comes before the mention in its clause."""
+    return any(Trait.STILL in clause.traits[k] for k in range(m.start))
 
 
 def _another_part(clause: Clause, before: Clause) -> bool:
@@ -752,7 +769,12 @@ def _bind_modifiers(clauses: list[Clause], mentions: list[Mention], lex: Lexicon
                     for i in here:
                         extra.setdefault(i, set()).add(mod.id)
                     continue
-                earlier = [i for i, m in enumerate(mentions) if m.clause < index and m.finding in applies]
+                # "it's getting bigger": the last such finding before; but a place ("both legs",
+                # "at home") in a clause about something of its own is that clause's ("a numb
+                # patch on my forearm. legs like a 2").
+                own = mod.clause_wide and (clause.scores or clause.mentions)
+                earlier = [] if own else [i for i, m in enumerate(mentions)
+                                          if m.clause < index and m.finding in applies]
                 if earlier:
                     extra.setdefault(earlier[-1], set()).add(mod.id)
                 elif mod.next_clause:      # "la pantorrilla como piedra, hinchada"
@@ -929,7 +951,10 @@ def _questions(clauses: list[Clause], mentions: list[Mention]) -> tuple[bool, bo
             identity = True
             continue
         topic = _topic(clause)
-        form = "q_form" in classes[opener] or Trait.Q_ANYWHERE in clause.every or ("q_modal" in classes[opener] and topic)
+        # "puedo mover los dedos normal": "can" with a verdict states an ability, asks nothing.
+        modal_topic = any(not cs.isdisjoint(_TOPICS) and "normal" not in cs for cs in classes)
+        form = "q_form" in classes[opener] or Trait.Q_ANYWHERE in clause.every or (
+            "q_modal" in classes[opener] and modal_topic)
         if not form and not clause.asked:
             continue
         content = bool(clause.mentions) or bool(clause.scores)
@@ -952,6 +977,9 @@ def _questions(clauses: list[Clause], mentions: list[Mention]) -> tuple[bool, bo
         and small_bruise
     )
     return True, answerable, asked, identity
+
+
+_TOPICS = frozenset({"q_answerable", "q_person"})
 
 
 def _topic(clause: Clause) -> bool:

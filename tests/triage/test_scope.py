@@ -157,3 +157,79 @@ def test_a_time_after_than_is_what_today_is_compared_with():
 
 def test_a_word_of_passing_after_an_article_describes_it():
     assert "R5" in result("still a faded purple mark there after 15 days", hours=360, region="calf").rules
+
+
+# -- Issue #9, learned from replies_dev4.jsonl's misses, as classes -------------------------------
+
+@pytest.mark.parametrize("text", [
+    "me he desmayado en la cocina y me he hecho una brecha en la frente al caer",
+    "me he caído al desmayarme en el baño y me he hecho daño en la muñeca",
+])
+def test_spains_perfect_tense_tells_a_faint_with_an_injury_in_the_fall(text):
+    assert result(text, hours=6, region="gluteal").rules[0] == "E2"
+
+
+@pytest.mark.parametrize("text", [
+    "my usual sciatica is still acting up, the needle soreness has gone away though",
+    "la ciática de siempre sigue alborotada, el dolor de las agujas ya se fue",
+])
+def test_a_clause_that_says_its_own_finding_has_passed_leaves_the_finding_before_it(text):
+    assert "R4" in result(text, hours=60, region="gluteal").rules
+
+
+@pytest.mark.parametrize("text", [
+    "still got that bruise on my thigh, faded a lot but still there",
+    "todavía tengo el moretón del muslo, ya se desvaneció un poco pero ahí sigue",
+])
+def test_a_finding_said_to_be_still_there_is_not_passed_by_a_fading_word_after_it(text):
+    assert "R5" in result(text, hours=350, region="thigh").rules
+
+
+@pytest.mark.parametrize("text", [
+    "a little swollen where the needle went in, nothing else, not warm",
+    "un poco rojo el piquete y nada más, no está caliente",
+])
+def test_nothing_else_closes_a_reply_and_denies_nothing(text):
+    assert result(text, hours=10, region="calf").rules == ("M5",)
+
+
+def test_a_location_in_a_clause_with_its_own_score_does_not_reach_back():
+    assert result("a numb patch on my forearm. legs like a 2", hours=10, region="thigh").rules == ("M7",)
+
+
+@pytest.mark.parametrize("text", [
+    "fell asleep on the couch right after the session lol. neck a 3",
+    "me quedé dormida temprano, el cuello en 2",
+])
+def test_falling_asleep_is_numbness_only_when_a_body_part_does(text):
+    assert level(text, hours=10, region="neck") == "expected"
+
+
+def test_a_limb_falling_asleep_is_numbness():
+    assert result("my foot keeps falling asleep", hours=10, region="calf").rules == ("M7",)
+
+
+@pytest.mark.parametrize("text", [
+    "bit of tingling in my foot, I can walk normally",
+    "hormigueo en la mano, puedo mover los dedos normal",
+])
+def test_can_with_a_verdict_states_an_ability_it_asks_nothing(text):
+    assert result(text, hours=20, region="calf").rules == ("M7",)
+
+
+@pytest.mark.parametrize("text", [
+    "can I do some gentle stretching? neck is a 2",
+    "¿puedo hacer estiramientos suaves? me duele poquito",
+    "is ice or heat better? back is a 3",
+    "¿le pongo frío o calor? el hombro en 2",
+])
+def test_self_care_questions_about_stretching_ice_or_heat_are_answered_by_the_bot(text):
+    assert level(text, hours=10, region="neck") == "expected"
+
+
+@pytest.mark.parametrize("text", [
+    "my brain is totally numb after that exam, shoulder a 2",
+    "tengo la mente adormecida de tanto estudiar, el hombro en 2",
+])
+def test_numb_said_of_the_mind_is_a_figure_of_speech(text):
+    assert level(text, hours=30, region="shoulder") == "expected"
