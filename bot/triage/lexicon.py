@@ -279,6 +279,7 @@ class Lexicon:
         self._traits: dict[frozenset[str], frozenset[Trait]] = {}
         self._framed: dict[frozenset[str], tuple[str, ...]] = {}
         self._plans: dict[frozenset[str], tuple[tuple[Finding, tuple[Frame, ...] | None], ...]] = {}
+        self._single_words: dict[str, frozenset[str]] = {}
 
         # -- units --------------------------------------------------------------------------------
         self.root: dict[str, TrieNode] = {}
@@ -401,6 +402,12 @@ class Lexicon:
             self._plans[present] = tuple(plan)
         return self._plans[present]
 
+    def single_words(self, cls: str) -> frozenset[str]:
+        """The one-word entries of a class ("arm": arm, hand, brazo, ...)."""
+        if cls not in self._single_words:
+            self._single_words[cls] = frozenset(e for e in self.classes.get(cls, ()) if " " not in e)
+        return self._single_words[cls]
+
     def modifiers_of(self, classes: frozenset[str]) -> list[Modifier]:
         """The modifiers a unit with these classes is read as."""
         return [m for m in self.modifiers.values() if not classes.isdisjoint(m.classes)]
@@ -441,6 +448,7 @@ class Lexicon:
         self.articles = _ARTICLES
         self.temperature_lead = frozenset(numbers["temperature_lead"])
         self.units_after = frozenset(numbers["units"])
+        self.of_pain = frozenset(numbers["of_pain"])
         self.not_after = frozenset(numbers["not_after"])
         self.score_lead = frozenset(numbers["score_lead"])
         self.past_before = frozenset(numbers["past_before"])

@@ -187,7 +187,7 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     mentions = [m for c in clauses for m in c.mentions if m.finding not in lex.topics]
     named = {m.finding for m in mentions}
     mentions = _bind_modifiers(clauses, mentions, lex)
-    mentions = _arm_and_leg(clauses, mentions)
+    mentions = _arm_and_leg(clauses, mentions, lex)
     mentions = _fevers_from_temperatures(clauses, mentions, lex)
     mentions = _racing_pulses(clauses, mentions, lex)
 
@@ -347,7 +347,8 @@ def _negate(clause: Clause, lex: Lexicon) -> None:
         while j < limit and traits[j] & _SMALL_OR_NEG:   # "no siento nada dormido": one denial
             j += 1
         if j == n:
-            _deny_before(clause, k, strength, lex)     # "fever: none", "chest pain nope"
+            if not _echoes_a_negation(clause, k):
+                _deny_before(clause, k, strength, lex)     # "fever: none", "chest pain nope"
             continue
         if j == limit:
             continue
@@ -371,6 +372,17 @@ def _negate(clause: Clause, lex: Lexicon) -> None:
             elif clause.text(j, j + 1) not in lex.joins:
                 break
             j += 1
+
+
+def _echoes_a_negation(clause: Clause, k: int) -> bool:
+    """"sin fuerza pa' agarrar nada", "no puedo mover nada": a clause-final "nada" after a negation
+    or an inability in its clause repeats it (Spanish negative concord); it denies nothing more."""
+    return clause.word(k) in _CONCORD and any(
+        t & _NEGATIONS or Trait.UNABLE in t or clause.word(j) in _NEGATION_WORDS for j, t in enumerate(clause.traits[:k]))
+
+
+_CONCORD = frozenset({"nada", "nadie", "ninguno", "ninguna"})
+_NEGATION_WORDS = frozenset({"no", "sin", "ni", "nunca"})
 
 
 def _deny_before(clause: Clause, k: int, strength: int, lex: Lexicon) -> None:
@@ -564,7 +576,7 @@ def _across_clauses(clauses: list[Clause], lex: Lexicon) -> None:
             negative = Trait.NEG in clause.every
             # "coughed yesterday, nothing today", "tight chest, not now": a denial of now says the
             # complaint has passed (U7 for a breathing one), not that it never was.
-            now = Trait.PRESENT in clause.every
+            now = Trait.PRESENT in clause.every or Trait.RESOLVED_NEG in clause.every   # "..., ya no"
             before.mentions = [
                 m._replace(status=RESOLVED if now else NEGATED)
                 if m.status not in (NEGATED, RESOLVED) and (negative or m.finding in lex.topics) else m
@@ -789,14 +801,14 @@ def _bind_modifiers(clauses: list[Clause], mentions: list[Mention], lex: Lexicon
     ]
 
 
-def _arm_and_leg(clauses: list[Clause], mentions: list[Mention]) -> list[Mention]:
+def _arm_and_leg(clauses: list[Clause], mentions: list[Mention], lex: Lexicon) -> list[Mention]:
     """"my left arm and my left leg are numb", "numbness went from my hand up to my face and down my
     leg": numbness or weakness in a clause that names an arm and a leg, and nothing else it could
     be about (no score, no other finding: "numb hand, and my knee is a 3"), is on both sides or on
     one side of the body (E3), like [modifier.bilateral]."""
     out = list(mentions)
     for clause in clauses:
-        if clause.scores or not _arm_and_leg_listed(clause):
+        if clause.scores or not _arm_and_leg_listed(clause, lex):
             continue
         here = [i for i, m in enumerate(out) if m.clause == clause.index]
         if not here or any(out[i].finding not in _LIMB_FINDINGS for i in here):
@@ -807,11 +819,16 @@ def _arm_and_leg(clauses: list[Clause], mentions: list[Mention]) -> list[Mention
     return out
 
 
-def _arm_and_leg_listed(clause: Clause) -> bool:
+def _names_limb(clause: Clause, k: int, limb: str, lex: Lexicon) -> bool:
+    """Whether unit k is, or has in it, a word of class `limb` ("no siento el brazo": an arm)."""
+    return limb in clause.classes[k] or not lex.single_words(limb).isdisjoint(clause.text(k, k + 1).split())
+
+
+def _arm_and_leg_listed(clause: Clause, lex: Lexicon) -> bool:
     """An arm word and a leg word with "and", "or", "y", "o" between them ("my hand and my foot",
     "la mano y el pie"; not "el dedo gordo del pie", a toe)."""
-    arms = [k for k, cs in enumerate(clause.classes) if "arm" in cs]
-    legs = [k for k, cs in enumerate(clause.classes) if "leg" in cs]
+    arms = [k for k in range(len(clause.classes)) if _names_limb(clause, k, "arm", lex)]
+    legs = [k for k in range(len(clause.classes)) if _names_limb(clause, k, "leg", lex)]
     return any(any("list_or" in cs or "list_and" in cs for cs in clause.classes[min(a, b) + 1:max(a, b)])
                for a in arms for b in legs)
 
@@ -900,10 +917,13 @@ def _intensity(clauses: list[Clause], mentions: list[Mention], lex: Lexicon) -> 
                     continue   # "severe headache", "bad bruise": not about soreness
                 if pains:
                     found.append((spec.value, clause.text(k, k + 1)))
-                elif not here and (spec.value >= severe or not other or any(m.finding in PAIN_FINDINGS for m in mentions)):
+                elif spec.value >= severe or (not here and (not other or any(m.finding in PAIN_FINDINGS
+                                                                             for m in mentions))):
                     # A clause of its own ("pretty bad today") is about the soreness, unless the
                     # reply names only something else ("bruise is turning yellow, no biggie");
-                    # a severe word stays the soreness's (safety first).
+                    # a severe word not right beside another finding stays the soreness's, even
+                    # in a clause about it ("swelling keeps getting bigger and it's excruciating"):
+                    # safety first.
                     found.append((spec.value, clause.text(k, k + 1)))
     return max(found, key=lambda f: f[0]) if found else None
 
