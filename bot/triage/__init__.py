@@ -154,7 +154,7 @@ def _soreness(reading: Reading, previous: int | None) -> tuple[int | None, str]:
 
 def _assessable(reading: Reading, facts: rules.Facts) -> bool:
     return bool(
-        reading.mentions or reading.topics or facts.soreness is not None or reading.improving
+        reading.mentions or reading.topics or reading.harmless or facts.soreness is not None or reading.improving
         or reading.worsening or reading.wellness or (reading.is_question and not reading.identity_question)
     )
 

@@ -112,6 +112,7 @@ class Reading:
     question_clauses: frozenset[int]     # clauses that ask ("how long will the soreness last?")
     pressure_minutes: float | None = None  # firm pressure on a bleeding point, and for how long (-1: not said)
     by_finding: dict[str, list[Mention]] = field(default_factory=dict)   # mentions by finding id
+    harmless: tuple[str, ...] = ()       # breathing or chest words said harmlessly ("took my breath away")
 
     def having(self, *findings: str, statuses: frozenset[str] = CURRENT) -> tuple[Mention, ...]:
         return tuple(m for f in findings for m in self.by_finding.get(f, ()) if m.status in statuses)
@@ -151,6 +152,7 @@ class Clause:
     still_from: int | None = None                    # a "still" after the clause's resolution
     base: str = PRESENT                              # the status of a finding nothing qualifies
     flipped: bool = False                            # a negation or a verdict changed a unit's classes
+    harmless: list[str] = field(default_factory=list)  # breathing or chest words said harmlessly
 
     def index_units(self, lex: Lexicon) -> None:
         """Work out `every`, `at` and `numbers` from the units (again after a flip)."""
@@ -178,7 +180,10 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     for clause in clauses:
         _cues(clause, lex)
         clause.scores = scores_in(clause.words, clause.numbers, lex, len(clauses) == 1)
-        clause.mentions = _findings(clause, lex)
+    for i, clause in enumerate(clauses):
+        clause.mentions = _findings(clause, lex, _complains(clause) or (
+            i + 1 < len(clauses) and _complains(clauses[i + 1]) and _names_nothing(clauses[i + 1])))
+        clause.harmless = _harmless(clause, lex)
     _across_clauses(clauses, lex)
     _someone_elses(clauses, lex)
     every = frozenset().union(*(c.every for c in clauses))
@@ -212,9 +217,10 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     by_finding: dict[str, list[Mention]] = {}
     for m in mentions:
         by_finding.setdefault(m.finding, []).append(m)
+    harmless = tuple(h for c in clauses for h in c.harmless)
     return Reading(text, tuple(words), tuple(mentions), tuple(topics), current, past.value if past else None,
                    intensity, same, improving, worsening, wellness, is_question, answerable, asked_words,
-                   identity, asked_clauses, pressure, by_finding)
+                   identity, asked_clauses, pressure, by_finding, harmless)
 
 
 # -- 2. clauses ----------------------------------------------------------------------------------
@@ -456,9 +462,12 @@ def _conditions(clause: Clause) -> None:
 
 # -- 4. findings -----------------------------------------------------------------------------------
 
-def _findings(clause: Clause, lex: Lexicon) -> list[Mention]:
+def _findings(clause: Clause, lex: Lexicon, complains: bool) -> list[Mention]:
     """The clause's findings (concept frames, in the lexicon's order), then its bare breathing or
-    chest words that no frame read."""
+    chest words that no frame read. A bare word is harmless, and no mention, when its clause (or a
+    short clause after it: "took a deep breath, it hurt") has no complaint and it is a harmless
+    phrase ("took a deep breath", a word dictation put for one) or said among soothing words
+    ("did some deep breathing to relax", "heat pad on my chest, so cozy")."""
     at, classes, denied = clause.at, clause.classes, clause.denied
     used: set[int] = set()
     out: list[Mention] = []
@@ -514,15 +523,46 @@ def _findings(clause: Clause, lex: Lexicon) -> list[Mention]:
                     own.extend(_next_to(u, c, classes, used))   # "sharp stabbing pain": one pain
             out.append(_mention_of(clause, finding.id, finding.tag, finding.red_flag, units + own))
             used.update(own)
-    # A harmless phrase ("took a deep breath") or a word dictation puts for a breathing word is no
-    # bare mention, unless its clause complains ("it gets worse when I take a deep breath").
-    complains = any(Trait.COMPLAINT in t and k not in denied for k, t in enumerate(clause.traits))
     for c in lex.topic_order:
         for u in at.get(c, ()):
-            if u not in used and (complains or classes[u].isdisjoint(NOT_BARE)):
+            if u not in used and (complains or (classes[u].isdisjoint(NOT_BARE) and not _soothed(clause, u))):
                 used.add(u)
                 out.append(_mention_of(clause, c, None, True, [u], topic=True))
     return out
+
+
+def _complains(clause: Clause) -> bool:
+    """Whether the clause has a complaint word (pain, difficulty, "can't", worse...) not denied."""
+    return any(Trait.COMPLAINT in t and k not in clause.denied for k, t in enumerate(clause.traits))
+
+
+def _names_nothing(clause: Clause) -> bool:
+    """A clause that names no body part, breathing or chest word ("it hurt", "y me dolió")."""
+    return all(cs.isdisjoint(_NAMED_PLACES) for cs in clause.classes)
+
+
+_NAMED_PLACES = frozenset({"body_part", "limb", "neck", "head", "upper_back", "chest", "breath", "air", "face"})
+
+
+def _soothed(clause: Clause, u: int) -> bool:
+    """Whether another unit of the clause soothes: a harmless phrase, a remedy, a word of ease."""
+    return any(not cs.isdisjoint(_SOOTHING) for k, cs in enumerate(clause.classes) if k != u)
+
+
+_SOOTHING = frozenset({"calm", "heat_therapy", "soothing"})
+
+
+_BREATHING_WORDS = ("breath", "chest", "sob", "air")
+
+
+def _harmless(clause: Clause, lex: Lexicon) -> list[str]:
+    """The breathing or chest words of the clause that no mention took: harmless phrases and words
+    among soothing ones. (A reply that names breathing or the chest is never `unclear`.)"""
+    taken = {u for m in clause.mentions for u in range(m.start, m.end)}
+    topic_words = frozenset().union(*(lex.single_words(c) for c in _BREATHING_WORDS))
+    return [clause.text(k, k + 1) for k, cs in enumerate(clause.classes)
+            if k not in taken and (not cs.isdisjoint(lex.topics) or (
+                not cs.isdisjoint(NOT_BARE) and not topic_words.isdisjoint(clause.text(k, k + 1).split())))]
 
 
 def _next_to(u: int, cls: str, classes: list[frozenset[str]], used: set[int]) -> list[int]:
@@ -664,26 +704,38 @@ def _someone_elses(clauses: list[Clause], lex: Lexicon) -> None:
     findings, up to the writer's own words ("... and now I have chills too", "my chest hurts"); a
     clause after it that begins with "he", "she", "ella" goes on with it. Those findings are
     someone else's only when the writer also speaks of themselves: a first-person word or a score
-    of their own outside them ("I'm fine", "yo bien", "neck a 2"). Otherwise the writer may be
-    texting for the patient ("my mom is short of breath"), and the findings stay the patient's, as
-    they do when the writer says so ("this is her daughter", `proxy`)."""
+    of their own outside them ("I'm fine", "yo bien", "neck a 2"), or when the clause explains them
+    by the other's own illness or habit ("from his asthma", `their_condition`) or is about a pet.
+    Otherwise the writer may be texting for the patient ("my mom is short of breath"), and the
+    findings stay the patient's, as they do when the writer says so ("this is her daughter",
+    `proxy`). A mention that reaches the writer's own words ("... and it hurts when I breathe")
+    is the writer's."""
     if any("proxy" in cs for clause in clauses for cs in clause.classes):
         return                                       # "this is her daughter": all is the patient's
     spans: list[tuple[Clause, int, int]] = []        # (clause, first unit, end unit) of someone else's
-    going_on = False
+    sure: list[tuple[Clause, int, int]] = []         # ... theirs in any case (below)
+    going_on = was_sure = False
     for clause in clauses:
         start = _someone_else_subject(clause, going_on, lex)
+        continues = going_on
         going_on = False
         if start is None:
             continue
         end = next((k for k in range(start + 1, len(clause.starts))
                     if _writers_own(clause, k, lex) or _reports_on_another(clause, k)), len(clause.starts))
         spans.append((clause, start, end))
+        # Theirs in any case: a pet's, or what their own illness or habit explains ("my wife's COPD
+        # is acting up, she's wheezy"), and the clause that goes on with it.
+        was_sure = (continues and was_sure) or "pet" in clause.classes[start] or any(
+            "their_condition" in cs for cs in clause.classes[start:end])
+        if was_sure:
+            sure.append(spans[-1])
         going_on = end == len(clause.starts)
-    if not spans or not _writer_speaks_of_themselves(clauses, spans, lex):
+    if not spans:
         return
-    for clause, start, end in spans:
-        clause.mentions = [m._replace(status=SOMEONE_ELSES) if start <= m.start < end else m
+    theirs = spans if _writer_speaks_of_themselves(clauses, spans, lex) else sure
+    for clause, start, end in theirs:
+        clause.mentions = [m._replace(status=SOMEONE_ELSES) if start <= m.start and m.end <= end else m
                            for m in clause.mentions]
 
 

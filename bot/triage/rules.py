@@ -519,4 +519,6 @@ def expected_reason(facts: Facts) -> str:
     denied = quote([m for m in (*r.mentions, *r.topics) if m.status == NEGATED])
     if denied:
         parts.append(f"denied {denied}")
+    if r.harmless:
+        parts.append("harmless " + ", ".join(f"'{w}'" for w in dict.fromkeys(r.harmless)))
     return "expected: " + ("; ".join(parts) if parts else "nothing of concern")
