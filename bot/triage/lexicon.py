@@ -85,6 +85,7 @@ class Trait(enum.StrEnum):
     UNSURE = "unsure"                # "not sure if"
     PAST = "past"                    # a word of an earlier time ("yesterday")
     RESOLVED = "resolved"            # something has passed ("gone", "ya se quitó")
+    BRIEF = "brief"                  # how long a finding lasted ("for a bit"): right after it, it passed
     RESOLVED_NEG = "resolved_negation"   # "anymore", "ya no"
     BECAME = "became"                # "gone" as in "gone numb": a change into, not a passing
     HYPOTHETICAL = "hypothetical"    # "what if", "si me da"
@@ -111,6 +112,7 @@ _CLASS_TRAITS: dict[str, frozenset[Trait]] = {
     "list_and": frozenset({Trait.LIST_AND}), "doubt": frozenset({Trait.DOUBT}),
     "unsure": frozenset({Trait.UNSURE, Trait.DOUBT}), "past": frozenset({Trait.PAST}),
     "present": frozenset({Trait.PRESENT}), "resolved": frozenset({Trait.RESOLVED}),
+    "brief": frozenset({Trait.BRIEF}),
     "became": frozenset({Trait.BECAME}), "resolved_negation": frozenset({Trait.RESOLVED_NEG}),
     "hypothetical": frozenset({Trait.HYPOTHETICAL}), "q_form": frozenset({Trait.QUESTION}),
     "q_identity": frozenset({Trait.QUESTION}), "q_modal": frozenset({Trait.QUESTION}),
@@ -280,6 +282,11 @@ class Lexicon:
         self._framed: dict[frozenset[str], tuple[str, ...]] = {}
         self._plans: dict[frozenset[str], tuple[tuple[Finding, tuple[Frame, ...] | None], ...]] = {}
         self._single_words: dict[str, frozenset[str]] = {}
+        self._partners: dict[str, set[str]] = {}
+        for f in self.findings:
+            for frame in f.frames:
+                for c in frame.classes:
+                    self._partners.setdefault(c, set()).update(frame.classes)
 
         # -- units --------------------------------------------------------------------------------
         self.root: dict[str, TrieNode] = {}
@@ -401,6 +408,10 @@ class Lexicon:
                 self._plans.clear()
             self._plans[present] = tuple(plan)
         return self._plans[present]
+
+    def in_one_frame(self, a: str, b: str) -> bool:
+        """Whether two classes meet in some concept frame ("chest" and "pain" in chest pain)."""
+        return b in self._partners.get(a, ())
 
     def single_words(self, cls: str) -> frozenset[str]:
         """The one-word entries of a class ("arm": arm, hand, brazo, ...)."""

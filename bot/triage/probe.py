@@ -5,7 +5,8 @@ statements with their rule and level, benign fragments (scores, trends, chatter,
 look-alikes (denied, someone else's, idioms, remedies) with the level each gets alone. As in
 behavioural testing (CheckList, Ribeiro et al. 2020), they are composed into replies the way
 patients run sentences together: in any order, joined by "and", "but", "also", a comma or a new
-line, with case and punctuation dropped, a typo, an emoji, a name. The properties:
+line, with case and punctuation dropped, a typo, an emoji, a name (someone else's symptoms end
+their sentence: what follows "my son has a chest cold and" is still the son's). The properties:
 
 - floor: a reply that contains a red flag is at least that flag's level, whatever surrounds it;
 - look-alike: a look-alike never raises a reply beyond max(the reply without it, its own level);
@@ -31,6 +32,15 @@ CONNECTORS = {
     "en": (" and ", " but ", " also ", ", ", "\n", ". "),
     "es": (" y ", " pero ", " también ", ", ", "\n", ". "),
 }
+# Without punctuation, fragments are still joined by a word or a new line, as run-on texts are
+# ("...asthma and the room is spinning"), never by a bare space.
+UNPUNCTUATED = {
+    "en": (" and ", " but ", " also ", "\n"),
+    "es": (" y ", " pero ", " también ", "\n"),
+}
+# After someone else's symptoms, the writer's own words begin a new sentence: "my son has a chest
+# cold and can't breathe" is the son's.
+NEW_SENTENCE = (". ", "\n")
 NEUTRAL_EMOJI = ("😊", "🙏", "😅", "🙂", "💪", "😂", "❤️", "🤞")
 GREETINGS = ("hi", "hello", "hey", "good morning", "hola", "buenos días", "buenas tardes")
 NAMES = ("Maria", "John", "Ana", "Sarah", "Carlos", "Lupita", "Kim", "Dr. Patel")
@@ -109,14 +119,21 @@ class Noise:
 
     @classmethod
     def draw(cls, rng: random.Random, parts: list[Fragment]) -> "Noise":
+        drop = rng.random() < 0.3
+        connectors = []
+        for before, part in zip(parts, parts[1:]):
+            if before.kind == "someone_else":
+                connectors.append("\n" if drop else rng.choice(NEW_SENTENCE))
+            else:
+                connectors.append(rng.choice((UNPUNCTUATED if drop else CONNECTORS)[part.lang]))
         return cls(
             case=rng.choice(("as is", "as is", "lower", "upper")),
-            drop_punctuation=rng.random() < 0.3,
+            drop_punctuation=drop,
             typo_at=rng.randrange(10_000) if rng.random() < 0.3 else None,
             emoji=rng.choice(NEUTRAL_EMOJI) if rng.random() < 0.3 else None,
             name=rng.choice(NAMES) if rng.random() < 0.25 else None,
             name_first=rng.random() < 0.5,
-            connectors=tuple(rng.choice(CONNECTORS[p.lang]) for p in parts[1:]),
+            connectors=tuple(connectors),
         )
 
     def without(self, index: int) -> "Noise":

@@ -113,6 +113,7 @@ class Reading:
     pressure_minutes: float | None = None  # firm pressure on a bleeding point, and for how long (-1: not said)
     by_finding: dict[str, list[Mention]] = field(default_factory=dict)   # mentions by finding id
     harmless: tuple[str, ...] = ()       # breathing or chest words said harmlessly ("took my breath away")
+    improving_at: frozenset[tuple[int, int]] = frozenset()   # (clause, unit) of each improving word
 
     def having(self, *findings: str, statuses: frozenset[str] = CURRENT) -> tuple[Mention, ...]:
         return tuple(m for f in findings for m in self.by_finding.get(f, ()) if m.status in statuses)
@@ -153,6 +154,9 @@ class Clause:
     base: str = PRESENT                              # the status of a finding nothing qualifies
     flipped: bool = False                            # a negation or a verdict changed a unit's classes
     harmless: list[str] = field(default_factory=list)  # breathing or chest words said harmlessly
+    resolvers: list[int] = field(default_factory=list)  # units that say something has passed
+    briefly: list[int] = field(default_factory=list)    # units that say how long something lasted
+    improving_at: list[int] = field(default_factory=list)  # its improving trend words (`_trend`)
 
     def index_units(self, lex: Lexicon) -> None:
         """Work out `every`, `at` and `numbers` from the units (again after a flip)."""
@@ -196,13 +200,17 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     mentions = _fevers_from_temperatures(clauses, mentions, lex)
     mentions = _racing_pulses(clauses, mentions, lex)
 
+    # Today's score: in a clause, the last said of now ("de 5 a 4"); across clauses, the highest
+    # ("neck 3, shoulder 8": safety first). An earlier one the patient quotes ("was a 7") is the
+    # last said of the past.
     current = past = None
     for clause in clauses:
+        now = [s for s in clause.scores if not s.past]
+        if now and (current is None or now[-1].value > current.value):
+            current = now[-1]
         for s in clause.scores:
             if s.past:
                 past = s
-            else:
-                current = s
 
     # An adverb ("very", "a bit") qualifies a soreness word; alone it says nothing.
     intensity = _intensity(clauses, mentions, lex) if Trait.INTENSITY_ALONE in every or (
@@ -218,9 +226,10 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     for m in mentions:
         by_finding.setdefault(m.finding, []).append(m)
     harmless = tuple(h for c in clauses for h in c.harmless)
+    improving_at = frozenset((c.index, k) for c in clauses for k in c.improving_at)
     return Reading(text, tuple(words), tuple(mentions), tuple(topics), current, past.value if past else None,
                    intensity, same, improving, worsening, wellness, is_question, answerable, asked_words,
-                   identity, asked_clauses, pressure, by_finding, harmless)
+                   identity, asked_clauses, pressure, by_finding, harmless, improving_at)
 
 
 # -- 2. clauses ----------------------------------------------------------------------------------
@@ -277,7 +286,8 @@ def _cues(clause: Clause, lex: Lexicon) -> None:
     clause.past = Trait.PAST in every and Trait.PRESENT not in every and any(
         Trait.PAST in t and not (k and clause.word(k - 1) in _THAN) for k, t in enumerate(traits))
     clause.resolved_negation = Trait.RESOLVED_NEG in every
-    resolving = _resolving(clause)
+    resolving = clause.resolvers = _resolving(clause)
+    clause.briefly = [k for k, t in enumerate(traits) if Trait.BRIEF in t]
     clause.resolved = bool(resolving)
     if resolving:
         # "blacked out for a sec and the room is still spinning": after a "still" that follows
@@ -367,17 +377,46 @@ def _negate(clause: Clause, lex: Lexicon) -> None:
             continue                                   # "no idea why ...": about something else
         denied[j] = max(denied.get(j, 0), strength)
         direct.add(j)
+        item = [j]                                     # the units of the list item being denied
+        listed = False                                 # a list word came just before
         j += 1
         while j < n:                                   # the rest of its phrase or list
             t = traits[j]
             if Trait.DENIABLE in t and not t & _NOT_A_LIST_ITEM:
+                if listed:
+                    item = []                          # "no fever or chills": a new item
+                elif not _same_phrase(clause, item, j, lex):
+                    break                              # "no tightness in my chest hard to breathe"
                 denied[j] = max(denied.get(j, 0), strength)
+                item.append(j)
+                listed = False
             elif Trait.LIST_AND in t and j + 1 < n and Trait.DENIABLE in traits[j + 1] \
                     and Trait.RED_FLAG not in traits[j + 1]:
-                pass                                   # "no fever and chills", not "no pain and short of breath"
+                listed = True                          # "no fever and chills", not "no pain and short of breath"
             elif clause.text(j, j + 1) not in lex.joins:
                 break
+            else:
+                listed = listed or "list_or" in classes[j]   # "no fever or chills", "sin tos ni fiebre"
             j += 1
+
+
+def _same_phrase(clause: Clause, item: list[int], j: int, lex: Lexicon) -> bool:
+    """Whether unit j goes on the phrase a negation denies without a list word: a qualifier
+    ("no huge bruise"), another word of the same finding ("no chest pain", "no sharp stabbing
+    pain"), but not a new complaint ("no tightness in my chest hard to breathe") or another
+    finding ("sin dolor de pecho arrastro el pie")."""
+    cs, t = clause.classes[j], clause.traits[j]
+    before = [clause.classes[u] for u in item]
+    if any(not cs.isdisjoint(b) for b in before[-1:]):
+        return True                                    # "sharp stabbing pain": one pain
+    if Trait.COMPLAINT in t and any(Trait.COMPLAINT in clause.traits[u] for u in item):
+        return False                                   # a second complaint: a new statement
+    if t & _QUALIFIERS or any(clause.traits[u] & _QUALIFIERS for u in item[-1:]):
+        return True                                    # "no huge bruise", "no bruise getting bigger"
+    return any(lex.in_one_frame(c, d) for c in cs for b in before for d in b)
+
+
+_QUALIFIERS = frozenset({Trait.MODIFIER, Trait.INTENSITY, Trait.TREND})
 
 
 def _echoes_a_negation(clause: Clause, k: int) -> bool:
@@ -498,7 +537,7 @@ def _findings(clause: Clause, lex: Lexicon, complains: bool) -> list[Mention]:
                 for c in wanted[1:]:
                     best, best_key = -1, (2, 99)
                     for b in at[c]:
-                        if b in used or b in units:
+                        if b in used or b in units or _denial_splits(clause, a, b):
                             continue
                         d = b - a
                         if d < 0:
@@ -531,6 +570,19 @@ def _findings(clause: Clause, lex: Lexicon, complains: bool) -> list[Mention]:
     return out
 
 
+def _passed(clause: Clause, units: list[int]) -> bool:
+    """Whether the clause says these units' finding has passed: a word of passing after it ("felt
+    dizzy after but fine now") or just before it ("ya se me pasó el mareo"), or a duration right
+    beside it ("dizzy for a bit", "un ratito se me durmió el pie"; not "iced it for a bit and my
+    arm went numb")."""
+    first, last = min(units), max(units)
+    return any(r > last or 0 < first - r <= _NEAR for r in clause.resolvers) or any(
+        0 < b - last <= _NEAR or 0 < first - b <= 2 for b in clause.briefly)
+
+
+_NEAR = 3
+
+
 def _complains(clause: Clause) -> bool:
     """Whether the clause has a complaint word (pain, difficulty, "can't", worse...) not denied."""
     return any(Trait.COMPLAINT in t and k not in clause.denied for k, t in enumerate(clause.traits))
@@ -545,8 +597,13 @@ _NAMED_PLACES = frozenset({"body_part", "limb", "neck", "head", "upper_back", "c
 
 
 def _soothed(clause: Clause, u: int) -> bool:
-    """Whether another unit of the clause soothes: a harmless phrase, a remedy, a word of ease."""
-    return any(not cs.isdisjoint(_SOOTHING) for k, cs in enumerate(clause.classes) if k != u)
+    """Whether a unit near it soothes: a harmless phrase, a remedy, a word of ease ("heat pad on
+    my chest", "respiré hondo y me relajé")."""
+    return any(not cs.isdisjoint(_SOOTHING) for k, cs in enumerate(clause.classes)
+               if k != u and abs(k - u) <= _SOOTHING_REACH)
+
+
+_SOOTHING_REACH = 4
 
 
 _SOOTHING = frozenset({"calm", "heat_therapy", "soothing"})
@@ -563,6 +620,17 @@ def _harmless(clause: Clause, lex: Lexicon) -> list[str]:
     return [clause.text(k, k + 1) for k, cs in enumerate(clause.classes)
             if k not in taken and (not cs.isdisjoint(lex.topics) or (
                 not cs.isdisjoint(NOT_BARE) and not topic_words.isdisjoint(clause.text(k, k + 1).split())))]
+
+
+def _denial_splits(clause: Clause, a: int, b: int) -> bool:
+    """Whether a denial keeps two units apart: a complaint word nothing denies never joins a
+    denied word ("no chest tightness, also new stabbing pain": the stabbing pain is not denied);
+    "my chest doesn't hurt" joins, as the complaint is the denied one."""
+    a_denied, b_denied = a in clause.denied, b in clause.denied
+    if a_denied == b_denied:
+        return False
+    undenied = b if a_denied else a
+    return Trait.COMPLAINT in clause.traits[undenied]
 
 
 def _next_to(u: int, cls: str, classes: list[frozenset[str]], used: set[int]) -> list[int]:
@@ -591,7 +659,7 @@ def _status(clause: Clause, units: list[int], start: int, red_flag: bool, topic:
         return DOUBTED if strength == _SOFT and red_flag else NEGATED
     if not clause.fine.isdisjoint(units):
         return NEGATED                                 # "breathing is fine"
-    if clause.resolved and (clause.still_from is None or max(units) < clause.still_from):
+    if _passed(clause, units) and (clause.still_from is None or max(units) < clause.still_from):
         return RESOLVED
     if clause.hypothetical_before is not None and clause.hypothetical_before < start:
         return HYPOTHETICAL
@@ -617,6 +685,10 @@ def _across_clauses(clauses: list[Clause], lex: Lexicon) -> None:
             # "coughed yesterday, nothing today", "tight chest, not now": a denial of now says the
             # complaint has passed (U7 for a breathing one), not that it never was.
             now = Trait.PRESENT in clause.every or Trait.RESOLVED_NEG in clause.every   # "..., ya no"
+            # A bare "no"/"zero" denies a question or a short list of concepts ("trouble breathing -
+            # nope", "fever: none"), not a statement ("my foot feels cold, zero" gives a score).
+            if negative and not now and not (before.asked or len(before.classes) <= _SHORT):
+                continue
             before.mentions = [
                 m._replace(status=RESOLVED if now else NEGATED)
                 if m.status not in (NEGATED, RESOLVED) and (negative or m.finding in lex.topics) else m
@@ -640,7 +712,8 @@ def _across_clauses(clauses: list[Clause], lex: Lexicon) -> None:
             continue
         # "felt dizzy after, but fine now", "tuve una puntada, ya no la tengo": what the clause
         # before said has passed.
-        passed = clause.resolved or (clause.resolved_negation and not clause.mentions)
+        passed = (clause.resolved or (clause.resolved_negation and not clause.mentions)
+                  or bool(clause.briefly)) and _says_little_else(clause)
         # "couldn't breathe deeply last night, but today I breathe fine", "... totally normal this
         # morning": a breathing or chest complaint said to be past, fine now. (One not said to be
         # past stays: safety first.)
@@ -653,8 +726,11 @@ def _across_clauses(clauses: list[Clause], lex: Lexicon) -> None:
                 break      # "coughed up blood-streaked phlegm. lower back fine now": the back is fine
             # (A finding said to be "still" there keeps its status: "still got that bruise, faded a
             # lot but still there".)
+            # A breathing or chest complaint passes only when it was said in the past ("felt
+            # short of breath for a minute, all better now"); one said now stays (safety first).
             clauses[j].mentions = [
-                m._replace(status=RESOLVED) if m.status in HAPPENED and (passed or (m.status == PAST and m.red_flag))
+                m._replace(status=RESOLVED) if m.status in HAPPENED and (
+                    (m.red_flag and (m.status == PAST or clauses[j].past)) or (passed and not m.red_flag))
                 and not _said_still(clauses[j], m) else m for m in clauses[j].mentions
             ]
             if passed:
@@ -666,6 +742,18 @@ def _across_clauses(clauses: list[Clause], lex: Lexicon) -> None:
                         earlier.mentions = [m._replace(status=RESOLVED) if m.finding in gone and m.status in HAPPENED
                                             else m for m in earlier.mentions]
             break
+
+
+def _says_little_else(clause: Clause) -> bool:
+    """A clause of passing says little else ("but fine now", "only a few seconds", "ice fixed
+    it"); one with more to say is about that ("went for an easy walk, all better")."""
+    return sum(1 for k, cs in enumerate(clause.classes)
+               if Trait.SMALL not in clause.traits[k] and cs.isdisjoint(_PASSING_WORDS)) <= 2
+
+
+_SHORT = 3
+_PASSING_WORDS = frozenset({"filler", "resolved", "brief", "present", "past", "still", "list_and", "list_or",
+                            "q_opener", "resolved_negation", "neg", "normal", "wellness"})
 
 
 def _said_still(clause: Clause, m: Mention) -> bool:
@@ -829,7 +917,11 @@ def _bind_modifiers(clauses: list[Clause], mentions: list[Mention], lex: Lexicon
                 here = [i for i, m in enumerate(mentions) if m.clause == index and m.finding in applies]
                 if here:
                     if not mod.clause_wide and len(here) > 1:
-                        here = [min(here, key=lambda i: _distance(mentions[i], k))]
+                        # the nearest finding; for a word said of what came before ("spreading",
+                        # "won't stop": `next_clause`), the nearest before it ("the redness is
+                        # spreading and a small bruise")
+                        before = [i for i in here if mentions[i].start <= k] if mod.next_clause else []
+                        here = [min(before or here, key=lambda i: _distance(mentions[i], k))]
                     for i in here:
                         extra.setdefault(i, set()).add(mod.id)
                     continue
@@ -862,7 +954,7 @@ def _arm_and_leg(clauses: list[Clause], mentions: list[Mention], lex: Lexicon) -
     for clause in clauses:
         if clause.scores or not _arm_and_leg_listed(clause, lex):
             continue
-        here = [i for i, m in enumerate(out) if m.clause == clause.index]
+        here = [i for i, m in enumerate(out) if m.clause == clause.index and m.status != NEGATED]
         if not here or any(out[i].finding not in _LIMB_FINDINGS for i in here):
             continue
         for i in here:
@@ -981,7 +1073,8 @@ def _intensity(clauses: list[Clause], mentions: list[Mention], lex: Lexicon) -> 
 
 
 def _trend(clauses: list[Clause], mentions: list[Mention]) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
-    """Trend words about soreness: not those right beside another finding ("bruise is bigger")."""
+    """Trend words about soreness: not those right beside another finding ("bruise is bigger").
+    Each clause notes where its improving words are (`Clause.improving_at`)."""
     improving: list[str] = []
     worsening: list[str] = []
     same = False
@@ -1002,6 +1095,7 @@ def _trend(clauses: list[Clause], mentions: list[Mention]) -> tuple[tuple[str, .
             words = clause.text(k, k + 1)
             if "improving" in cs:
                 improving.append(words)
+                clause.improving_at.append(k)
             elif "worsening" in cs:
                 worsening.append(words)
             else:

@@ -60,6 +60,9 @@ def scores_in(words: list[str], numbers: list[int], lex: Lexicon, whole_reply: b
         value = _int(w, lex)
         if value is None or value > 10:
             continue
+        if value <= 1 and _names_the_scale(words, i, lex):
+            i += 3            # "on a scale of 1-10", "del 1 al 10": the scale, not a score
+            continue
         start, end = i, i + 1
         is_word = not w[0].isdigit()
         half = _half_after(words, end, lex)
@@ -88,6 +91,14 @@ def scores_in(words: list[str], numbers: list[int], lex: Lexicon, whole_reply: b
             out.append(Score(value, start, end, _said_of_past(words, start, end, lex), " ".join(words[start:end])))
             i = end
     return out
+
+
+def _names_the_scale(words: list[str], i: int, lex: Lexicon) -> bool:
+    """ "0-10", "1 to 10", "del 1 al 10" starting at i: the scale the patient is asked about."""
+    return i + 2 < len(words) and words[i + 1] in _SCALE_JOINS and words[i + 2] in lex.scale
+
+
+_SCALE_JOINS = frozenset({"-", "to", "al", "a", "hasta", "through"})
 
 
 def _half_after(words: list[str], j: int, lex: Lexicon) -> int:
