@@ -115,6 +115,7 @@ def _facts(reading: Reading, hours: float, region: str | None, precautions: froz
 
 
 _TREND_POINTS = rules.T["trend_points"]
+_URGENT_SORENESS = rules.T["urgent_soreness"]
 
 
 def first_of(*parts: str) -> str:
@@ -122,9 +123,12 @@ def first_of(*parts: str) -> str:
 
 
 def _soreness(reading: Reading, previous: int | None) -> tuple[int | None, str]:
-    """S for the rules: the stated score; else an intensity word; else "same" carrying the previous
+    """S for the rules: the stated score (unless a severe word says more: "2, and the pain is
+    unbearable" is 9, safety first); else an intensity word; else "same" carrying the previous
     score; else plain soreness (4); else soreness denied or "fine" (0)."""
     if reading.score:
+        if reading.intensity and reading.intensity[0] >= _URGENT_SORENESS > reading.score.value:
+            return reading.intensity[0], f"'{reading.intensity[1]}'"
         return reading.score.value, f"'{reading.score.text}'"
     if reading.intensity:
         value, words = reading.intensity

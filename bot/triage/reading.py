@@ -113,7 +113,6 @@ class Reading:
     pressure_minutes: float | None = None  # firm pressure on a bleeding point, and for how long (-1: not said)
     by_finding: dict[str, list[Mention]] = field(default_factory=dict)   # mentions by finding id
     harmless: tuple[str, ...] = ()       # breathing or chest words said harmlessly ("took my breath away")
-    improving_at: frozenset[tuple[int, int]] = frozenset()   # (clause, unit) of each improving word
 
     def having(self, *findings: str, statuses: frozenset[str] = CURRENT) -> tuple[Mention, ...]:
         return tuple(m for f in findings for m in self.by_finding.get(f, ()) if m.status in statuses)
@@ -156,7 +155,6 @@ class Clause:
     harmless: list[str] = field(default_factory=list)  # breathing or chest words said harmlessly
     resolvers: list[int] = field(default_factory=list)  # units that say something has passed
     briefly: list[int] = field(default_factory=list)    # units that say how long something lasted
-    improving_at: list[int] = field(default_factory=list)  # its improving trend words (`_trend`)
 
     def index_units(self, lex: Lexicon) -> None:
         """Work out `every`, `at` and `numbers` from the units (again after a flip)."""
@@ -200,17 +198,15 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     mentions = _fevers_from_temperatures(clauses, mentions, lex)
     mentions = _racing_pulses(clauses, mentions, lex)
 
-    # Today's score: in a clause, the last said of now ("de 5 a 4"); across clauses, the highest
-    # ("neck 3, shoulder 8": safety first). An earlier one the patient quotes ("was a 7") is the
-    # last said of the past.
+    # Today's score: the highest said of now ("neck 3, shoulder 8": safety first); one the
+    # patient quotes from earlier ("was a 7", "de 5 a 4") is the last said of the past.
     current = past = None
     for clause in clauses:
-        now = [s for s in clause.scores if not s.past]
-        if now and (current is None or now[-1].value > current.value):
-            current = now[-1]
         for s in clause.scores:
             if s.past:
                 past = s
+            elif current is None or s.value > current.value:
+                current = s
 
     # An adverb ("very", "a bit") qualifies a soreness word; alone it says nothing.
     intensity = _intensity(clauses, mentions, lex) if Trait.INTENSITY_ALONE in every or (
@@ -226,10 +222,9 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     for m in mentions:
         by_finding.setdefault(m.finding, []).append(m)
     harmless = tuple(h for c in clauses for h in c.harmless)
-    improving_at = frozenset((c.index, k) for c in clauses for k in c.improving_at)
     return Reading(text, tuple(words), tuple(mentions), tuple(topics), current, past.value if past else None,
                    intensity, same, improving, worsening, wellness, is_question, answerable, asked_words,
-                   identity, asked_clauses, pressure, by_finding, harmless, improving_at)
+                   identity, asked_clauses, pressure, by_finding, harmless)
 
 
 # -- 2. clauses ----------------------------------------------------------------------------------
@@ -390,9 +385,6 @@ def _negate(clause: Clause, lex: Lexicon) -> None:
                 denied[j] = max(denied.get(j, 0), strength)
                 item.append(j)
                 listed = False
-            elif Trait.LIST_AND in t and j + 1 < n and Trait.DENIABLE in traits[j + 1] \
-                    and Trait.RED_FLAG not in traits[j + 1]:
-                listed = True                          # "no fever and chills", not "no pain and short of breath"
             elif clause.text(j, j + 1) not in lex.joins:
                 break
             else:
@@ -564,7 +556,7 @@ def _findings(clause: Clause, lex: Lexicon, complains: bool) -> list[Mention]:
             used.update(own)
     for c in lex.topic_order:
         for u in at.get(c, ()):
-            if u not in used and (complains or (classes[u].isdisjoint(NOT_BARE) and not _soothed(clause, u))):
+            if u not in used and (complains or (classes[u].isdisjoint(NOT_BARE) and not _soothed(clause, u, lex))):
                 used.add(u)
                 out.append(_mention_of(clause, c, None, True, [u], topic=True))
     return out
@@ -596,17 +588,18 @@ def _names_nothing(clause: Clause) -> bool:
 _NAMED_PLACES = frozenset({"body_part", "limb", "neck", "head", "upper_back", "chest", "breath", "air", "face"})
 
 
-def _soothed(clause: Clause, u: int) -> bool:
-    """Whether a unit near it soothes: a harmless phrase, a remedy, a word of ease ("heat pad on
-    my chest", "respiré hondo y me relajé")."""
-    return any(not cs.isdisjoint(_SOOTHING) for k, cs in enumerate(clause.classes)
-               if k != u and abs(k - u) <= _SOOTHING_REACH)
+def _soothed(clause: Clause, u: int, lex: Lexicon) -> bool:
+    """Whether a unit near it soothes: a remedy or a word of ease, alone or in a harmless phrase
+    ("heat pad on my chest", "a warm towel on my chest", "respiré hondo y me relajé")."""
+    soothing = lex.single_words("heat_therapy") | lex.single_words("soothing")
+    return any(not cs.isdisjoint(_SOOTHING) or ("calm" in cs and not soothing.isdisjoint(clause.text(k, k + 1).split()))
+               for k, cs in enumerate(clause.classes) if k != u and abs(k - u) <= _SOOTHING_REACH)
 
 
 _SOOTHING_REACH = 4
 
 
-_SOOTHING = frozenset({"calm", "heat_therapy", "soothing"})
+_SOOTHING = frozenset({"heat_therapy", "soothing"})
 
 
 _BREATHING_WORDS = ("breath", "chest", "sob", "air")
@@ -624,13 +617,15 @@ def _harmless(clause: Clause, lex: Lexicon) -> list[str]:
 
 def _denial_splits(clause: Clause, a: int, b: int) -> bool:
     """Whether a denial keeps two units apart: a complaint word nothing denies never joins a
-    denied word ("no chest tightness, also new stabbing pain": the stabbing pain is not denied);
-    "my chest doesn't hurt" joins, as the complaint is the denied one."""
+    denied word ("no chest tightness, also new stabbing pain": the stabbing pain is not denied),
+    nor do two words on either side of "and"/"or" of which one is denied ("harder to breathe y no
+    siento opresión en el pecho"); "my chest doesn't hurt" joins, as the complaint is denied."""
     a_denied, b_denied = a in clause.denied, b in clause.denied
     if a_denied == b_denied:
         return False
     undenied = b if a_denied else a
-    return Trait.COMPLAINT in clause.traits[undenied]
+    between = clause.classes[min(a, b) + 1:max(a, b)]
+    return Trait.COMPLAINT in clause.traits[undenied] or any("list_and" in cs or "list_or" in cs for cs in between)
 
 
 def _next_to(u: int, cls: str, classes: list[frozenset[str]], used: set[int]) -> list[int]:
@@ -685,9 +680,11 @@ def _across_clauses(clauses: list[Clause], lex: Lexicon) -> None:
             # "coughed yesterday, nothing today", "tight chest, not now": a denial of now says the
             # complaint has passed (U7 for a breathing one), not that it never was.
             now = Trait.PRESENT in clause.every or Trait.RESOLVED_NEG in clause.every   # "..., ya no"
-            # A bare "no"/"zero" denies a question or a short list of concepts ("trouble breathing -
-            # nope", "fever: none"), not a statement ("my foot feels cold, zero" gives a score).
-            if negative and not now and not (before.asked or len(before.classes) <= _SHORT):
+            # A bare "no" denies a question or a short list of concepts ("trouble breathing - nope",
+            # "fever: none"), not a statement; "zero" after a statement is a score ("leg feels
+            # cold, zero").
+            if negative and not now and not before.asked and (
+                    len(before.classes) > _SHORT or Trait.NUMBER in clause.every):
                 continue
             before.mentions = [
                 m._replace(status=RESOLVED if now else NEGATED)
@@ -810,7 +807,8 @@ def _someone_elses(clauses: list[Clause], lex: Lexicon) -> None:
         if start is None:
             continue
         end = next((k for k in range(start + 1, len(clause.starts))
-                    if _writers_own(clause, k, lex) or _reports_on_another(clause, k)), len(clause.starts))
+                    if _writers_own(clause, k, lex) or _reports_on_another(clause, k)
+                    or _changes_subject(clause, start, k)), len(clause.starts))
         spans.append((clause, start, end))
         # Theirs in any case: a pet's, or what their own illness or habit explains ("my wife's COPD
         # is acting up, she's wheezy"), and the clause that goes on with it.
@@ -851,6 +849,13 @@ def _writers_own(clause: Clause, k: int, lex: Lexicon) -> bool:
         return True
     next_is_someone = k + 1 < len(clause.classes) and _names_someone(clause, k + 1, lex)
     return word in _MY and not _names_someone(clause, k, lex) and not next_is_someone
+
+
+def _changes_subject(clause: Clause, start: int, k: int) -> bool:
+    """"kids are at school and fever 101": an "and" after what someone else does, before any
+    finding of theirs, starts the writer's own statement ("my son has a cough and a fever" is all
+    his)."""
+    return "list_and" in clause.classes[k] and not any(start <= m.start < k for m in clause.mentions)
 
 
 def _reports_on_another(clause: Clause, k: int) -> bool:
@@ -1073,8 +1078,7 @@ def _intensity(clauses: list[Clause], mentions: list[Mention], lex: Lexicon) -> 
 
 
 def _trend(clauses: list[Clause], mentions: list[Mention]) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
-    """Trend words about soreness: not those right beside another finding ("bruise is bigger").
-    Each clause notes where its improving words are (`Clause.improving_at`)."""
+    """Trend words about soreness: not those right beside another finding ("bruise is bigger")."""
     improving: list[str] = []
     worsening: list[str] = []
     same = False
@@ -1095,7 +1099,6 @@ def _trend(clauses: list[Clause], mentions: list[Mention]) -> tuple[tuple[str, .
             words = clause.text(k, k + 1)
             if "improving" in cs:
                 improving.append(words)
-                clause.improving_at.append(k)
             elif "worsening" in cs:
                 worsening.append(words)
             else:

@@ -278,10 +278,11 @@ def fainted_and_recovered_or_still_dizzy(f: Facts) -> str | None:
 @rule("U6", "urgent")
 def sharp_pain_at_shoulder_blade_or_chest_wall(f: Facts) -> str | None:
     """Lung-risk region with new or increasing sharp pain at the shoulder blade or chest wall and
-    no breathing symptom (the patient is also told: if breathing becomes hard or painful, call 911)."""
+    no breathing symptom (the patient is also told: if breathing becomes hard or painful, call 911).
+    A sharp pain there is taken as new, even when the soreness is said to be better (safety first)."""
     if not f.lung_risk or f.breathing_symptom:
         return None
-    return quote([m for m in f.modified("shoulder_blade_pain", "sharp") if not _said_to_improve(f, m)])
+    return quote(f.modified("shoulder_blade_pain", "sharp"))
 
 
 @rule("U7", "urgent")
@@ -466,13 +467,6 @@ def early_numbness_or_tingling(f: Facts) -> str | None:
 def _local_sign_is_urgent(f: Facts) -> bool:
     """U1 with `diabetes` or `immunosuppressed`: any one local sign once more than 24 h have passed."""
     return bool(f.precautions & INFECTION_RISK) and f.hours > T["local_sign_after_hours"]
-
-
-def _said_to_improve(f: Facts, m: Mention) -> bool:
-    """Whether the pain is said to be easing: an improving word after it in its clause, or in the
-    clause after it ("sharp pain under my shoulder blade, getting better"); not "much better today,
-    but a new stabbing pain at my shoulder blade"."""
-    return any((c == m.clause and k >= m.start) or c == m.clause + 1 for c, k in f.reading.improving_at)
 
 
 def _hard_not_small(f: Facts) -> list[Mention]:

@@ -90,7 +90,22 @@ def scores_in(words: list[str], numbers: list[int], lex: Lexicon, whole_reply: b
         if _is_score(words, start, end, is_word, bool(scaled), whole_reply, lex):
             out.append(Score(value, start, end, _said_of_past(words, start, end, lex), " ".join(words[start:end])))
             i = end
+    _changes(words, out)
     return out
+
+
+def _changes(words: list[str], found: list[Score]) -> None:
+    """"de 5 a 4", "de 6 bajó a 4": a score after "de" and before another after "a" is where the
+    soreness came from, an earlier one."""
+    for k in range(len(found) - 1):
+        first, then = found[k], found[k + 1]
+        if first.start and words[first.start - 1] in _FROM and then.start - first.end <= 3 \
+                and words[then.start - 1] in _TO:
+            found[k] = first._replace(past=True)
+
+
+_FROM = frozenset({"de", "from"})
+_TO = frozenset({"a", "to", "al"})
 
 
 def _names_the_scale(words: list[str], i: int, lex: Lexicon) -> bool:
