@@ -86,6 +86,7 @@ class Trait(enum.StrEnum):
     PAST = "past"                    # a word of an earlier time ("yesterday")
     RESOLVED = "resolved"            # something has passed ("gone", "ya se quitó")
     BRIEF = "brief"                  # how long a finding lasted ("for a bit"): right after it, it passed
+    WELL_AGAIN = "well_again"        # "all better": a complaint of the past has passed
     RESOLVED_NEG = "resolved_negation"   # "anymore", "ya no"
     BECAME = "became"                # "gone" as in "gone numb": a change into, not a passing
     HYPOTHETICAL = "hypothetical"    # "what if", "si me da"
@@ -112,7 +113,7 @@ _CLASS_TRAITS: dict[str, frozenset[Trait]] = {
     "list_and": frozenset({Trait.LIST_AND}), "doubt": frozenset({Trait.DOUBT}),
     "unsure": frozenset({Trait.UNSURE, Trait.DOUBT}), "past": frozenset({Trait.PAST}),
     "present": frozenset({Trait.PRESENT}), "resolved": frozenset({Trait.RESOLVED}),
-    "brief": frozenset({Trait.BRIEF}),
+    "brief": frozenset({Trait.BRIEF}), "well_again": frozenset({Trait.WELL_AGAIN}),
     "became": frozenset({Trait.BECAME}), "resolved_negation": frozenset({Trait.RESOLVED_NEG}),
     "hypothetical": frozenset({Trait.HYPOTHETICAL}), "q_form": frozenset({Trait.QUESTION}),
     "q_identity": frozenset({Trait.QUESTION}), "q_modal": frozenset({Trait.QUESTION}),

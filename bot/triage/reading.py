@@ -298,10 +298,13 @@ def _cues(clause: Clause, lex: Lexicon) -> None:
 
 def _resolving(clause: Clause) -> list[int]:
     """The units that say something has passed. "gone numb", "went cold": a change into the
-    finding, not its passing. "a faded bruise": after an article, a word of passing describes."""
+    finding, not its passing. "a faded bruise": after an article, a word of passing describes.
+    "all better" (`well_again`) says so of a complaint of the past, or with "now"."""
     traits = clause.traits
+    now = Trait.PRESENT in clause.every or clause.past        # "back to normal now", "felt dizzy, all better"
     return [k for k, t in enumerate(traits)
-            if Trait.RESOLVED in t and not (Trait.BECAME in t and _next_concept(traits, k + 1))
+            if (Trait.RESOLVED in t or (Trait.WELL_AGAIN in t and now))
+            and not (Trait.BECAME in t and _next_concept(traits, k + 1))
             and not (k and clause.word(k - 1) in _DETERMINERS)]
 
 
@@ -711,10 +714,12 @@ def _across_clauses(clauses: list[Clause], lex: Lexicon) -> None:
         # before said has passed.
         passed = (clause.resolved or (clause.resolved_negation and not clause.mentions)
                   or bool(clause.briefly)) and _says_little_else(clause)
+        # "all better" alone says a complaint of the past has passed, not one said now.
+        well_again = Trait.WELL_AGAIN in clause.every and not passed
         # "couldn't breathe deeply last night, but today I breathe fine", "... totally normal this
         # morning": a breathing or chest complaint said to be past, fine now. (One not said to be
         # past stays: safety first.)
-        if not (passed or clause.fine or _fine_now(clause)):
+        if not (passed or well_again or clause.fine or _fine_now(clause)):
             continue
         for j in range(k - 1, -1, -1):
             if not any(m.status in HAPPENED for m in clauses[j].mentions):
@@ -727,7 +732,8 @@ def _across_clauses(clauses: list[Clause], lex: Lexicon) -> None:
             # short of breath for a minute, all better now"); one said now stays (safety first).
             clauses[j].mentions = [
                 m._replace(status=RESOLVED) if m.status in HAPPENED and (
-                    (m.red_flag and (m.status == PAST or clauses[j].past)) or (passed and not m.red_flag))
+                    ((m.red_flag or well_again) and (m.status == PAST or clauses[j].past))
+                    or (passed and not m.red_flag))
                 and not _said_still(clauses[j], m) else m for m in clauses[j].mentions
             ]
             if passed:
