@@ -637,6 +637,8 @@ class Lexicon:
         base = self._without_suffix(token)                  # "bultito" -> "bulto", "durisimo" -> "duro"
         if base:
             return (base,)
+        if token.endswith("ao") and token[:-2] + "ado" in self.vocabulary:
+            return (token[:-2] + "ado",)                    # Caribbean and Andalusian "-ao": "apretao"
         if "x" in token:                                    # texting "x" for "ch": "pexo", "muxo"
             spelled = token.replace("x", "ch")
             if spelled in self.vocabulary:

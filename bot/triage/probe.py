@@ -150,12 +150,12 @@ class Noise:
         text = texts[0] if texts else ""
         for connector, part in zip(self.connectors, texts[1:]):
             text += connector + part
-        if self.name:
+        if self.drop_punctuation:
+            text = text.translate(_PUNCTUATION)
+        if self.name:                      # (a salutation keeps its comma: "Hi Ana, ten")
             text = f"Hi {self.name}, {text}" if self.name_first else f"{text} - {self.name}"
         if self.emoji:
             text = f"{text} {self.emoji}"
-        if self.drop_punctuation:
-            text = text.translate(_PUNCTUATION)
         if self.case == "lower":
             text = text.lower()
         elif self.case == "upper":

@@ -71,6 +71,7 @@ _WELL_OR_NORMAL = frozenset({Trait.WELL, Trait.NORMAL})
 _TRIGGER_OR_QUESTION = frozenset({Trait.TRIGGER, Trait.QUESTION})
 _NEG_OR_NORMAL = frozenset({Trait.NEG, Trait.NORMAL})
 _TIME = frozenset({Trait.PRESENT, Trait.PAST})
+_NEG_OR_TIME = frozenset({Trait.NEG, Trait.PRESENT, Trait.PAST})   # "ayer me costaba respirar hoy respiro normal"
 # What may judge another clause (`_across_clauses`).
 _ACROSS = frozenset({Trait.NEG, Trait.NORMAL, Trait.WELL, Trait.RESOLVED, Trait.RESOLVED_NEG})
 
@@ -153,6 +154,7 @@ class Clause:
     base: str = PRESENT                              # the status of a finding nothing qualifies
     flipped: bool = False                            # a negation or a verdict changed a unit's classes
     harmless: list[str] = field(default_factory=list)  # breathing or chest words said harmlessly
+    past_at: list[int] = field(default_factory=list)    # its words of an earlier time
     resolvers: list[int] = field(default_factory=list)  # units that say something has passed
     briefly: list[int] = field(default_factory=list)    # units that say how long something lasted
 
@@ -183,8 +185,9 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
         _cues(clause, lex)
         clause.scores = scores_in(clause.words, clause.numbers, lex, len(clauses) == 1)
     for i, clause in enumerate(clauses):
-        clause.mentions = _findings(clause, lex, _complains(clause) or (
-            i + 1 < len(clauses) and _complains(clauses[i + 1]) and _names_nothing(clauses[i + 1])))
+        after = clauses[i + 1] if i + 1 < len(clauses) else None
+        clause.mentions = _findings(clause, lex, after is not None and _refers_back(after) and any(
+            not cs.isdisjoint(_PAIN_OR_DIFFICULTY) and k not in after.denied for k, cs in enumerate(after.classes)))
         clause.harmless = _harmless(clause, lex)
     _across_clauses(clauses, lex)
     _someone_elses(clauses, lex)
@@ -278,8 +281,8 @@ def _cues(clause: Clause, lex: Lexicon) -> None:
     every, traits = clause.every, clause.traits
     clause.doubted = clause.asked or (Trait.DOUBT in every and _doubts_a_finding(clause, lex))
     # "más cargada que anoche": a time after "than" is what today is compared with, not when.
-    clause.past = Trait.PAST in every and Trait.PRESENT not in every and any(
-        Trait.PAST in t and not (k and clause.word(k - 1) in _THAN) for k, t in enumerate(traits))
+    clause.past_at = [k for k, t in enumerate(traits) if Trait.PAST in t and not (k and clause.word(k - 1) in _THAN)]
+    clause.past = Trait.PAST in every and Trait.PRESENT not in every and bool(clause.past_at)
     clause.resolved_negation = Trait.RESOLVED_NEG in every
     resolving = clause.resolvers = _resolving(clause)
     clause.briefly = [k for k, t in enumerate(traits) if Trait.BRIEF in t]
@@ -301,9 +304,10 @@ def _resolving(clause: Clause) -> list[int]:
     finding, not its passing. "a faded bruise": after an article, a word of passing describes.
     "all better" (`well_again`) says so of a complaint of the past, or with "now"."""
     traits = clause.traits
-    now = Trait.PRESENT in clause.every or clause.past        # "back to normal now", "felt dizzy, all better"
+    def said_now(k: int) -> bool:             # "back to normal now", "all better today"
+        return any(traits[j] & _TIME for j in (k - 1, k + 1) if 0 <= j < len(traits))
     return [k for k, t in enumerate(traits)
-            if (Trait.RESOLVED in t or (Trait.WELL_AGAIN in t and now))
+            if (Trait.RESOLVED in t or (Trait.WELL_AGAIN in t and said_now(k)))
             and not (Trait.BECAME in t and _next_concept(traits, k + 1))
             and not (k and clause.word(k - 1) in _DETERMINERS)]
 
@@ -457,8 +461,10 @@ def _verdicts(clause: Clause, lex: Lexicon) -> None:
         if j >= 0 and v - j <= window and Trait.JUDGED in traits[j]:
             targets = [j]
             k = j - 1                                  # "chest and breathing are both fine"
-            while k >= 0 and traits[k] & _LIST_OF_JUDGED and Trait.NEG not in traits[k]:
+            while k >= 0 and traits[k] & _LIST_OF_JUDGED and not traits[k] & _NEG_OR_TIME:
                 if Trait.JUDGED in traits[k]:
+                    if any(Trait.COMPLAINT in traits[u] for u in range(max(0, k - 8), k)):
+                        break                  # "it pinches when I breathe in and breathing is fine"
                     targets.append(k)
                 k -= 1
         elif v + 1 < n and Trait.JUDGED in traits[v + 1] and all(Trait.SMALL in traits[u] for u in range(v)):
@@ -496,7 +502,7 @@ def _conditions(clause: Clause) -> None:
 
 # -- 4. findings -----------------------------------------------------------------------------------
 
-def _findings(clause: Clause, lex: Lexicon, complains: bool) -> list[Mention]:
+def _findings(clause: Clause, lex: Lexicon, complains_after: bool) -> list[Mention]:
     """The clause's findings (concept frames, in the lexicon's order), then its bare breathing or
     chest words that no frame read. A bare word is harmless, and no mention, when its clause (or a
     short clause after it: "took a deep breath, it hurt") has no complaint and it is a harmless
@@ -530,9 +536,9 @@ def _findings(clause: Clause, lex: Lexicon, complains: bool) -> list[Mention]:
                     continue
                 units = [a]
                 for c in wanted[1:]:
-                    best, best_key = -1, (2, 99)
+                    best, best_key = -1, (2, 2, 99)
                     for b in at[c]:
-                        if b in used or b in units or _denial_splits(clause, a, b):
+                        if b in used or b in units or _denial_splits(clause, a, b) or _statements_apart(clause, a, b):
                             continue
                         d = b - a
                         if d < 0:
@@ -541,7 +547,8 @@ def _findings(clause: Clause, lex: Lexicon, complains: bool) -> list[Mention]:
                             d = -d
                         if d > frame.window:
                             continue
-                        key = (1 if b in denied else 0, d)     # a complaint before a denial
+                        # a complaint before a denial, one of the same phrase before one after "and"
+                        key = (1 if b in denied else 0, 1 if _listed_between(clause, a, b) else 0, d)
                         if key < best_key:
                             best, best_key = b, key
                     if best < 0:
@@ -559,7 +566,9 @@ def _findings(clause: Clause, lex: Lexicon, complains: bool) -> list[Mention]:
             used.update(own)
     for c in lex.topic_order:
         for u in at.get(c, ()):
-            if u not in used and (complains or (classes[u].isdisjoint(NOT_BARE) and not _soothed(clause, u, lex))):
+            bare = complains_after or _complains_of(clause, u) or (
+                classes[u].isdisjoint(NOT_BARE) and not _soothed(clause, u, lex))
+            if u not in used and bare:
                 used.add(u)
                 out.append(_mention_of(clause, c, None, True, [u], topic=True))
     return out
@@ -572,37 +581,67 @@ def _passed(clause: Clause, units: list[int]) -> bool:
     arm went numb")."""
     first, last = min(units), max(units)
     return any(r > last or 0 < first - r <= _NEAR for r in clause.resolvers) or any(
-        0 < b - last <= _NEAR or 0 < first - b <= 2 for b in clause.briefly)
+        0 < b - last <= _NEAR or first - b == 1 for b in clause.briefly)
 
 
 _NEAR = 3
 
 
-def _complains(clause: Clause) -> bool:
-    """Whether the clause has a complaint word (pain, difficulty, "can't", worse...) not denied."""
-    return any(Trait.COMPLAINT in t and k not in clause.denied for k, t in enumerate(clause.traits))
+def _said_then(clause: Clause, units: list[int]) -> bool:
+    """Whether a word of an earlier time in the clause is said of these units: near them, with no
+    "and" between ("felt dizzy on the way home", "coughed a bit yesterday"; not "my PT was
+    awesome and it hurts when I breathe")."""
+    first, last = min(units), max(units)
+    return any((first - _PAST_REACH <= k <= last + _PAST_REACH) and not _listed_between(clause, k, first if k < first else last)
+               for k in clause.past_at)
 
 
-def _names_nothing(clause: Clause) -> bool:
-    """A clause that names no body part, breathing or chest word ("it hurt", "y me dolió")."""
-    return all(cs.isdisjoint(_NAMED_PLACES) for cs in clause.classes)
+_PAST_REACH = 8
+
+
+def _complains_of(clause: Clause, u: int) -> bool:
+    """Whether the clause complains of unit u: a complaint word (pain, difficulty, "can't",
+    worse...) not denied, after it or in its part of the clause ("took a deep breath and it
+    hurt"; not "ya casi no molesta y respiraciones lentas"), and not the subject of a score
+    ("soreness is a 3": the score's own statement)."""
+    return any(Trait.COMPLAINT in t and k not in clause.denied and not _place_of_a_score(clause, k)
+               and (k > u or not _listed_between(clause, k, u))
+               for k, t in enumerate(clause.traits))
+
+
+def _refers_back(clause: Clause) -> bool:
+    """A short clause that names nothing of its own ("it hurt", "y me dolió"): no body part,
+    breathing or chest word, score, intensity or trend ("soreness is a 3", "easing off")."""
+    return len(clause.classes) <= 4 and not clause.scores and not clause.every & _OWN_STATEMENT \
+        and all(cs.isdisjoint(_NAMED_PLACES) for cs in clause.classes)
+
+
+_OWN_STATEMENT = frozenset({Trait.INTENSITY, Trait.TREND})
+# What a short clause after a harmless phrase says of it ("took a deep breath, it hurt"): pain or
+# difficulty, not a vaguer word ("..., easing off").
+_PAIN_OR_DIFFICULTY = frozenset({"pain", "difficulty", "tight", "unable", "lack"})
 
 
 _NAMED_PLACES = frozenset({"body_part", "limb", "neck", "head", "upper_back", "chest", "breath", "air", "face"})
 
 
 def _soothed(clause: Clause, u: int, lex: Lexicon) -> bool:
-    """Whether a unit near it soothes: a remedy or a word of ease, alone or in a harmless phrase
-    ("heat pad on my chest", "a warm towel on my chest", "respiré hondo y me relajé")."""
+    """Whether a unit near it, in the same phrase, soothes: a remedy or a word of ease, alone or in
+    a harmless phrase ("heat pad on my chest", "a warm towel on my chest"; not "a rock on my chest
+    and heat pack on my neck")."""
     soothing = lex.single_words("heat_therapy") | lex.single_words("soothing")
-    return any(not cs.isdisjoint(_SOOTHING) or ("calm" in cs and not soothing.isdisjoint(clause.text(k, k + 1).split()))
-               for k, cs in enumerate(clause.classes) if k != u and abs(k - u) <= _SOOTHING_REACH)
+    def soothes(k: int) -> bool:
+        cs = clause.classes[k]
+        if "soothing" in cs:
+            return True                               # "took a deep breath and relaxed"
+        remedy = "heat_therapy" in cs or ("calm" in cs and not soothing.isdisjoint(clause.text(k, k + 1).split()))
+        return remedy and not _listed_between(clause, k, u)
+    return any(soothes(k) for k in range(len(clause.classes)) if k != u and abs(k - u) <= _SOOTHING_REACH)
 
 
 _SOOTHING_REACH = 4
 
 
-_SOOTHING = frozenset({"heat_therapy", "soothing"})
 
 
 _BREATHING_WORDS = ("breath", "chest", "sob", "air")
@@ -613,9 +652,25 @@ def _harmless(clause: Clause, lex: Lexicon) -> list[str]:
     among soothing ones. (A reply that names breathing or the chest is never `unclear`.)"""
     taken = {u for m in clause.mentions for u in range(m.start, m.end)}
     topic_words = frozenset().union(*(lex.single_words(c) for c in _BREATHING_WORDS))
+    def names_breathing(text: str) -> bool:      # "took my breath away", "breathtaking", "a todo pulmón"
+        return any(w.startswith(t) for w in text.split() for t in topic_words if len(t) >= 5) \
+            or not topic_words.isdisjoint(text.split())
     return [clause.text(k, k + 1) for k, cs in enumerate(clause.classes)
             if k not in taken and (not cs.isdisjoint(lex.topics) or (
-                not cs.isdisjoint(NOT_BARE) and not topic_words.isdisjoint(clause.text(k, k + 1).split())))]
+                not cs.isdisjoint(NOT_BARE) and names_breathing(clause.text(k, k + 1))))]
+
+
+def _statements_apart(clause: Clause, a: int, b: int) -> bool:
+    """Whether two units on either side of "and" belong to two statements: a scored soreness
+    ("deep breathing before bed and soreness is a 3"), a harmless breathing phrase after the
+    complaint ("ya casi no molesta y respiraciones lentas"), or another person between ("off and
+    my son has a chest cold")."""
+    if not _listed_between(clause, a, b):
+        return False
+    first, last = min(a, b), max(a, b)
+    return (_place_of_a_score(clause, a) or _place_of_a_score(clause, b)
+            or not clause.classes[last].isdisjoint(NOT_BARE)
+            or any("relative" in cs for cs in clause.classes[first + 1:last]))
 
 
 def _denial_splits(clause: Clause, a: int, b: int) -> bool:
@@ -623,7 +678,7 @@ def _denial_splits(clause: Clause, a: int, b: int) -> bool:
     denied word ("no chest tightness, also new stabbing pain": the stabbing pain is not denied),
     nor do two words on either side of "and"/"or" of which one is denied ("harder to breathe y no
     siento opresión en el pecho"); "my chest doesn't hurt" joins, as the complaint is denied."""
-    a_denied, b_denied = a in clause.denied, b in clause.denied
+    a_denied, b_denied = a in clause.denied or a in clause.fine, b in clause.denied or b in clause.fine
     if a_denied == b_denied:
         return False
     undenied = b if a_denied else a
@@ -663,7 +718,7 @@ def _status(clause: Clause, units: list[int], start: int, red_flag: bool, topic:
         return HYPOTHETICAL
     if clause.doubted or topic:
         return DOUBTED                                 # a bare breathing or chest word stays in doubt
-    if clause.past:
+    if clause.past and _said_then(clause, units):
         return PAST
     return PRESENT
 
@@ -677,17 +732,18 @@ def _across_clauses(clauses: list[Clause], lex: Lexicon) -> None:
         clause = clauses[k]
         if clause.every.isdisjoint(_ACROSS):
             continue
-        if not clause.mentions and clause.every & _NEG_OR_NORMAL and _verdict_only(clause):
-            before = clauses[k - 1]
+        before = clauses[k - 1]
+        if not clause.mentions and clause.every & _NEG_OR_NORMAL and _verdict_only(clause) \
+                and (before.asked or len(before.classes) <= _SHORT or Trait.PRESENT in clause.every):
             negative = Trait.NEG in clause.every
             # "coughed yesterday, nothing today", "tight chest, not now": a denial of now says the
             # complaint has passed (U7 for a breathing one), not that it never was.
             now = Trait.PRESENT in clause.every or Trait.RESOLVED_NEG in clause.every   # "..., ya no"
-            # A bare "no" denies a question or a short list of concepts ("trouble breathing - nope",
-            # "fever: none"), not a statement; "zero" after a statement is a score ("leg feels
-            # cold, zero").
-            if negative and not now and not before.asked and (
-                    len(before.classes) > _SHORT or Trait.NUMBER in clause.every):
+            # A bare verdict judges a question or a short list of concepts ("trouble breathing -
+            # nope", "fever: none", "chest - fine"), or with a word of now the clause before ("tight
+            # chest, not now"); not a statement ("half breaths and tired today, but ok"). "zero"
+            # after a statement is a score ("leg feels cold, zero").
+            if negative and not now and not before.asked and Trait.NUMBER in clause.every:
                 continue
             before.mentions = [
                 m._replace(status=RESOLVED if now else NEGATED)
@@ -712,8 +768,8 @@ def _across_clauses(clauses: list[Clause], lex: Lexicon) -> None:
             continue
         # "felt dizzy after, but fine now", "tuve una puntada, ya no la tengo": what the clause
         # before said has passed.
-        passed = (clause.resolved or (clause.resolved_negation and not clause.mentions)
-                  or bool(clause.briefly)) and _says_little_else(clause)
+        passed = ((clause.resolved or (clause.resolved_negation and not clause.mentions)) and _says_little_else(clause)
+                  or (bool(clause.briefly) and _says_little_else(clause, 0)))   # "only a few seconds"
         # "all better" alone says a complaint of the past has passed, not one said now.
         well_again = Trait.WELL_AGAIN in clause.every and not passed
         # "couldn't breathe deeply last night, but today I breathe fine", "... totally normal this
@@ -732,7 +788,8 @@ def _across_clauses(clauses: list[Clause], lex: Lexicon) -> None:
             # short of breath for a minute, all better now"); one said now stays (safety first).
             clauses[j].mentions = [
                 m._replace(status=RESOLVED) if m.status in HAPPENED and (
-                    ((m.red_flag or well_again) and (m.status == PAST or clauses[j].past))
+                    ((m.red_flag or well_again) and (m.status == PAST or (
+                        clauses[j].past and _said_then(clauses[j], [m.start, m.end - 1]))))
                     or (passed and not m.red_flag))
                 and not _said_still(clauses[j], m) else m for m in clauses[j].mentions
             ]
@@ -747,11 +804,12 @@ def _across_clauses(clauses: list[Clause], lex: Lexicon) -> None:
             break
 
 
-def _says_little_else(clause: Clause) -> bool:
+def _says_little_else(clause: Clause, most: int = 2) -> bool:
     """A clause of passing says little else ("but fine now", "only a few seconds", "ice fixed
-    it"); one with more to say is about that ("went for an easy walk, all better")."""
+    it"); one with more to say is about that ("went for an easy walk, all better"; "iced it for
+    a bit" is about the ice)."""
     return sum(1 for k, cs in enumerate(clause.classes)
-               if Trait.SMALL not in clause.traits[k] and cs.isdisjoint(_PASSING_WORDS)) <= 2
+               if Trait.SMALL not in clause.traits[k] and cs.isdisjoint(_PASSING_WORDS)) <= most
 
 
 _SHORT = 3
@@ -833,13 +891,37 @@ def _someone_elses(clauses: list[Clause], lex: Lexicon) -> None:
 
 def _someone_else_subject(clause: Clause, going_on: bool, lex: Lexicon) -> int | None:
     """The unit where someone else's part of a clause begins, or None: a relative before any word
-    of the clause's own (or, going on from the clause before, a third-person pronoun)."""
+    of the clause's own, or of a part after "and" ("soreness is a 3 and my husband is short of
+    breath"); going on from the clause before, a third-person pronoun."""
+    fresh = opening = True                             # at the start of the clause (or of a part)
     for k, cs in enumerate(clause.classes):
-        if _names_someone(clause, k, lex) or (going_on and clause.word(k) in _THIRD_PERSON_SUBJECTS):
+        if "list_and" in cs:
+            fresh = True
+            continue
+        if fresh and _names_someone(clause, k, lex) and _as_a_person(clause, k):
             return k
+        if opening and going_on and clause.word(k) in _THIRD_PERSON_SUBJECTS:
+            return k
+        if not (Trait.SMALL in clause.traits[k] or cs & _OPENERS):
+            opening = False
         if not (Trait.SMALL in clause.traits[k] or cs & _OPENERS) or _writers_own(clause, k, lex):
-            return None
+            fresh = False
     return None
+
+
+def _as_a_person(clause: Clause, k: int) -> bool:
+    """A relative word used of a person: after "my", "the", "mi", "su"..., in the plural ("kids are
+    at school"), or one said bare ("mom has a cold"); not "kid of tired" (a typo of "kind")."""
+    unit = clause.text(k, k + 1)
+    if " " in unit:
+        return True                                    # "my husband"
+    if k and ("det" in clause.classes[k - 1] or clause.word(k - 1) in _POSSESSIVES):
+        return True
+    return unit.endswith("s") or unit in _BARE_KIN
+
+
+_POSSESSIVES = frozenset({"my", "our", "the", "mi", "mis", "su", "sus", "nuestro", "nuestra", "a"})
+_BARE_KIN = frozenset({"mom", "mum", "dad", "mama", "papa", "grandma", "grandpa", "abuela", "abuelo", "mommy", "daddy"})
 
 
 def _names_someone(clause: Clause, k: int, lex: Lexicon) -> bool:
@@ -861,7 +943,8 @@ def _changes_subject(clause: Clause, start: int, k: int) -> bool:
     """"kids are at school and fever 101": an "and" after what someone else does, before any
     finding of theirs, starts the writer's own statement ("my son has a cough and a fever" is all
     his)."""
-    return "list_and" in clause.classes[k] and not any(start <= m.start < k for m in clause.mentions)
+    return "list_and" in clause.classes[k] and not any(start <= m.start < k for m in clause.mentions) \
+        and not any("their_condition" in cs for cs in clause.classes[start:k])   # "tiene asma y ..."
 
 
 def _reports_on_another(clause: Clause, k: int) -> bool:
@@ -874,13 +957,19 @@ def _reports_on_another(clause: Clause, k: int) -> bool:
 
 
 def _writer_speaks_of_themselves(clauses: list[Clause], spans: list[tuple[Clause, int, int]], lex: Lexicon) -> bool:
+    """Whether the writer also speaks of themselves: a first-person word, or a score or a finding
+    they have ("ya casi no molesta"), outside someone else's part and not said of a third person
+    ("she says the knee is a 4")."""
     for clause in clauses:
         inside = [(start, end) for c, start, end in spans if c is clause]
         outside = [k for k in range(len(clause.starts)) if not any(s <= k < e for s, e in inside)]
         if any(_writers_own(clause, k, lex) for k in outside):
             return True
-        own_score = clause.scores and _THIRD_PERSON.isdisjoint(clause.words) and not inside
-        if own_score:
+        if not _THIRD_PERSON.isdisjoint(clause.words):
+            continue
+        unit_at = {start: u for u, start in enumerate(clause.starts)}
+        if any(unit_at.get(s.start) in outside for s in clause.scores) or any(
+                m.start in outside and m.status in HAPPENED for m in clause.mentions):
             return True
     return False
 
@@ -891,7 +980,7 @@ _REPORTING = frozenset({"says", "said", "say", "thinks", "thought", "noticed", "
 _MY = frozenset({"my", "mi", "mis"})
 _THIRD_PERSON_SUBJECTS = frozenset({"he", "she", "they", "hes", "shes", "theyre", "ella", "ellos", "ellas"})
 _THIRD_PERSON = frozenset({"she", "he", "her", "his", "shes", "hes", "they", "their", "theyre", "says", "said",
-                           "dice", "dijo", "le", "su", "sus", "ella", "ellos"})
+                           "dice", "dijo", "su", "sus", "ella", "ellos"})
 _FIRST_PERSON = frozenset({"i", "im", "ive", "id", "me", "myself", "yo", "tengo", "estoy", "siento", "tuve"})
 
 
@@ -939,7 +1028,7 @@ def _bind_modifiers(clauses: list[Clause], mentions: list[Mention], lex: Lexicon
                 # "it's getting bigger": the last such finding before; but a place ("both legs",
                 # "at home") in a clause about something of its own is that clause's ("a numb
                 # patch on my forearm. legs like a 2").
-                own = mod.clause_wide and (clause.scores or clause.mentions)
+                own = mod.clause_wide and (_about_its_own(clause, k) or not _only_the_place(clause, k))
                 earlier = [] if own else [i for i, m in enumerate(mentions)
                                           if m.clause < index and m.finding in applies]
                 if earlier:
@@ -959,14 +1048,17 @@ def _bind_modifiers(clauses: list[Clause], mentions: list[Mention], lex: Lexicon
 def _arm_and_leg(clauses: list[Clause], mentions: list[Mention], lex: Lexicon) -> list[Mention]:
     """"my left arm and my left leg are numb", "numbness went from my hand up to my face and down my
     leg": numbness or weakness in a clause that names an arm and a leg, and nothing else it could
-    be about (no score, no other finding: "numb hand, and my knee is a 3"), is on both sides or on
-    one side of the body (E3), like [modifier.bilateral]."""
+    be about (no other finding, neither limb the place of a score: "numb hand, and my knee is a 3"),
+    is on both sides or on one side of the body (E3), like [modifier.bilateral]."""
     out = list(mentions)
     for clause in clauses:
-        if clause.scores or not _arm_and_leg_listed(clause, lex):
+        if not _arm_and_leg_listed(clause, lex):
             continue
         here = [i for i, m in enumerate(out) if m.clause == clause.index and m.status != NEGATED]
-        if not here or any(out[i].finding not in _LIMB_FINDINGS for i in here):
+        limbs = [k for k in range(len(clause.classes))
+                 if _names_limb(clause, k, "arm", lex) or _names_limb(clause, k, "leg", lex)]
+        if not here or any(out[i].finding not in _LIMB_FINDINGS and _about_the_limbs(clause, out[i], limbs)
+                           for i in here):
             continue
         for i in here:
             if out[i].finding in ("numbness", "weakness"):
@@ -981,14 +1073,54 @@ def _names_limb(clause: Clause, k: int, limb: str, lex: Lexicon) -> bool:
 
 def _arm_and_leg_listed(clause: Clause, lex: Lexicon) -> bool:
     """An arm word and a leg word with "and", "or", "y", "o" between them ("my hand and my foot",
-    "la mano y el pie"; not "el dedo gordo del pie", a toe)."""
-    arms = [k for k in range(len(clause.classes)) if _names_limb(clause, k, "arm", lex)]
-    legs = [k for k in range(len(clause.classes)) if _names_limb(clause, k, "leg", lex)]
+    "la mano y el pie"; not "el dedo gordo del pie", a toe), neither of them the place of a score
+    ("my knee is about a 3")."""
+    scored = {k for k in range(len(clause.classes)) if _place_of_a_score(clause, k)}
+    arms = [k for k in range(len(clause.classes)) if _names_limb(clause, k, "arm", lex) and k not in scored]
+    legs = [k for k in range(len(clause.classes)) if _names_limb(clause, k, "leg", lex) and k not in scored]
     return any(any("list_or" in cs or "list_and" in cs for cs in clause.classes[min(a, b) + 1:max(a, b)])
                for a in arms for b in legs)
 
 
 _LIMB_FINDINGS = frozenset({"numbness", "weakness", "tingling"})
+
+
+def _about_the_limbs(clause: Clause, m: Mention, limbs: list[int]) -> bool:
+    """Whether a finding is said of the limbs named: among them, or right after one with no "and"
+    between ("my hand is numb and my knee hurts"; not "... ni la pierna y la molestia está en 2")."""
+    return any(m.start <= k < m.end or (0 < m.start - k <= 3 and not _listed_between(clause, k, m.start))
+               for k in limbs) or (limbs and min(limbs) <= m.start <= max(limbs))
+
+
+def _place_of_a_score(clause: Clause, k: int) -> bool:
+    """Whether unit k names where a score is: "my knee is about a 3", "legs like a 2"; not "la
+    pierna derecha and four" (a list word between)."""
+    unit_of = {start: u for u, start in enumerate(clause.starts)}
+    return any(0 < s.start - clause.starts[k] <= 5 and not _listed_between(clause, k, unit_of.get(s.start, k))
+               for s in clause.scores)
+
+
+def _about_its_own(clause: Clause, k: int) -> bool:
+    """Whether a place (unit k) is that of something of its clause's own: a score or a finding
+    right after it or around it ("legs like a 2", "legs ache"), not one after "and"."""
+    return _place_of_a_score(clause, k) or any(
+        m.start <= k < m.end or (0 < m.start - k <= 3 and not _listed_between(clause, k, m.start))
+        for m in clause.mentions)
+
+
+def _only_the_place(clause: Clause, k: int) -> bool:
+    """A clause (or its part between "and"s) that says only where ("passed out. at home"; "weakness
+    down my left side, arm and leg and ..."), not one about something else ("..., but had 3
+    needles in total")."""
+    lists = [u for u, cs in enumerate(clause.classes) if "list_and" in cs or "list_or" in cs]
+    first = max((u for u in lists if u < k), default=-1) + 1
+    last = min((u for u in lists if u > k), default=len(clause.classes))
+    return all(u == k or Trait.SMALL in clause.traits[u] or not clause.classes[u].isdisjoint(_PASSING_WORDS)
+               for u in range(first, last))
+
+
+def _listed_between(clause: Clause, a: int, b: int) -> bool:
+    return any("list_and" in cs or "list_or" in cs for cs in clause.classes[min(a, b) + 1:max(a, b)])
 
 
 def _distance(m: Mention, k: int) -> int:
@@ -1210,4 +1342,5 @@ _DURATIONS = {("cuarto", "de"): 15.0, ("quarter", "of"): 15.0, ("quarter", "hour
               ("media", "hora"): 30.0, ("half", "an"): 30.0, ("half", "hour"): 30.0,
               ("an", "hour"): 60.0, ("una", "hora"): 60.0, ("ten", "minutes"): 10.0,
               ("fifteen", "minutes"): 15.0, ("twenty", "minutes"): 20.0, ("diez", "minutos"): 10.0,
-              ("quince", "minutos"): 15.0, ("veinte", "minutos"): 20.0}
+              ("quince", "minutos"): 15.0, ("veinte", "minutos"): 20.0, ("couple", "minutes"): 2.0,
+              ("couple", "of"): 2.0, ("few", "minutes"): 3.0, ("par", "de"): 2.0, ("unos", "minutos"): 3.0}

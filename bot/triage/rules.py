@@ -194,7 +194,7 @@ def bleeding_that_will_not_stop(f: Facts) -> str | None:
     pressed = f.reading.pressure_minutes
     if pressed is None or 0 <= pressed < T["firm_pressure_minutes"]:
         return None
-    still = [m for m in f.has("bleeding", "discharge", statuses=frozenset({"present"}))
+    still = [m for m in f.has("bleeding", "discharge", statuses=CURRENT)
              if "stopped" not in m.modifiers]
     when = f"{pressed:g} minutes of pressure" if pressed >= 0 else "pressure"
     return all_of(quote(still), when)
@@ -268,7 +268,7 @@ def fainted_and_recovered_or_still_dizzy(f: Facts) -> str | None:
     present more than 2 hours after the session."""
     dizzy = f.has("dizzy", statuses=CURRENT)
     still_dizzy = [
-        m for m in dizzy if f.hours > T["dizziness_after_hours"] and not m.modifiers & {"in_clinic", "on_way_home"}
+        m for m in dizzy if f.hours > T["dizziness_after_hours"] and not (_in_clinic(m) or "on_way_home" in m.modifiers)
     ]
     after_leaving = _fainted_after_leaving(f)
     fainted = quote(after_leaving) if after_leaving and not fainted_with_danger_signs(f) else None
@@ -282,7 +282,11 @@ def sharp_pain_at_shoulder_blade_or_chest_wall(f: Facts) -> str | None:
     A sharp pain there is taken as new, even when the soreness is said to be better (safety first)."""
     if not f.lung_risk or f.breathing_symptom:
         return None
-    return quote(f.modified("shoulder_blade_pain", "sharp"))
+    # the pain at the shoulder blade said to be sharp, or a sharp pain said with it ("dolor agudo
+    # y nuevo en el omóplato")
+    sharp_clauses = {m.clause for m in f.modified("soreness", "sharp")}
+    return quote(f.modified("shoulder_blade_pain", "sharp")
+                 or [m for m in f.has("shoulder_blade_pain") if m.clause in sharp_clauses])
 
 
 @rule("U7", "urgent")
@@ -481,7 +485,9 @@ def _one_sided(mentions) -> list[Mention]:
 
 
 def _in_clinic(m: Mention) -> bool:
-    return "in_clinic" in m.modifiers and "after_leaving" not in m.modifiers
+    """In the clinic, unless also said to be after leaving ("passed out in the car park after",
+    "fainted at home")."""
+    return "in_clinic" in m.modifiers and not m.modifiers & {"after_leaving", "on_way_home"}
 
 
 def _fainted_after_leaving(f: Facts) -> list[Mention]:

@@ -79,7 +79,8 @@ def scores_in(words: list[str], numbers: list[int], lex: Lexicon, whole_reply: b
             continue
         elif half or (start and words[start - 1] in lex.change_from):
             pass              # "from 2 to 4": a change, read as two scores, not a range
-        elif end + 1 < n and words[end] in lex.range_words:
+        elif end + 1 < n and words[end] in lex.range_words and not (
+                words[end] in _AND and not (start and words[start - 1] in _BETWEEN)):
             high = _int(words[end + 1], lex)
             if high is not None and value < high <= value + lex.range_max_width:
                 end += 2
@@ -147,13 +148,18 @@ def _is_score(words: list[str], start: int, end: int, is_word: bool, scaled: boo
                 return True
             return alone and (whole_reply or start == 0)
         after = words[end] if end < len(words) else None
-        return before in lex.score_lead or alone or after in lex.score_follow
+        # "eight and 3 tops", "y diez", "diez no puedo más": a word number that opens its
+        # clause, or comes before or after "and", is the score too (a unit after it was ruled out above; "zero strength"
+        # is none)
+        return before in lex.score_lead or alone or after in lex.score_follow or after in _NEW_STATEMENT \
+            or before in _NEW_STATEMENT \
+            or (start == 0 and words[start] not in lex.needs_scale and lex.number_words.get(words[start], 0) > 0)
     return True
 
 
 def _said_of_past(words: list[str], start: int, end: int, lex: Lexicon) -> bool:
-    if end < len(words) and words[end] in lex.present_before:
-        return False                  # "from 7 yesterday to 5 today": today's
+    if end < len(words) and (words[end] in lex.present_before or words[end:end + 2] == ["right", "now"]):
+        return False                  # "from 7 yesterday to 5 today", "an 8 right now": today's
     if not start:
         return end < len(words) and words[end] in lex.past_after
     before = words[max(0, start - 5):start]
@@ -164,9 +170,17 @@ def _said_of_past(words: list[str], start: int, end: int, lex: Lexicon) -> bool:
     for k in range(start - 1, max(-1, start - 5), -1):
         if words[k][0].isdigit() or words[k] in lex.number_words or words[k] in lex.present_before:
             break                     # "from 7 to 4": "from" belongs to the 7, not to the 4
-        if words[k] in lex.past_before:
-            return True
+        if words[k] in _NEW_STATEMENT:
+            break                     # "me di un masajito y nueve de diez": another statement
+        if words[k] in lex.past_before and not (k and words[k - 1] in _THAN):
+            return True               # (not "better than yesterday and an 8")
     return end < len(words) and words[end] in lex.past_after
+
+
+_AND = frozenset({"and", "y"})              # a range only after "between": "entre 4 y 5", not "five and eight"
+_BETWEEN = frozenset({"between", "entre"})
+_NEW_STATEMENT = frozenset({"and", "y", "but", "pero", "also", "tambien"})
+_THAN = frozenset({"than", "que"})
 
 
 def temperatures_in(words: list[str], lex: Lexicon) -> list[float]:
