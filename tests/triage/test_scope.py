@@ -233,3 +233,46 @@ def test_self_care_questions_about_stretching_ice_or_heat_are_answered_by_the_bo
 ])
 def test_numb_said_of_the_mind_is_a_figure_of_speech(text):
     assert level(text, hours=30, region="shoulder") == "expected"
+
+
+# -- Issue #9, how far a cue reaches in a run-on reply (found by composing the banks) -------------
+
+@pytest.mark.parametrize("text", [
+    "tengo escalofríos y me desmayé en el baño, but all better",       # said now: "all better" is the rest
+    "my chest feels heavy, all better otherwise",
+])
+def test_all_better_beside_a_complaint_said_now_says_nothing_of_it(text):
+    assert result(text, hours=6, region="upper_back").level == "emergency"
+
+
+def test_all_better_after_a_complaint_of_the_past_says_it_passed():
+    assert result("felt short of breath for a minute last night, all better", hours=20,
+                  region="upper_back").rules == ("U7",)
+
+
+@pytest.mark.parametrize("text", [
+    "no chest pain and fever of 102 and my heart is racing",            # "and" carries no "no"
+    "sin dolor de pecho y tengo fiebre y el corazón acelerado",
+])
+def test_a_negation_does_not_reach_past_and(text):
+    assert result(text, hours=30, region="calf").rules[0] == "E4"
+
+
+def test_also_starts_another_statement():
+    assert result("no tightness in my chest also new stabbing pain inside my shoulder blade", hours=30,
+                  region="upper_back").rules[0] == "U6"
+
+
+def test_a_word_of_an_earlier_time_holds_for_the_finding_near_it_not_across_and():
+    assert result("my PT was awesome and it hurts when I breathe in", hours=30,
+                  region="upper_back").rules[0] == "E1"
+
+
+def test_a_severe_word_outweighs_a_lower_score():
+    r = result("a 2 I guess, but the swelling keeps getting bigger and the pain is unbearable", hours=30,
+               region="calf")
+    assert r.rules[0] == "E5" and "U3" in r.rules
+
+
+def test_the_highest_score_of_now_counts():
+    assert result("soreness is 8/10, talk soon, un 3", hours=5, region="neck").rules[0] == "U3"
