@@ -283,6 +283,7 @@ class Lexicon:
         self._framed: dict[frozenset[str], tuple[str, ...]] = {}
         self._plans: dict[frozenset[str], tuple[tuple[Finding, tuple[Frame, ...] | None], ...]] = {}
         self._single_words: dict[str, frozenset[str]] = {}
+        self._breathing: tuple[frozenset[str], tuple[str, ...]] | None = None
         self._partners: dict[str, set[str]] = {}
         for f in self.findings:
             for frame in f.frames:
@@ -413,6 +414,14 @@ class Lexicon:
     def in_one_frame(self, a: str, b: str) -> bool:
         """Whether two classes meet in some concept frame ("chest" and "pain" in chest pain)."""
         return b in self._partners.get(a, ())
+
+    def breathing_words(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        """The one-word breathing and chest words, and those of five letters or more as prefixes
+        ("breathtaking"): a harmless phrase with one still names breathing."""
+        if self._breathing is None:
+            words = frozenset().union(*(self.single_words(c) for c in ("breath", "chest", "sob", "air")))
+            self._breathing = (words, tuple(sorted(w for w in words if len(w) >= 5)))
+        return self._breathing
 
     def single_words(self, cls: str) -> frozenset[str]:
         """The one-word entries of a class ("arm": arm, hand, brazo, ...)."""

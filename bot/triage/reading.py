@@ -644,17 +644,13 @@ _SOOTHING_REACH = 4
 
 
 
-_BREATHING_WORDS = ("breath", "chest", "sob", "air")
-
-
 def _harmless(clause: Clause, lex: Lexicon) -> list[str]:
     """The breathing or chest words of the clause that no mention took: harmless phrases and words
     among soothing ones. (A reply that names breathing or the chest is never `unclear`.)"""
     taken = {u for m in clause.mentions for u in range(m.start, m.end)}
-    topic_words = frozenset().union(*(lex.single_words(c) for c in _BREATHING_WORDS))
+    words, prefixes = lex.breathing_words()
     def names_breathing(text: str) -> bool:      # "took my breath away", "breathtaking", "a todo pulmón"
-        return any(w.startswith(t) for w in text.split() for t in topic_words if len(t) >= 5) \
-            or not topic_words.isdisjoint(text.split())
+        return any(w in words or w.startswith(prefixes) for w in text.split())
     return [clause.text(k, k + 1) for k, cs in enumerate(clause.classes)
             if k not in taken and (not cs.isdisjoint(lex.topics) or (
                 not cs.isdisjoint(NOT_BARE) and names_breathing(clause.text(k, k + 1))))]
@@ -1052,9 +1048,9 @@ def _arm_and_leg(clauses: list[Clause], mentions: list[Mention], lex: Lexicon) -
     is on both sides or on one side of the body (E3), like [modifier.bilateral]."""
     out = list(mentions)
     for clause in clauses:
-        if not _arm_and_leg_listed(clause, lex):
-            continue
         here = [i for i, m in enumerate(out) if m.clause == clause.index and m.status != NEGATED]
+        if not any(out[i].finding in ("numbness", "weakness") for i in here) or not _arm_and_leg_listed(clause, lex):
+            continue
         limbs = [k for k in range(len(clause.classes))
                  if _names_limb(clause, k, "arm", lex) or _names_limb(clause, k, "leg", lex)]
         if not here or any(out[i].finding not in _LIMB_FINDINGS and _about_the_limbs(clause, out[i], limbs)
