@@ -1,33 +1,44 @@
 """Reading a reply: text -> what the patient says (PROTOCOL.md section 4). No rules, no levels.
 
 1. Normalise and split into words (`lexicon.words`): lower case, accents folded, spelling fixed,
-   typos one letter off a concept word repaired, emoji turned into words or dropped.
+   typos one letter off a concept word repaired, emoji turned into words or dropped, a tapback
+   reaction's quoted text left out.
 2. Cut the words into units that carry word classes (`lexicon.units`; the longest entry wins), and
-   the units into clauses at punctuation and at "but"/"pero"-like words (never inside a unit:
-   "a lo hecho, pecho" is one idiom). No cue reaches past its clause.
+   the units into clauses at punctuation and at "but", "also", "pero", "también"-like words (never
+   inside a unit: "a lo hecho, pecho" is one idiom). No cue reaches past its clause, and within
+   one, "and"/"y" separates statements for most of them.
 3. Scope negation by attachment: a negation denies the concept it is attached to (the next one,
-   across small words, and any joined to it as a list: "no fever or chills"), or, at the end of
-   a clause, the one just before it ("fever: none"). Some words it turns into their opposite
-   instead ("not right" is odd, "zero strength" is weakness: `[flips]`). A verdict ("fine",
-   "100%", "respiro perfecto") judges the bare breathing or chest word it follows; negated or
-   after "can't", it is a complaint ("no respiro bien").
+   across small words, the rest of its phrase, and a list joined by "or"/"ni": "no fever or
+   chills"), or, at the end of a clause, the one just before it ("fever: none"). It stops at a
+   second complaint or another finding ("no tightness in my chest hard to breathe"). Some words it
+   turns into their opposite instead ("not right" is odd, "zero strength" is weakness: `[flips]`).
+   A condition is not a denial: "no pain unless I breathe in", "can't breathe in without pain",
+   "fine except when I climb stairs" leave the finding current. A verdict ("fine", "100%",
+   "respiro perfecto") judges the bare breathing or chest word it follows; negated or after
+   "can't", it is a complaint ("no respiro bien").
 4. Find findings as concept frames (classes that meet in a clause), in the lexicon's order; a
-   finding's words are not read again by a later one ("chest pain" is not also soreness).
-   A breathing or chest word that no frame reads and nothing denies stays a possible E1.
+   finding's words are not read again by a later one ("chest pain" is not also soreness), and a
+   frame never joins a complaint nothing denies to a denied word, nor two statements across "and".
+   A breathing or chest word that no frame reads and nothing denies stays a possible E1, unless it
+   is said harmlessly (an idiom, breathing practice, a remedy on the chest) in a clause with no
+   complaint about it.
 5. Give every finding a status: negated > resolved ("felt faint after but fine now") >
    hypothetical ("what if I get a fever?") > doubted ("maybe short of breath?") > past ("felt
-   dizzy on the way home") > present. Across clauses: a clause of verdicts only judges the clause
-   before it ("trouble breathing - nope"), and one of now says it has passed ("coughed yesterday,
-   nothing today"); a clause that says something has passed ("ya no la tengo"), or that a
-   breathing complaint of the past is fine now ("totally normal this morning"), resolves the
-   clause before it, unless it names a body part the clause before does not ("coughed blood.
-   back fine now"). In a clause, a "still" after the resolution makes what follows current. What
-   follows "my <relative> has" is someone else's when the writer gives their own score, up to
-   the writer's own "I" (never a breathing or chest finding).
+   dizzy on the way home": a word of an earlier time near it) > present. Across clauses: a clause
+   of verdicts judges a question or a short list before it ("trouble breathing - nope"), and one
+   of now says it has passed ("coughed yesterday, nothing today"); a short clause that says
+   something has passed ("ya no la tengo") resolves the clause before it, unless it names a body
+   part the clause before does not ("coughed blood. back fine now") or its own finding; a
+   breathing or chest complaint, and anything beside "all better", passes only when said of the
+   past. A finding said to be "still" there stays. What follows another person as subject ("my
+   husband is short of breath") is theirs up to the writer's own words, when the writer also
+   speaks of themselves or it is explained by the other's own illness; not when the writer texts
+   for the patient ("this is her daughter").
 6. Bind modifiers ("huge", "spreading", "won't stop"), intensity words ("very", "mild") and trend
    words ("better", "worse") to what they qualify; some modifiers also reach the next clause
-   ("hard as a rock, swollen").
-7. Read the score (`scores.py`), "same", "fine", and whether the reply asks something.
+   ("hard as a rock, swollen"); numbness or weakness with an arm and a leg listed is bilateral.
+7. Read the score (`scores.py`: the highest said of now), "same", "fine", and whether the reply
+   asks something.
 """
 
 from __future__ import annotations
