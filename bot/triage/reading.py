@@ -872,6 +872,8 @@ def _someone_elses(clauses: list[Clause], lex: Lexicon) -> None:
     sure: list[tuple[Clause, int, int]] = []         # ... theirs in any case (below)
     going_on = was_sure = False
     for clause in clauses:
+        if not going_on and lex.relatives.isdisjoint(clause.words):
+            continue                                   # no other person named here
         start = _someone_else_subject(clause, going_on, lex)
         continues = going_on
         going_on = False
