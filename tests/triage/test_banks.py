@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bot.triage import classify
-from bot.triage.probe import (GREETINGS, NEUTRAL_EMOJI, Composed, compose_floor, compose_lookalike, load_banks,
-                              probe_floor, rank)
+from bot.triage.probe import (BANKS_DIR, GREETINGS, NEUTRAL_EMOJI, Composed, compose_floor, compose_lookalike,
+                              load_banks, probe_floor, rank)
 
 BANKS = load_banks()
 PROPERTY = settings(max_examples=400, deadline=None, derandomize=True,
@@ -82,3 +82,48 @@ def test_the_floor_holds_on_ten_thousand_composed_replies():
     """`flask triage-probe` with its defaults: every failure listed here would be a missed red flag."""
     report = probe_floor(BANKS, n=10_000, seed=9)
     assert report.hold_rate == 1.0, [(f.reply.text, f.flag.kind, f.result.level) for f in report.failures[:20]]
+
+
+# -- The command ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def runner():
+    from flask import Flask
+    from bot.triage.cli import bp
+    app = Flask("t")
+    app.register_blueprint(bp)
+    return app.test_cli_runner()
+
+
+def test_triage_probe_prints_the_floors_hold_rate_the_same_for_the_same_seed(runner):
+    first = runner.invoke(args=["triage-probe", "--n", "300", "--seed", "4"])
+    again = runner.invoke(args=["triage-probe", "--n", "300", "--seed", "4"])
+    assert first.exit_code == 0 and first.output == again.output
+    assert "red-flag floor held on 300 of 300 composed replies (100.00 %), seed 4" in first.output
+
+
+def test_triage_probe_lists_the_replies_that_fall_below_their_red_flag(runner, tmp_path):
+    # a bank whose "red flag" is harmless: every composed reply falls below it, and is listed
+    for name in ("benign.jsonl", "lookalikes.jsonl"):
+        (tmp_path / name).write_text((BANKS_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "redflags.jsonl").write_text(
+        '{"text": "sunny out today", "rule": "E1", "level": "emergency", "lang": "en", "context": {}}\n',
+        encoding="utf-8")
+    out = runner.invoke(args=["triage-probe", "--n", "20", "--banks", str(tmp_path), "--show", "2"])
+    assert out.exit_code == 0
+    assert "held on 0 of 20" in out.output and "red flag E1 (emergency): 'sunny out today'" in out.output
+    assert "... and 18 more (--show)" in out.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--n", "0"], "--n"),
+    (["--banks", "/no/such/dir"], "--banks"),
+])
+def test_triage_probe_names_the_option_it_cannot_use(runner, args, message):
+    out = runner.invoke(args=["triage-probe", *args])
+    assert out.exit_code != 0 and message in out.output
+
+
+def test_triage_probe_names_a_bank_it_cannot_read(runner, tmp_path):
+    out = runner.invoke(args=["triage-probe", "--banks", str(tmp_path)])
+    assert out.exit_code != 0 and "cannot read the banks" in out.output
