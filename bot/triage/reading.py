@@ -433,7 +433,8 @@ def _echoes_a_negation(clause: Clause, k: int) -> bool:
     """"sin fuerza pa' agarrar nada", "no puedo mover nada": a clause-final "nada" after a negation
     or an inability in its clause repeats it (Spanish negative concord); it denies nothing more."""
     return clause.word(k) in _CONCORD and any(
-        t & _NEGATIONS or Trait.UNABLE in t or clause.word(j) in _NEGATION_WORDS for j, t in enumerate(clause.traits[:k]))
+        t & _NEGATIONS or Trait.UNABLE in t or clause.word(j) in _NEGATION_WORDS
+        for j, t in enumerate(clause.traits[:k]))
 
 
 _CONCORD = frozenset({"nada", "nadie", "ninguno", "ninguna"})
@@ -603,7 +604,8 @@ def _said_then(clause: Clause, units: list[int]) -> bool:
     "and" between ("felt dizzy on the way home", "coughed a bit yesterday"; not "my PT was
     awesome and it hurts when I breathe")."""
     first, last = min(units), max(units)
-    return any((first - _PAST_REACH <= k <= last + _PAST_REACH) and not _listed_between(clause, k, first if k < first else last)
+    return any(first - _PAST_REACH <= k <= last + _PAST_REACH
+               and not _listed_between(clause, k, first if k < first else last)
                for k in clause.past_at)
 
 
@@ -984,8 +986,8 @@ def _writer_speaks_of_themselves(clauses: list[Clause], spans: list[tuple[Clause
 
 
 _OPENERS = frozenset({"q_opener", "list_and", "filler", "ack", "det"})
-_REPORTING = frozenset({"says", "said", "say", "thinks", "thought", "noticed", "notices", "saw", "sees", "told", "tells",
-                        "dice", "dijo", "piensa", "nota", "noto", "vio", "ve", "cree"})
+_REPORTING = frozenset({"says", "said", "say", "thinks", "thought", "noticed", "notices", "saw", "sees", "told",
+                        "tells", "dice", "dijo", "piensa", "nota", "noto", "vio", "ve", "cree"})
 _MY = frozenset({"my", "mi", "mis"})
 _THIRD_PERSON_SUBJECTS = frozenset({"he", "she", "they", "hes", "shes", "theyre", "ella", "ellos", "ellas"})
 _THIRD_PERSON = frozenset({"she", "he", "her", "his", "shes", "hes", "they", "their", "theyre", "says", "said",

@@ -217,9 +217,10 @@ def thunderclap_headache_or_meningism(f: Facts) -> str | None:
 @rule("U1", "urgent")
 def infection_signs(f: Facts) -> str | None:
     """Redness spreading, warmth, increasing swelling, pus, a red streak; or fever or chills (E4
-    takes those with its features). A swelling turned hard ("inflamed and hard", "hinchado y duro")
-    is an infection sign too (issue #9), unless E5 takes it; a small hard knot is no swelling (M5). With `diabetes` or `immunosuppressed`, any one local sign
-    (redness, warmth, swelling at a needle site) after 24 h."""
+    takes those with its features). A swelling or redness turned hard ("inflamed and hard",
+    "hinchado y duro") is an infection sign too, unless E5 takes it or it is said to be small (M5).
+    With `diabetes` or `immunosuppressed`, any one local sign (redness, warmth, swelling at a
+    needle site) after 24 h."""
     fever = f.has(*FEVER)
     signs = first(
         quote(f.modified("redness", "growing", "fast_growing")),
