@@ -8,7 +8,7 @@
 
 `classify` is a pure function of its arguments and the protocol files: no database, clock,
 network or Flask. Two readers read the reply. The first, `read_by_rules`, reads it (`reading.py`,
-with the lexicon in `bot/protocol/v1/triage.toml`), applies every rule of PROTOCOL.md section 5
+with the lexicon in `bot/protocol/v1/triage/`), applies every rule of PROTOCOL.md section 5
 (`rules.py`) and takes the highest level that fires; it alone gives the soreness, symptoms and rule
 ids. The second (`learned.py`, a model built by `flask triage-train` and kept beside the protocol)
 may then raise the level where it is confident, never lower it, and says so in the reasons (rule
@@ -19,7 +19,6 @@ layer.
 from __future__ import annotations
 
 import math
-from operator import attrgetter
 from dataclasses import asdict, dataclass
 from numbers import Real
 from typing import Any, Iterable
@@ -63,7 +62,7 @@ def classify(
     """Classify one reply against the protocol: the rules, then the second reader, which may only
     raise. Raises ValueError on a region, precaution or previous score outside the protocol's
     vocabularies."""
-    precautions = frozenset(precautions) if precautions else _NO_PRECAUTIONS
+    precautions = frozenset(precautions)
     first = read_by_rules(text, hours_since_session, region=region, precautions=precautions,
                           previous_soreness=previous_soreness)
     return learned.second_look(first, text, region, precautions, previous_soreness)
@@ -79,7 +78,7 @@ def read_by_rules(
 ) -> Triage:
     """The first reader alone: the rules of PROTOCOL.md section 5 (what the second reader learns
     beside). Raises ValueError as `classify` does."""
-    precautions = frozenset(precautions) if precautions else _NO_PRECAUTIONS
+    precautions = frozenset(precautions)
     _check(text, hours_since_session, region, precautions, previous_soreness)
     reading = read(text)
     facts = _facts(reading, float(hours_since_session), region, precautions, previous_soreness)
@@ -87,7 +86,7 @@ def read_by_rules(
 
     if hits:
         level = hits[0].level
-        reasons = (hits[0].reason,) if len(hits) == 1 else tuple(map(_REASON, hits))
+        reasons = tuple(hit.reason for hit in hits)
     elif _assessable(reading, facts):
         level = "expected"
         reasons = (rules.expected_reason(facts),)
@@ -95,50 +94,26 @@ def read_by_rules(
         level = UNCLEAR
         reasons = ("unclear: nothing assessable",)
     symptoms, resolved = _symptoms(reading, facts)
-    # The frozen dataclass's own __init__ sets each field through object.__setattr__ (~1.6 µs a
-    # reply); filling the new instance's __dict__ directly makes the same frozen, equal object.
-    result = _new(Triage)
-    fields = result.__dict__
-    fields["level"] = level
-    fields["soreness"] = reading.score.value if reading.score else None
-    fields["symptoms"] = symptoms
-    fields["reasons"] = reasons
-    fields["rules"] = ((hits[0].rule,) if len(hits) == 1 else tuple(map(_RULE, hits))) if hits else ()
-    fields["is_question"] = reading.is_question
-    fields["resolved"] = resolved
-    fields["window"] = facts.window
-    fields["protocol_version"] = PROTOCOL.version
-    return result
-
-
-_new = object.__new__
-_RULE, _REASON = attrgetter("rule"), attrgetter("reason")
-
-
-_NO_PRECAUTIONS: frozenset[str] = frozenset()
-_INF = math.inf
-_REGIONS = frozenset(PROTOCOL.regions) | {None}
-_NOTHING: frozenset[str] = frozenset()
-# The tags of a reply with no finding, by (soreness reported, improving, worsening).
-_TREND_TAGS = {(s, i, w): frozenset(t for t, on in (("soreness", s), ("improving", i), ("worsening", w)) if on)
-               for s in (False, True) for i in (False, True) for w in (False, True)}
+    return Triage(
+        level=level,
+        soreness=reading.score.value if reading.score else None,
+        symptoms=symptoms,
+        reasons=reasons,
+        rules=tuple(hit.rule for hit in hits),
+        is_question=reading.is_question,
+        resolved=resolved,
+        window=facts.window,
+        protocol_version=PROTOCOL.version,
+    )
 
 
 def _check(text: Any, hours: Any, region: str | None, precautions: frozenset[str], previous: Any) -> None:
-    if (type(text) is str and (type(hours) is float or type(hours) is int) and -_INF < hours < _INF
-            and region in _REGIONS and (not precautions or precautions <= PROTOCOL.precautions)
-            and (previous is None or type(previous) is int and 0 <= previous <= 10)):
-        return                        # the common case, at once
     if not isinstance(text, str):
         raise ValueError(f"reply text must be a string, not {type(text).__name__}")
-    if type(hours) not in (int, float) and (isinstance(hours, bool) or not isinstance(hours, Real)):
+    if isinstance(hours, bool) or not isinstance(hours, Real) or not math.isfinite(hours):
         raise ValueError(f"hours_since_session must be a finite number, not {hours!r}")
-    if not math.isfinite(hours):
-        raise ValueError(f"hours_since_session must be a finite number, not {hours!r}")
-    if region is not None and region not in PROTOCOL.regions:
-        PROTOCOL.check_region(region)
-    if precautions and not precautions <= PROTOCOL.precautions:
-        PROTOCOL.check_precautions(precautions)
+    PROTOCOL.check_region(region)
+    PROTOCOL.check_precautions(precautions)
     if previous is not None and (isinstance(previous, bool) or not isinstance(previous, int) or not 0 <= previous <= 10):
         raise ValueError(f"previous_soreness must be an integer 0-10 or None, not {previous!r}")
 
@@ -155,11 +130,12 @@ def _facts(reading: Reading, hours: float, region: str | None, precautions: froz
             worsening_words = first_of(worsening_words, f"{soreness} from {reference}")
         elif soreness <= reference - _TREND_POINTS:
             improving = True
-    return rules.Facts(reading, hours, rules.window_name(hours), region, precautions, previous, soreness,
+    return rules.Facts(reading, hours, PROTOCOL.window(hours).name, region, precautions, previous, soreness,
                        words, reference, improving, worsening, worsening_words)
 
 
 _TREND_POINTS = rules.T["trend_points"]
+_URGENT_SORENESS = rules.T["urgent_soreness"]
 
 
 def first_of(*parts: str) -> str:
@@ -167,9 +143,12 @@ def first_of(*parts: str) -> str:
 
 
 def _soreness(reading: Reading, previous: int | None) -> tuple[int | None, str]:
-    """S for the rules: the stated score; else an intensity word; else "same" carrying the previous
+    """S for the rules: the stated score (unless a severe word says more: "2, and the pain is
+    unbearable" is 9, safety first); else an intensity word; else "same" carrying the previous
     score; else plain soreness (4); else soreness denied or "fine" (0)."""
     if reading.score:
+        if reading.intensity and reading.intensity[0] >= _URGENT_SORENESS > reading.score.value:
+            return reading.intensity[0], f"'{reading.intensity[1]}'"
         return reading.score.value, f"'{reading.score.text}'"
     if reading.intensity:
         value, words = reading.intensity
@@ -199,7 +178,7 @@ def _soreness(reading: Reading, previous: int | None) -> tuple[int | None, str]:
 
 def _assessable(reading: Reading, facts: rules.Facts) -> bool:
     return bool(
-        reading.mentions or reading.topics or facts.soreness is not None or reading.improving
+        reading.mentions or reading.topics or reading.harmless or facts.soreness is not None or reading.improving
         or reading.worsening or reading.wellness or (reading.is_question and not reading.identity_question)
     )
 
@@ -207,18 +186,8 @@ def _assessable(reading: Reading, facts: rules.Facts) -> bool:
 def _symptoms(reading: Reading, facts: rules.Facts) -> tuple[frozenset[str], frozenset[str]]:
     """The symptom tags reported, and those of findings said to have passed. Resolved findings
     keep their tag (tests/data/README.md, convention 28)."""
-    if not reading.mentions:                     # only soreness and trend: the few sets made once
-        return _TREND_TAGS[bool(facts.soreness), facts.improving, facts.worsening], _NOTHING
-    tags = set()
-    resolved = set()
-    for m in reading.mentions:
-        if m.tag:
-            status = m.status
-            if status in HAPPENED:
-                tags.add(m.tag)
-            elif status == RESOLVED:
-                tags.add(m.tag)
-                resolved.add(m.tag)
+    tags = {m.tag for m in reading.mentions if m.tag and (m.status in HAPPENED or m.status == RESOLVED)}
+    resolved = {m.tag for m in reading.mentions if m.tag and m.status == RESOLVED}
     if facts.soreness == 0 and not reading.having("shoulder_blade_pain", statuses=HAPPENED):
         tags.discard("soreness")         # "no pain", "fine": no soreness reported
     if facts.soreness:
@@ -227,4 +196,4 @@ def _symptoms(reading: Reading, facts: rules.Facts) -> tuple[frozenset[str], fro
         tags.add("improving")
     if facts.worsening:
         tags.add("worsening")
-    return frozenset(tags), frozenset(resolved) if resolved else _NOTHING
+    return frozenset(tags), frozenset(resolved)

@@ -1,5 +1,5 @@
-"""`flask triage "TEXT" --hours 26 ...`, `flask triage-eval FILE.jsonl [--json]`, `flask triage-real-words`,
-`flask triage-train [--check]`.
+"""`flask triage "TEXT" --hours 26 ...`, `flask triage-eval FILE.jsonl [--json]`, `flask triage-probe`,
+`flask triage-real-words`, `flask triage-train [--check]`.
 
 The integrator registers `bp` in the app factory; the commands need no database.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from flask import Blueprint
 
-from bot.triage import classify, evaluation, real_words
+from bot.triage import classify, evaluation, probe, real_words
 
 bp = Blueprint("triage", __name__, cli_group=None)
 
@@ -47,6 +47,32 @@ def triage_eval_command(path: str, as_json: bool) -> None:
         click.echo(json.dumps(evaluation.as_json(ev), ensure_ascii=False, indent=2))
     else:
         click.echo(evaluation.report(ev))
+
+
+@bp.cli.command("triage-probe")
+@click.option("--n", "n", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="How many replies to compose.")
+@click.option("--seed", type=int, default=9, show_default=True, help="The generator's seed (same seed, same replies).")
+@click.option("--banks", "banks_dir", type=click.Path(exists=True, file_okay=False), default=str(probe.BANKS_DIR),
+              show_default=True, help="The directory of redflags.jsonl, benign.jsonl and lookalikes.jsonl.")
+@click.option("--show", type=click.IntRange(min=0), default=50, show_default=True, help="Failures to list.")
+def triage_probe_command(n: int, seed: int, banks_dir: str, show: int) -> None:
+    """The red-flag floor's hold rate over replies composed from the behavioural banks."""
+    try:
+        banks = probe.load_banks(Path(banks_dir))
+    except (OSError, ValueError, KeyError) as exc:
+        raise click.ClickException(f"cannot read the banks in {banks_dir}: {exc}") from None
+    report = probe.probe_floor(banks, n=n, seed=seed)
+    click.echo(f"red-flag floor held on {report.held:,} of {report.n:,} composed replies "
+               f"({100 * report.hold_rate:.2f} %), seed {report.seed}")
+    for failure in report.failures[:show]:
+        r = failure.result
+        click.echo(f"- {failure.reply.text!r} (h={failure.reply.hours:g}, region={failure.reply.region}, "
+                   f"precautions={list(failure.reply.precautions)})")
+        click.echo(f"    red flag {failure.flag.kind} ({failure.flag.level}): {failure.flag.text!r}")
+        click.echo(f"    got {r.level}: {'; '.join(r.reasons)}")
+    if len(report.failures) > show:
+        click.echo(f"... and {len(report.failures) - show} more (--show)")
 
 
 @bp.cli.command("triage-real-words")

@@ -1,91 +1,40 @@
-"""The triage lexicon: `triage.toml` compiled once into a normaliser, a unit reader and concept frames.
+"""The triage lexicon: the protocol's word lists compiled once into a normaliser, a unit reader and
+concept frames.
 
 Reading a reply happens on words, never on substrings ("shot" is not "hot", "number" is not
 "numb"). This module knows nothing of rules or levels; `reading.py` decides what the words mean.
-It compiles three things:
+It compiles three things from the lexicon files (`bot/protocol/v1/triage/`):
 
-1. The normaliser (`words`): raw text -> normalised words and punctuation. The text is cut at
-   spaces and each piece ("shoulder,", "can't") is normalised once and remembered (`_pieces`),
-   and each distinct token once (`_forms`), both bounded, so a reply costs one dictionary lookup a
-   piece; typo repair, Spanish diminutives and superlatives run once per new token, and only on
-   words the lexicon does not know.
-2. The unit reader (`clauses`): normalised words -> units, each carrying the word classes that
-   list it, cut into clauses. One pass over the words: a word is looked up once in a trie whose
-   first level is a plain dict (word -> classes, multi-word continuations), and the longest entry
-   wins ("short of breath" is one unit of class `sob`, not "short" + "of" + "breath"). In an entry
-   of several words, "my", "I", "me", "mi" also stand for the other persons ("catch her breath").
+1. The normaliser (`words`): raw text -> normalised words and punctuation: lower case, accents
+   folded, emoji that mean something turned into words, spelling fixed, and typos one letter away
+   from a concept word repaired (each distinct word once: `word` remembers it).
+2. The unit reader (`units`): normalised words -> units, each carrying the word classes that list
+   it. A word is looked up in a trie of the entries, and the longest entry wins ("short of breath"
+   is one unit of class `sob`, not "short" + "of" + "breath"). In an entry of several words, "my",
+   "I", "me", "mi" also stand for the other persons ("catch her breath").
 3. Concept frames (`Frame`): the classes a finding needs in one clause, with their window and
-   order (see the comment at the top of triage.toml).
+   order (see `bot/protocol/v1/triage/README.md`).
 
-Each distinct set of classes also gets flag bits (`flags_of`, SMALL, NEG, ... below), and what
-concept frames need of it (`kind_of`: the classes they look up, as bits too), worked out once and
-kept in the trie: the reader tests bits, not sets. Each distinct set of frame classes in a clause
-gets the findings it can hold and their possible frames (`plan_of`), worked out once too.
-
-Measured history (CPU time a reply over tests/data/replies.jsonl, `bench/triage_bench.py`, on the
-2-core development machine; kept so nobody repeats it):
-- A single compiled regular expression over the whole reply, with the phrase lists expanded, had
-  ~57,000 alternatives and took ~475 µs a reply (Python's `re` tries branches one by one).
-- The phrase trie with `..N` gap edges, matched clause by clause, with clause-wide cues: ~96 µs a
-  reply in all (10,400 a second); it could only find phrases in the order they were written.
-- Units read once over the whole reply + concept frames + attached negation: ~105 µs at first
-  (sets looked up per unit per step). Flag bits per distinct class set, steps skipped by bits,
-  single-class findings without the frame search, one clause without slicing, rules chosen as bits
-  by need and window: ~60 µs (16,500 a second). What is left is spread thin (normalising ~12 %,
-  units ~8 %, frames ~12 %, rules ~13 %, clause cues ~7 %): each step is a few dozen bytecodes a
-  unit, so the next factor needs fewer steps, not cheaper ones.
-- Tried and dropped: tokenising with `str.translate` + `split` instead of the regular expression
-  (slower); letters first in the token regex is ~10 % faster than digits first.
-- 2026-11-22, after the breadth of replies_redflags.jsonl (more classes, frames and cross-clause
-  steps: ~68 µs, 14,700 a second): units cut into clauses in the same pass, with each clause's
-  frame index, class and finding bits and number positions (frames test bits, scores look only
-  at numbers), soreness rules chosen by the value of S, cross-clause steps only with a verdict
-  or resolution cue: ~61 µs (16,200 a second). Measured and not worth it: freezing or disabling
-  the garbage collector (~2 %). Where it goes now (µs a reply): normalising 5, units and clauses
-  7, clause objects and cues 5, scores and frames 11, the rest of reading 12, rules and the
-  result 12.
-- 2026-11-22, after replies_dev3.jsonl's families (more classes and steps): the bench read
-  15,460-15,990 before that work and 13,760-14,900 after it (best of 5; the machine was shared,
-  its load between 0.1 and 7). Then, with every prediction on every data file unchanged (checked
-  line by line, under two hash seeds): the text cut at spaces and each piece normalised once
-  (normalising 7 -> 2.3 µs: no regular expression over the whole reply); names searched for
-  only when a name's word is there; the reader's own clause objects made by the unit reader (one
-  object a clause, not two); the frozen result filled without its field-by-field __init__
-  (~1 µs); the findings a clause can hold and their possible frames remembered per set of frame
-  classes (`plan_of`: no frame tried whose classes are missing; ~7 were a reply); flag bits
-  tested on every unit kept below 2**30, so `&` stays on CPython's one-digit path, and those most
-  often set below 2**9, so a true test gives a cached small int; question topics as flag bits;
-  temperatures looked for only when a word is a number of two characters or more (a set lookup,
-  not a regular expression); rules that defer to a higher one ask it only when their own finding
-  is there; status cues worked out in full only in clauses with a finding; helpers and
-  comprehensions skipped on empty input. Result, load under 1: 21,100-21,400 a second best of 5
-  (median 20,800-21,200); under load the same code reads 18,300-20,600 beside 13,800-15,100 for
-  the code before: ~1.35x, and ~300,000 -> ~192,000 CPU instructions a reply (valgrind, which
-  the load does not move). Issue #3's 20,000 holds on a quiet machine, short of 22,000.
-  Where it goes now (share of time, py-spy): the unit reader 20 % (a trie walk of ~10 words:
-  dictionary lookups and list appends, near its floor in Python), the rest of `read` 11 %,
-  normalising 7 %, frames 7 %, `classify` itself 7 % (mostly freeing the reply's objects), rules
-  9 % with their helpers, scores 3 %. Measured and not worth it: slots on the clause objects, a
-  dictionary comprehension for the clause index, bound `append` methods, interning the words,
-  `functools.reduce` for a clause's bits. A further factor needs fewer objects a reply (~170 are
-  made: the clause objects and their lists, mentions, reasons), not cheaper steps; remembering
-  whole clauses or replies would only flatter this bench, which repeats them.
+What a set of classes makes a unit for the reader (a negation, a concept a negation can deny, a
+word of a breathing frame, ...) is a set of `Trait`s, worked out once per distinct set of classes
+(`traits_of`).
 """
 
 from __future__ import annotations
 
+import enum
 import re
 import tomllib
 import unicodedata
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from bot.protocol import PROTOCOL
 from bot.triage import real_words
 
 _CLASS_SECTIONS = ("words", "cue", "modifier", "intensity", "trend", "statement", "question")
-
 _TOKEN = re.compile(r"[a-z]+|\d+(?:[.,:]\d+)?|[?!.,;:/\-+\n()\[\]]")   # letters first: most tokens
 _APOSTROPHES = re.compile(r"['’`´ʼ]")
 _APOSTROPHE_S = re.compile(r"\b([a-z]+)['’`´ʼ]s\b")
@@ -106,63 +55,77 @@ _HYPHEN_SUFFIX = re.compile(r"(?<=[a-z])-(?=(?:y|ish)\b)")
 _RUN_OF_3 = re.compile(r"([a-z])\1{2,}")
 _RUN_OF_2 = re.compile(r"([a-z])\1+")
 _DEGREES = re.compile(r"°\s*([fc])?\b")
-_MAX_FORMS = 50_000
-
 # Units of these classes name breathing or the chest without being a bare mention of it: a
 # harmless phrase ("took a deep breath") or a word dictation puts for it ("breeding", "chess").
 NOT_BARE = frozenset({"calm", "misheard"})
 NUMBER = "#"   # in an entry: any number, in digits or words ("# minutes")
 NO_CLASSES: frozenset[str] = frozenset()
 
-# What a unit's classes make it, as bits, worked out once per distinct set of classes
-# (`Lexicon.flags_of`): the reader then tests a bit instead of looking through sets.
-# Bits 0-29 for what is tested on every unit or clause: a Python int below 2**30 is one digit,
-# and `&` on two such ints takes the interpreter's fast path; bits 0-8 for the tests that most
-# often come out true, whose result (at most 256) is then a cached small int, not a new object.
-# Bits from 30 on are for what is rare and tested once a reply.
-SPLIT = 1 << 0           # ends a clause: punctuation, "but", "pero"
-FRAMED = 1 << 1          # a class that concept frames (or topics) look up
-NUMERIC = 1 << 2         # a number, in digits or words: maybe a score
-SMALL = 1 << 3           # a small word with no concept: negations and verdicts reach across it
-DENIABLE = 1 << 4        # a concept a negation can deny
-TRIGGER = 1 << 5         # starts a concept frame, or is a topic
-NEG = 1 << 6
-PRESENT = 1 << 7
-MODIFIER = 1 << 8
-NORMAL = 1 << 9          # a verdict: "fine", "100%"
-FLIP = 1 << 10           # a negation turns it into its opposite ([flips])
-UNABLE = 1 << 11
-JUDGED = 1 << 12         # a bare concept a verdict can judge: breathing, chest, temperature
-RED_FLAG = 1 << 13       # a word of a breathing or chest frame
-LIST_AND = 1 << 14
-DOUBT = 1 << 15
-UNSURE = 1 << 16
-PAST = 1 << 17
-RESOLVED = 1 << 18
-RESOLVED_NEG = 1 << 19
-HYPOTHETICAL = 1 << 20
-INTENSITY = 1 << 21
-TREND = 1 << 22
-QUESTION = 1 << 23       # a question form, or a word that says who is writing
-WELL = 1 << 24           # "fine", or a difficulty word that may be denied ("no problems")
-REACH = 1 << 25
-SOFT_NEG = 1 << 26
-STILL = 1 << 27          # "still", "sigo": what follows a resolution in its clause is current
-Q_ANSWERABLE = 1 << 28   # a topic the bot can answer ("normal", "ice")
-Q_PERSON = 1 << 29       # a topic for a person ("meds", "work")
-BECAME = 1 << 30
-PRESSURE = 1 << 31
-INTENSITY_ALONE = 1 << 32   # an intensity word that stands for a score on its own ("severe")
-SOMEONE_ELSE = 1 << 33   # "my son has ...": a finding of someone else's may follow
-Q_ANYWHERE = 1 << 34     # a question form anywhere in its clause ("bad idea")
-_FLAG_CLASSES = {
-    "neg": NEG, "soft_neg": SOFT_NEG, "normal": NORMAL, "unable": UNABLE, "list_and": LIST_AND,
-    "doubt": DOUBT, "unsure": UNSURE | DOUBT, "past": PAST, "present": PRESENT, "resolved": RESOLVED,
-    "became": BECAME, "resolved_negation": RESOLVED_NEG, "hypothetical": HYPOTHETICAL,
-    "q_form": QUESTION, "q_identity": QUESTION, "q_modal": QUESTION, "wellness": WELL,
-    "difficulty": WELL, "pressure": PRESSURE, "reach": REACH, "number": NUMERIC, "someone_else": SOMEONE_ELSE, "still": STILL,
-    "q_anywhere": QUESTION | Q_ANYWHERE, "q_answerable": Q_ANSWERABLE, "q_person": Q_PERSON,
+
+class Trait(enum.StrEnum):
+    """What a unit is for the reader, worked out from its word classes (`Lexicon.traits_of`)."""
+
+    SPLIT = "split"                  # ends a clause: punctuation, "but", "pero"
+    FRAMED = "framed"                # a class that concept frames (or topics) look up
+    NUMBER = "number"                # a number, in digits or words: maybe a score
+    SMALL = "small"                  # a small word with no concept: negations and verdicts reach across it
+    DENIABLE = "deniable"            # a concept a negation can deny
+    TRIGGER = "trigger"              # starts a concept frame, or is a topic
+    NEG = "neg"                      # "no", "not", "sin"
+    SOFT_NEG = "soft_neg"            # "I don't think": doubts a red flag rather than denying it
+    PRESENT = "present"              # a word of now ("today", "ahora")
+    MODIFIER = "modifier"            # "huge", "spreading", "won't stop"
+    NORMAL = "normal"                # a verdict: "fine", "100%"
+    FLIP = "flip"                    # a negation turns it into its opposite ([flips])
+    UNABLE = "unable"                # "can't", "no puedo"
+    JUDGED = "judged"                # a bare concept a verdict can judge: breathing, chest, temperature
+    RED_FLAG = "red_flag"            # a word of a breathing or chest frame
+    LIST_AND = "list_and"            # "and", "y"
+    DOUBT = "doubt"                  # "maybe", "creo que"
+    UNSURE = "unsure"                # "not sure if"
+    PAST = "past"                    # a word of an earlier time ("yesterday")
+    RESOLVED = "resolved"            # something has passed ("gone", "ya se quitó")
+    BRIEF = "brief"                  # how long a finding lasted ("for a bit"): right after it, it passed
+    WELL_AGAIN = "well_again"        # "all better": a complaint of the past has passed
+    RESOLVED_NEG = "resolved_negation"   # "anymore", "ya no"
+    BECAME = "became"                # "gone" as in "gone numb": a change into, not a passing
+    HYPOTHETICAL = "hypothetical"    # "what if", "si me da"
+    INTENSITY = "intensity"          # "very", "mild"
+    INTENSITY_ALONE = "intensity_alone"  # an intensity word that stands for a score on its own ("severe")
+    TREND = "trend"                  # "better", "worse", "same"
+    QUESTION = "question"            # a question form, or a word that says who is writing
+    Q_ANYWHERE = "q_anywhere"        # a question form anywhere in its clause ("bad idea")
+    Q_ANSWERABLE = "q_answerable"    # a topic the bot can answer ("normal", "ice")
+    Q_PERSON = "q_person"            # a topic for a person ("meds", "work")
+    WELL = "well"                    # "fine", or a difficulty word that may be denied ("no problems")
+    REACH = "reach"                  # negated, a lack of air ("doesn't fill")
+    STILL = "still"                  # "still", "sigo": what follows a resolution in its clause is current
+    PRESSURE = "pressure"            # firm pressure on a bleeding point
+    WITHOUT = "without"              # "without", "sin": a negation, or after "can't" a condition
+    CONDITION = "condition"          # "unless", "a menos que": what comes before it is conditional, not denied
+    COMPLAINT = "complaint"          # pain, difficulty, "can't", worse...: a harmless phrase beside it is not
+
+
+# The traits a class gives by itself (the others are worked out in `Lexicon.traits_of`).
+_CLASS_TRAITS: dict[str, frozenset[Trait]] = {
+    "neg": frozenset({Trait.NEG}), "soft_neg": frozenset({Trait.SOFT_NEG}),
+    "normal": frozenset({Trait.NORMAL}), "unable": frozenset({Trait.UNABLE}),
+    "list_and": frozenset({Trait.LIST_AND}), "doubt": frozenset({Trait.DOUBT}),
+    "unsure": frozenset({Trait.UNSURE, Trait.DOUBT}), "past": frozenset({Trait.PAST}),
+    "present": frozenset({Trait.PRESENT}), "resolved": frozenset({Trait.RESOLVED}),
+    "brief": frozenset({Trait.BRIEF}), "well_again": frozenset({Trait.WELL_AGAIN}),
+    "became": frozenset({Trait.BECAME}), "resolved_negation": frozenset({Trait.RESOLVED_NEG}),
+    "hypothetical": frozenset({Trait.HYPOTHETICAL}), "q_form": frozenset({Trait.QUESTION}),
+    "q_identity": frozenset({Trait.QUESTION}), "q_modal": frozenset({Trait.QUESTION}),
+    "q_anywhere": frozenset({Trait.QUESTION, Trait.Q_ANYWHERE}),
+    "q_answerable": frozenset({Trait.Q_ANSWERABLE}), "q_person": frozenset({Trait.Q_PERSON}),
+    "wellness": frozenset({Trait.WELL}), "difficulty": frozenset({Trait.WELL}),
+    "pressure": frozenset({Trait.PRESSURE}), "reach": frozenset({Trait.REACH}),
+    "number": frozenset({Trait.NUMBER}),
+    "still": frozenset({Trait.STILL}), "without": frozenset({Trait.WITHOUT}),
+    "condition": frozenset({Trait.CONDITION}),
 }
+_JUDGED = frozenset({"breath", "chest", "air", "temp"})   # what a verdict ("fine") can judge
 
 
 def _fold_table() -> dict[int, str]:
@@ -178,32 +141,34 @@ def _fold_table() -> dict[int, str]:
 
 _FOLD = _fold_table()
 
-
-class Frame(NamedTuple):
+@dataclass(frozen=True)
+class Frame:
     """Classes that must meet in one clause for a finding: `classes[0]` is the anchor; with
     `ordered`, it comes before the others. `window`: the most units between anchor and partner."""
 
     classes: tuple[str, ...]
     window: int
     ordered: bool
-    excludes: tuple[str, ...]
-    text: str
-    needs: frozenset[str]             # the classes, as a set: `needs <= clause classes`
-    mask: int = 0                     # the classes as bits (`Lexicon.class_bits`): a clause has
-    exclude_mask: int = 0             # them all when `mask & clause.cmask == mask`
+    excludes: tuple[str, ...]          # not when the clause has a unit of one of these
+    text: str                          # as written in the lexicon
+
+    @property
+    def needs(self) -> frozenset[str]:
+        return frozenset(self.classes)
 
 
-class Finding(NamedTuple):
+@dataclass(frozen=True)
+class Finding:
     id: str
     tag: str | None
     red_flag: bool
     frames: tuple[Frame, ...]
     order: int
     single: tuple[str, ...] | None    # all frames one class, no exclusions: just these classes
-    checks: tuple[tuple[int, int, Frame], ...] = ()   # (mask, exclude_mask, frame) of each frame
 
 
-class Modifier(NamedTuple):
+@dataclass(frozen=True)
+class Modifier:
     id: str
     classes: tuple[str, ...]          # the word classes it is read from (its own, and `class = ...`)
     applies_to: frozenset[str]
@@ -211,11 +176,30 @@ class Modifier(NamedTuple):
     next_clause: bool                 # with no finding before it, it may qualify one in the next clause
 
 
-class Intensity(NamedTuple):
+@dataclass(frozen=True)
+class Intensity:
     id: str
     value: int
     standalone: bool
     with_pain: bool = False           # stands for a score only in a clause that names the pain
+
+
+@dataclass(eq=False)
+class TrieNode:
+    """Entries of the unit trie: `classes` of the entry that ends at this word (none when only
+    longer entries go on from it), `next` the words that continue an entry."""
+
+    classes: frozenset[str] = NO_CLASSES
+    next: dict[str, "TrieNode"] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Words read together as one entry of the lexicon (or one word no entry names)."""
+
+    start: int                        # its first word, in the reply's words
+    end: int                          # one past its last word
+    classes: frozenset[str]
 
 
 class Lexicon:
@@ -237,6 +221,7 @@ class Lexicon:
         self.topic_order = tuple(scope["topics"])      # for reasons that read the same in every process
         self.joins = frozenset(scope["joins"])
         self.shared = frozenset(scope["shared"])
+        self.complaints = frozenset(scope["complaints"])
         self.flips: dict[str, str] = dict(raw["flips"])
 
         self._load_normaliser(raw["normalise"])
@@ -251,31 +236,28 @@ class Lexicon:
                 if name in self.classes:
                     raise ValueError(f"class {name!r} is defined twice ([{section}.{name}])")
                 self.classes[name] = [e for lang in PROTOCOL.languages for e in spec.get(lang, ())]
+        # Other people a patient writes about ("wife", "hija"): see reading._someone_elses.
+        self.relatives = frozenset(e for e in self.classes.get("relative", ()) if " " not in e)
         self.modifiers = {name: Modifier(name, _modifier_classes(name, spec), frozenset(spec["applies_to"]),
                                          bool(spec.get("clause_wide")), bool(spec.get("next_clause")))
                           for name, spec in raw["modifier"].items()}
-        self._modifiers_by_class: dict[str, list[Modifier]] = {}
-        for mod in self.modifiers.values():
-            for c in mod.classes:
-                self._modifiers_by_class.setdefault(c, []).append(mod)
-        self.modifier_classes = frozenset(self._modifiers_by_class)
+        self.modifier_classes = frozenset(c for m in self.modifiers.values() for c in m.classes)
         self.modified_findings = frozenset(f for m in self.modifiers.values() for f in m.applies_to)
         self.intensities = {name: Intensity(name, spec["value"], bool(spec.get("standalone", True)),
                                             bool(spec.get("with_pain", False)))
                             for name, spec in raw["intensity"].items()}
         self.intensity_classes = frozenset(self.intensities)
         self.trends = frozenset(raw["trend"])
-        self.findings = tuple(
-            self._finding(i, name, spec) for i, name, spec in
-            ((i, n, s) for i, (n, s) in enumerate(raw["finding"].items()))
-        )
+        self.findings = tuple(self._finding(order, name, spec)
+                              for order, (name, spec) in enumerate(raw["finding"].items()))
         self.finding_by_id = {f.id: f for f in self.findings}
         for f in self.findings:
             for frame in f.frames:
                 for c in (*frame.classes, *frame.excludes):
                     if c not in self.classes:
                         raise ValueError(f"finding {f.id}: frame {frame.text!r} names no class {c!r}")
-        for c in (*self.topics, *self.shared, *self.flips, *self.flips.values(), *self.modifier_classes):
+        for c in (*self.topics, *self.shared, *self.flips, *self.flips.values(), *self.modifier_classes,
+                  *self.complaints):
             if c not in self.classes:
                 raise ValueError(f"[scope] or [flips] names no class {c!r}")
 
@@ -294,31 +276,27 @@ class Lexicon:
         self.triggers = {c: tuple(sorted(v)) for c, v in triggers.items()}
         for c in self.topics:
             self.triggers.setdefault(c, ())
-        self._flags: dict[frozenset[str], int] = {}
-        self._framed: dict[frozenset[str], tuple[str, ...]] = {}
         self.frame_classes = frozenset({c for f in self.findings for fr in f.frames for c in (*fr.classes, *fr.excludes)}
                                        | self.topics | NOT_BARE)
-        # Frames test a clause's classes as bits: a bit per frame class, and per finding.
-        self.class_bits = {c: 1 << i for i, c in enumerate(sorted(self.frame_classes))}
-        bit = self.class_bits
-        self.findings = tuple(f._replace(frames=tuple(
-            fr._replace(mask=sum(bit[c] for c in fr.needs), exclude_mask=sum(bit[c] for c in set(fr.excludes)))
-            for fr in f.frames)) for f in self.findings)
-        self.findings = tuple(f._replace(checks=tuple((fr.mask, fr.exclude_mask, fr) for fr in f.frames))
-                              for f in self.findings)
-        self.finding_by_id = {f.id: f for f in self.findings}
-        self._kinds: dict[frozenset[str], tuple[tuple[str, ...], int]] = {}
-        self._plans: dict[int, tuple[tuple[Finding, tuple[Frame, ...] | None], ...]] = {}
-        self._modifiers_of: dict[frozenset[str], tuple[Modifier, ...]] = {}
-        self._intensities_of: dict[frozenset[str], tuple[Intensity, ...]] = {}
+        # Worked out once per distinct set of classes (there are few): see the methods below.
+        self._traits: dict[frozenset[str], frozenset[Trait]] = {}
+        self._framed: dict[frozenset[str], tuple[str, ...]] = {}
+        self._plans: dict[frozenset[str], tuple[tuple[Finding, tuple[Frame, ...] | None], ...]] = {}
+        self._single_words: dict[str, frozenset[str]] = {}
+        self._breathing: tuple[frozenset[str], tuple[str, ...]] | None = None
+        self._partners: dict[str, set[str]] = {}
+        for f in self.findings:
+            for frame in f.frames:
+                for c in frame.classes:
+                    self._partners.setdefault(c, set()).update(frame.classes)
 
         # -- units --------------------------------------------------------------------------------
-        self._root: dict[str, list] = {}
+        self.root: dict[str, TrieNode] = {}
         self.vocabulary: set[str] = set(self.number_words)
         # An intensity or modifier unit still names the finding inside it: "terrible pain in my
         # chest" is chest pain, "bleeding again" is bleeding. Such a unit also carries the classes
         # that start a finding (or are a topic) of each of its words.
-        anchors = {f.frames[i].classes[0] for f in self.findings for i in range(len(f.frames))} | self.topics
+        anchors = {frame.classes[0] for f in self.findings for frame in f.frames} | self.topics
         single: dict[str, set[str]] = {}
         for name, entries in self.classes.items():
             for entry in entries:
@@ -330,14 +308,13 @@ class Lexicon:
                 named = self._named(entry, single) if name in qualifiers else set()
                 self._add(entry, {name} | named)
         for word in self.clause_splitters:             # punctuation and "but": one word each
-            self._root.setdefault(word, [{}, set()])[1].add("split")
+            self._node(word).classes |= {"split"}
         for word in self.number_words:                 # "six", "seis": maybe a score
-            self._root.setdefault(word, [{}, set()])[1].add("number")
-        self._root_frozen = _freeze(self._root, self.flags_of, self.kind_of)
-        # A number no entry names ("7", "38.5"): maybe a score.
-        self._number_node = self._root_frozen.get(NUMBER) or (None, NO_CLASSES, 0, ((), 0, 0))
-        self._number_node = (self._number_node[0], self._number_node[1], self._number_node[2] | NUMERIC,
-                             self._number_node[3])
+            self._node(word).classes |= {"number"}
+        # A number no entry starts with ("7", "38.5"): maybe a score, and maybe the start of an
+        # entry with "#" ("10 minutes").
+        numbers = self.root.get(NUMBER, TrieNode())
+        self.number_node = TrieNode(numbers.classes | {"number"}, numbers.next)
 
         # Typo repair aims at concept words only, not at the small words concepts share with
         # everyday speech ("puedo", "still").
@@ -368,110 +345,97 @@ class Lexicon:
                                | self.not_after | self.score_lead | self.present_before | self.past_before
                                | self.score_follow | self.past_after | self.same_before | self.temperature_lead)
         self._word_cache: dict[str, tuple[str, ...]] = {}
-        self._digit_words_set = frozenset(self.digit_words)
-        # Tokens whose normal form is fixed: punctuation that joins or is dropped.
-        self._fixed_forms = {":": "", "+": ""}
-        self._forms: dict[str, str] = dict(self._fixed_forms)
-        self._split_forms: set[str] = set(self._fixed_forms)
-        self._pieces: dict[str, tuple[str, ...]] = {}   # space-free pieces of text -> their words
-        self._long_numbers: set[str] = set()            # tokens of 2+ characters that start with a digit
-        self._watched = self._name_tokens | self._digit_words_set   # words `words` looks at again
 
-    def flags_of(self, classes: frozenset[str]) -> int:
-        """The flag bits of a unit with these classes (remembered: there are few distinct sets)."""
-        flags = self._flags.get(classes)
-        if flags is None:
-            flags = 0
+    # -- what a unit's classes make it ----------------------------------------------------------
+
+    def traits_of(self, classes: frozenset[str]) -> frozenset[Trait]:
+        """What a unit with these classes is for the reader (remembered: there are few distinct sets)."""
+        if classes not in self._traits:
+            traits = set()
             for c in classes:
-                flags |= _FLAG_CLASSES.get(c, 0)
+                traits |= _CLASS_TRAITS.get(c, frozenset())
             if classes & self.deniable:
-                flags |= DENIABLE
+                traits.add(Trait.DENIABLE)
             elif "transparent" in classes and classes.isdisjoint(self.flips):
-                flags |= SMALL
+                traits.add(Trait.SMALL)
             if not classes.isdisjoint(self.flips):
-                flags |= FLIP
+                traits.add(Trait.FLIP)
             if not classes.isdisjoint(_JUDGED):
-                flags |= JUDGED
+                traits.add(Trait.JUDGED)
             if classes & self.red_flag_classes:
-                flags |= RED_FLAG
+                traits.add(Trait.RED_FLAG)
             if classes & self.modifier_classes:
-                flags |= MODIFIER
+                traits.add(Trait.MODIFIER)
             if classes & self.intensity_classes:
-                flags |= INTENSITY
+                traits.add(Trait.INTENSITY)
                 if any(self.intensities[c].standalone for c in classes & self.intensity_classes):
-                    flags |= INTENSITY_ALONE
+                    traits.add(Trait.INTENSITY_ALONE)
             if classes & self.trends:
-                flags |= TREND
+                traits.add(Trait.TREND)
             if any(c in self.triggers for c in classes):
-                flags |= TRIGGER
+                traits.add(Trait.TRIGGER)
             if "split" in classes:
-                flags |= SPLIT
+                traits.add(Trait.SPLIT)
+            if not classes.isdisjoint(self.complaints):
+                traits.add(Trait.COMPLAINT)
             if not classes.isdisjoint(self.frame_classes):
-                flags |= FRAMED
-            self._flags[classes] = flags
-        return flags
+                traits.add(Trait.FRAMED)
+            self._traits[classes] = frozenset(traits)
+        return self._traits[classes]
 
     def framed_of(self, classes: frozenset[str]) -> tuple[str, ...]:
         """The classes of a unit that concept frames (or topics) look up."""
-        found = self._framed.get(classes)
-        if found is None:
-            found = self._framed[classes] = tuple(c for c in classes if c in self.frame_classes)
-        return found
+        if classes not in self._framed:
+            self._framed[classes] = tuple(c for c in classes if c in self.frame_classes)
+        return self._framed[classes]
 
-    def kind_of(self, classes: frozenset[str]) -> tuple[tuple[str, ...], int]:
-        """What concept frames need of a unit with these classes: the classes they look up, and
-        those as bits."""
-        found = self._kinds.get(classes)
-        if found is None:
-            framed = self.framed_of(classes)
-            found = self._kinds[classes] = (framed, sum(self.class_bits[c] for c in framed))
-        return found
-
-    def plan_of(self, present: int) -> tuple[tuple[Finding, tuple[Frame, ...] | None], ...]:
+    def plan_of(self, present: frozenset[str]) -> tuple[tuple[Finding, tuple[Frame, ...] | None], ...]:
         """The findings a clause can hold, in the lexicon's order, given the classes concept frames
-        look up there (`present`, as bits): those its units can start, each with the frames whose
-        classes are all there and none excluded (None for a finding of single classes).
-        Remembered: few distinct sets of classes recur."""
-        plan = self._plans.get(present)
-        if plan is None:
-            candidates = 0                            # the findings whose frames can start here
-            for c, bit in self.class_bits.items():
-                if present & bit:
-                    for order in self.triggers.get(c, ()):
-                        candidates |= 1 << order
+        look up there (`present`): those its units can start, each with the frames whose classes
+        are all there and none excluded (None for a finding of single classes). Remembered: few
+        distinct sets of classes recur."""
+        if present not in self._plans:
+            orders = sorted({order for c in present for order in self.triggers.get(c, ())})
             plan = []
-            while candidates:                         # lowest bit first: the lexicon's order
-                low = candidates & -candidates
-                candidates ^= low
-                finding = self.findings[low.bit_length() - 1]
+            for order in orders:
+                finding = self.findings[order]
                 if finding.single:
                     plan.append((finding, None))
                     continue
-                frames = tuple(frame for mask, exclude, frame in finding.checks
-                               if mask & present == mask and not exclude & present)
+                frames = tuple(frame for frame in finding.frames
+                               if frame.needs <= present and present.isdisjoint(frame.excludes))
                 if frames:
                     plan.append((finding, frames))
-            if len(self._plans) > _MAX_FORMS:
+            if len(self._plans) > _MAX_PLANS:
                 self._plans.clear()
-            plan = self._plans[present] = tuple(plan)
-        return plan
+            self._plans[present] = tuple(plan)
+        return self._plans[present]
 
-    def modifiers_of(self, classes: frozenset[str]) -> tuple[Modifier, ...]:
-        """The modifiers a unit with these classes is read as (remembered, like `flags_of`)."""
-        found = self._modifiers_of.get(classes)
-        if found is None:
-            found = self._modifiers_of[classes] = tuple(
-                m for c in classes if c in self._modifiers_by_class for m in self._modifiers_by_class[c])
-        return found
+    def in_one_frame(self, a: str, b: str) -> bool:
+        """Whether two classes meet in some concept frame ("chest" and "pain" in chest pain)."""
+        return b in self._partners.get(a, ())
 
-    def intensities_of(self, classes: frozenset[str]) -> tuple[Intensity, ...]:
-        """The intensity words a unit with these classes is (remembered)."""
-        found = self._intensities_of.get(classes)
-        if found is None:
-            found = self._intensities_of[classes] = tuple(self.intensities[c] for c in classes if c in self.intensities)
-        return found
+    def breathing_words(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        """The one-word breathing and chest words, and those of five letters or more as prefixes
+        ("breathtaking"): a harmless phrase with one still names breathing."""
+        if self._breathing is None:
+            words = frozenset().union(*(self.single_words(c) for c in ("breath", "chest", "sob", "air")))
+            self._breathing = (words, tuple(sorted(w for w in words if len(w) >= 5)))
+        return self._breathing
 
-    # -- building ---------------------------------------------------------------------------
+    def single_words(self, cls: str) -> frozenset[str]:
+        """The one-word entries of a class ("arm": arm, hand, brazo, ...)."""
+        if cls not in self._single_words:
+            self._single_words[cls] = frozenset(e for e in self.classes.get(cls, ()) if " " not in e)
+        return self._single_words[cls]
+
+    def modifiers_of(self, classes: frozenset[str]) -> list[Modifier]:
+        """The modifiers a unit with these classes is read as."""
+        return [m for m in self.modifiers.values() if not classes.isdisjoint(m.classes)]
+
+    def intensities_of(self, classes: frozenset[str]) -> list[Intensity]:
+        """The intensity words a unit with these classes is."""
+        return [self.intensities[c] for c in classes if c in self.intensities]
 
     def _load_normaliser(self, norm: dict[str, Any]) -> None:
         self.spelling: dict[str, tuple[str, ...]] = {k: tuple(v.split()) for k, v in norm["spelling"].items()}
@@ -483,10 +447,10 @@ class Lexicon:
         self.digit_word_before = frozenset(norm["digit_word_before"])
         names = sorted(norm["names"], key=len, reverse=True)
         self._names = re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b")
-        self._name_tokens = frozenset(n.lower() for n in names)
         self._accented_words = {k: f" {v} " for k, v in norm["accented"].items()}
         self._accented = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(self._accented_words, key=len, reverse=True)))
                                     + r")(?!\w)")
+        self._tapback = _tapback_pattern(norm["tapbacks"])
         emoji = dict(norm["emoji"])
         self._emoji = re.compile("|".join(re.escape(e) for e in sorted(emoji, key=len, reverse=True)))
         self._emoji_words = {e: f" {w} " for e, w in emoji.items()}
@@ -505,6 +469,7 @@ class Lexicon:
         self.articles = _ARTICLES
         self.temperature_lead = frozenset(numbers["temperature_lead"])
         self.units_after = frozenset(numbers["units"])
+        self.of_pain = frozenset(numbers["of_pain"])
         self.not_after = frozenset(numbers["not_after"])
         self.score_lead = frozenset(numbers["score_lead"])
         self.past_before = frozenset(numbers["past_before"])
@@ -535,7 +500,7 @@ class Lexicon:
                 parts.append(token)
         if not parts or (ordered and len(parts) != 2):
             raise ValueError(f"frame {text!r}: expected 'a', 'a + b ...' or 'a > b'")
-        return Frame(tuple(parts), window, ordered, tuple(excludes), text, frozenset(parts))
+        return Frame(tuple(parts), window, ordered, tuple(excludes), text)
 
     def _named(self, entry: str, single: dict[str, set[str]]) -> set[str]:
         """The finding-starting classes an entry's words name: "terrible pain in my chest" names
@@ -573,74 +538,42 @@ class Lexicon:
                 elements.append(self._element(part))
         if not elements:
             raise ValueError(f"class {class_names}: empty entry")
-        nodes = [self._root]
+        level = [self.root]
         for depth, element in enumerate(elements):
             self.vocabulary.update(element)
-            following = []
-            for parent in nodes:
-                for word in element:
-                    node = parent.setdefault(word, [{}, set()])
-                    following.append(node)
+            nodes = [children.setdefault(word, TrieNode()) for children in level for word in element]
             if depth < len(elements) - 1:
-                nodes = [n[0] for n in following]
+                level = [node.next for node in nodes]
             else:
-                for node in following:
-                    node[1].update(class_names)
+                for node in nodes:
+                    node.classes |= class_names
 
+    def _node(self, word: str) -> TrieNode:
+        return self.root.setdefault(word, TrieNode())
+
+    # -- normalising ----------------------------------------------------------------------------
     # -- normalising ----------------------------------------------------------------------------
 
     def words(self, text: str) -> list[str]:
         """Raw text -> normalised words and punctuation marks, in order. ":" and "+" are dropped
-        ("fever: none" reads as "fever none").
-
-        The text is cut at spaces, and each piece ("shoulder,", "can't", "3/10") is normalised once
-        and remembered (`_pieces`, bounded): a reply is then one lookup a piece. Nothing in
-        normalising reaches across a space, except a degree sign apart from its unit ("101 ° F"),
-        so a text with one is normalised whole."""
-        lowered = text.lower()
-        if "°" in lowered:
-            words = self._normalised(self._tokens(lowered))
-        else:
-            pieces = self._pieces
-            words = []
-            for piece in lowered.split(" "):
-                found = pieces.get(piece)
-                if found is None:
-                    found = self._piece(piece)
-                words += found
-        if self._watched.isdisjoint(words):
-            return words
-        # A name that is also a lexicon word ("Rosa"): only then is the raw text searched.
-        if not self._name_tokens.isdisjoint(words) and self._names.search(text):
-            words = self._normalised(self._tokens(self._unname(text).lower()))
-        if not self._digit_words_set.isdisjoint(words):
-            self._digits_as_words(words)
+        ("fever: none" reads as "fever none"). A tapback reaction's quoted text is not read."""
+        text = self._tapback.sub(" ", text, count=1)
+        if self._names.search(text):
+            text = self._unname(text)
+        words = self._normalised(self._tokens(text.lower()))
+        self._digits_as_words(words)
         return words
 
-    def _piece(self, piece: str) -> tuple[str, ...]:
-        """One space-free piece of lower-case text -> its normalised words (remembered)."""
-        if len(self._pieces) > _MAX_FORMS:               # a flood of new pieces: start afresh
-            self._pieces = {}
-        found = self._pieces[piece] = tuple(self._normalised(self._tokens(piece)))
-        return found
-
     def _normalised(self, tokens: list[str]) -> list[str]:
-        """Tokens -> the lexicon's words. Each distinct token is normalised once and remembered
-        (`_forms`). A form may be several words ("alot" -> "a lot") or none ("lol"): `_split_forms`
-        names those tokens."""
-        forms = self._forms
-        try:
-            words = [forms[t] for t in tokens]
-        except KeyError:
-            if len(forms) > _MAX_FORMS:                  # a flood of new tokens: start afresh
-                self._forms = forms = dict(self._fixed_forms)
-                self._split_forms = set(self._fixed_forms)
-                self._long_numbers = set()
-            for token in set(tokens).difference(forms):
-                self._learn(token)
-            words = [forms[t] for t in tokens]
-        if not self._split_forms.isdisjoint(tokens):
-            words = " ".join(words).split()
+        """Tokens -> the lexicon's words: a word may become several ("alot" -> "a lot") or none ("lol")."""
+        words: list[str] = []
+        for token in tokens:
+            if token in _DROPPED:
+                continue
+            if token[0].isalpha():
+                words.extend(self.word(token))
+            else:
+                words.append(token)
         return words
 
     def _tokens(self, text: str) -> list[str]:
@@ -676,21 +609,6 @@ class Lexicon:
             text = "".join(c for c in text if not unicodedata.combining(c))
         return text
 
-    def _learn(self, token: str) -> None:
-        if token[0].isalpha():
-            form = self._forms[token] = " ".join(self.word(token))
-            if not form or " " in form:
-                self._split_forms.add(token)
-        else:
-            self._forms[token] = token
-            if len(token) > 1 and token[0].isdigit():
-                self._long_numbers.add(token)
-
-    def has_long_number(self, words: list[str]) -> bool:
-        """Whether a word is a number of two characters or more ("38", "101.2", "1.5"): only then
-        can a reply give a temperature or a pulse rate."""
-        return not self._long_numbers.isdisjoint(words)
-
     def _digits_as_words(self, words: list[str]) -> None:
         """Texting "2" and "4" for "to" and "for" before a verb: "hurts 2 breathe" (not after an
         article: "up to a 4 this afternoon" is a score)."""
@@ -706,7 +624,7 @@ class Lexicon:
         if cached is not None:
             return cached
         result = self._fix(token)
-        if len(self._word_cache) < 50_000:
+        if len(self._word_cache) < _MAX_CACHED_WORDS:
             self._word_cache[token] = result
         return result
 
@@ -728,6 +646,8 @@ class Lexicon:
         base = self._without_suffix(token)                  # "bultito" -> "bulto", "durisimo" -> "duro"
         if base:
             return (base,)
+        if token.endswith("ao") and token[:-2] + "ado" in self.vocabulary:
+            return (token[:-2] + "ado",)                    # Caribbean and Andalusian "-ao": "apretao"
         if "x" in token:                                    # texting "x" for "ch": "pexo", "muxo"
             spelled = token.replace("x", "ch")
             if spelled in self.vocabulary:
@@ -765,126 +685,42 @@ class Lexicon:
 
     # -- units ----------------------------------------------------------------------------------
 
-    def clauses(self, words: list[str], make: type[Clause] | None = None) -> list[Clause]:
-        """Words -> units, cut into clauses, in one pass. Longest entry first; a word no entry
-        names is a unit with no classes. A unit of punctuation or "but" (`SPLIT`) ends a clause
-        (never inside a unit: "a lo hecho, pecho" is one idiom), except "-" and "/" between two
-        numbers ("4-5", "7/10"). Each clause gets, besides its units, the bits of all of them, the
-        units of each class that concept frames look up (`at`), and where its numbers are.
-        `make`: the class of the clauses (the reader's own, so that no second object is made)."""
-        make = make or Clause
-        root = self._root_frozen.get
-        number = self._number_node
-        out: list[Clause] = []
-        starts: list[int] = []
-        classes: list[frozenset[str]] = []
-        flags: list[int] = []
-        at: dict[str, list[int]] | None = None
-        numbers: list[int] | None = None
-        bits = cmask = 0
-        first = 0                                  # the clause's first word
-        n = len(words)
+    def units(self, words: list[str]) -> list[Unit]:
+        """Words -> units, longest entry first. A word no entry names is a unit with no classes (a
+        number no entry names, a unit of class `number`)."""
+        units = []
         i = 0
-        while i < n:
-            w = words[i]
-            node = root(w)
+        while i < len(words):
+            node = self.root.get(words[i])
+            if node is None and words[i][0].isdigit():
+                node = self.number_node
             if node is None:
-                if not w[0].isdigit():
-                    starts.append(i - first)
-                    classes.append(NO_CLASSES)
-                    flags.append(0)
-                    i += 1
-                    continue
-                node = number
-            following, found, f, kind = node
-            end = i + 1
-            if following:                          # the longest entry that starts here
-                j = end
-                while j < n:
-                    node = following.get(words[j])
-                    if node is None:
-                        if not words[j][0].isdigit():
-                            break
-                        node = following.get(NUMBER)
-                        if node is None:
-                            break
-                    j += 1
-                    if node[1]:
-                        _, found, f, kind = node
-                        end = j
-                    following = node[0]
-                    if not following:
-                        break
-            if f & _SPECIAL:
-                if f & SPLIT and not (w in _NUMERIC_JOINERS and starts and end < n
-                                      and self.is_number(words[i - 1]) and self.is_number(words[end])):
-                    if starts:
-                        clause = make(len(out), words[first:i], starts, classes, flags, bits, at, cmask, numbers)
-                        if w == "?":
-                            clause.asked = True
-                        out.append(clause)
-                        starts, classes, flags, at, numbers, bits, cmask = [], [], [], None, None, 0, 0
-                    elif w == "?" and out:
-                        out[-1].asked = True
-                    first = i = end
-                    continue
-                if f & FRAMED:
-                    framed, more = kind
-                    cmask |= more
-                    k = len(starts)
-                    if at is None:
-                        at = {}
-                    for c in framed:
-                        units = at.get(c)
-                        if units is None:
-                            at[c] = [k]
-                        else:
-                            units.append(k)
-                if f & NUMERIC:
-                    if numbers is None:
-                        numbers = [i - first]
-                    else:
-                        numbers.append(i - first)
-            starts.append(i - first)
-            classes.append(found)
-            flags.append(f)
-            bits |= f
+                units.append(Unit(i, i + 1, NO_CLASSES))
+                i += 1
+                continue
+            classes, end = node.classes, i + 1
+            j = i + 1
+            while node.next and j < len(words):          # the longest entry that starts here
+                following = node.next.get(words[j])
+                if following is None and words[j][0].isdigit():
+                    following = node.next.get(NUMBER)
+                if following is None:
+                    break
+                node = following
+                j += 1
+                if node.classes:
+                    classes, end = node.classes, j
+            units.append(Unit(i, end, classes))
             i = end
-        if starts:
-            out.append(make(len(out), words if first == 0 else words[first:], starts, classes, flags, bits, at,
-                            cmask, numbers))
-        if len(out) == 1:
-            out[0].words = words           # the only clause: the whole reply, its punctuation too
-        return out
+        return units
 
     def is_number(self, word: str) -> bool:
         return word[0].isdigit() or word in self.number_words
 
 
-class Clause:
-    """One clause as the unit reader cuts it: its words, and its units."""
-
-    asked = False                      # it ends in "?"
-    at: dict[str, list[int]] = {}      # (never changed in place: a clause with new units gets its own)
-
-    def __init__(self, index: int, words: list[str], starts: list[int], classes: list[frozenset[str]],
-                 flags: list[int], bits: int, at: dict[str, list[int]] | None, cmask: int,
-                 numbers: list[int] | None):
-        self.index = index             # its place in the reply
-        self.words = words
-        self.starts = starts           # each unit's first word
-        self.classes = classes
-        self.flags = flags
-        self.all = bits                # the flag bits of all its units together
-        if at is not None:
-            self.at = at               # class -> its units, for the classes concept frames look up
-        self.cmask = cmask             # those classes as bits (`Lexicon.class_bits`)
-        self.numbers = numbers         # word positions of its numbers, in digits or words
-
-
-_NUMERIC_JOINERS = frozenset({"-", "/"})
-_SPECIAL = SPLIT | FRAMED | NUMERIC     # what a unit needs more than its place, classes and bits
-_JUDGED = frozenset({"breath", "chest", "air", "temp"})   # what a verdict ("fine") can judge
+_DROPPED = frozenset({":", "+"})       # tokens that join or mean nothing: "fever: none"
+_MAX_PLANS = 50_000
+_MAX_CACHED_WORDS = 50_000
 
 # Third-person reports ("my wife can't catch her breath", "a mi papá se le traba la lengua"): in
 # an entry of several words, a first-person word also stands for the other persons.
@@ -904,6 +740,21 @@ _SUFFIXES = (   # suffix, endings that may replace it; longer suffixes first
     ("illos", ("os", "o")), ("illas", ("as", "a")), ("illo", ("o",)), ("illa", ("a",)),   # "mareillo"
     ("ing", ("", "e")), ("ed", ("", "e")), ("es", ("",)), ("s", ("",)),
 )
+
+
+_QUOTES = "\"“”«»„‘’'"
+_ACCENTED = {"a": "[aá]", "e": "[eé]", "i": "[ií]", "o": "[oó]", "u": "[uúü]", "n": "[nñ]"}
+
+
+def _tapback_pattern(entries: list[str]) -> re.Pattern[str]:
+    """'Liked "..."', 'Le gustó «...»', 'Reacted 👍 to "..."', 'Liked an image' at the start of a
+    message, up to the last closing quote: what the reaction quotes."""
+    def entry(text: str) -> str:
+        return r"\s+".join(r"\S+" if w == "*" else "".join(_ACCENTED.get(c, re.escape(c)) for c in w)
+                           for w in text.split())
+    starts = "|".join(entry(e) for e in sorted(entries, key=len, reverse=True))
+    quoted = f"[{_QUOTES}].*[{_QUOTES}](?=\\s|$)|an? (?:image|photo|picture|video)|una? (?:imagen|foto|video)"
+    return re.compile(rf"^\s*(?:{starts})\s*(?:{quoted})", re.IGNORECASE | re.DOTALL)
 
 
 def _modifier_classes(name: str, spec: dict[str, Any]) -> tuple[str, ...]:
@@ -928,36 +779,46 @@ def _one_edit(a: str, b: str) -> bool:
     return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
 
 
-def _freeze(level: dict[str, list], flags_of, kind_of) -> dict[str, tuple]:
-    """The trie as nested tuples (following words, classes ending here, their flag bits, what
-    concept frames need of them: `Lexicon.kind_of`), for fast walking. Equal sets of classes are
-    one object, so `flags_of` and `kind_of` remember few of them."""
-    out = {}
-    for w, node in level.items():
-        classes = _interned(frozenset(node[1])) if node[1] else NO_CLASSES
-        out[w] = (_freeze(node[0], flags_of, kind_of) if node[0] else None, classes, flags_of(classes),
-                  kind_of(classes))
-    return out
-
-
-_INTERNED: dict[frozenset[str], frozenset[str]] = {}
-
-
-def _interned(classes: frozenset[str]) -> frozenset[str]:
-    return _INTERNED.setdefault(classes, classes)
-
-
 def _deletions(word: str) -> set[str]:
     return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+def read_files(directory: Path) -> dict[str, Any]:
+    """The lexicon files of a directory (`*.toml`), merged into one table: a table may be spread
+    over several files ([words.*] in each concept's file), but a key may be defined only once.
+    Findings come in the order `[findings] order` gives."""
+    merged: dict[str, Any] = {}
+    where: dict[tuple[str, ...], str] = {}
+
+    def merge(into: dict[str, Any], table: dict[str, Any], path: tuple[str, ...], source: str) -> None:
+        for key, value in table.items():
+            at = (*path, key)
+            if isinstance(value, dict) and isinstance(into.get(key, {}), dict):
+                merge(into.setdefault(key, {}), value, at, source)
+            elif key in into:
+                raise ValueError(f"{'.'.join(at)} is defined in {where[at]} and again in {source}")
+            else:
+                into[key] = value
+                where[at] = source
+
+    for file in sorted(directory.glob("*.toml")):
+        with open(file, "rb") as fh:
+            merge(merged, tomllib.load(fh), (), file.name)
+    order = merged.get("findings", {}).get("order", [])
+    findings = merged.get("finding", {})
+    if sorted(order) != sorted(findings) or len(set(order)) != len(order):
+        raise ValueError(f"[findings] order must list every [finding.*] once: missing "
+                         f"{sorted(set(findings) - set(order))}, unknown or repeated "
+                         f"{sorted(f for f in order if f not in findings or order.count(f) > 1)}")
+    merged["finding"] = {name: findings[name] for name in order}
+    return merged
 
 
 @cache
 def load(version: str | None = None) -> Lexicon:
     """The lexicon of a protocol version (default: the loaded protocol's), compiled once."""
     version = version or PROTOCOL.version
-    path = Path(PROTOCOL.data_dir).parent / f"v{version}" / "triage.toml"
-    with open(path, "rb") as fh:
-        return Lexicon(tomllib.load(fh), version)
+    return Lexicon(read_files(Path(PROTOCOL.data_dir).parent / f"v{version}" / "triage"), version)
 
 
 LEXICON = load()

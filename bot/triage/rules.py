@@ -14,46 +14,27 @@ carried by "same"); `P` the previous score (or one the patient quotes: "was a 7 
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 from bot.protocol import PROTOCOL
 from bot.triage.lexicon import LEXICON
-from bot.triage.reading import CURRENT, HAPPENED, HYPOTHETICAL, NEGATED, PAST, PRESENT, RESOLVED, Mention, Reading
+from bot.triage.reading import CURRENT, HAPPENED, HYPOTHETICAL, NEGATED, PAST, RESOLVED, Mention, Reading
 
 T = LEXICON.thresholds
-_NONE: list = []
-_WINDOW_STARTS = [w.start for w in PROTOCOL.windows]
-
-
 _BAND = {w.name: w.expected_max_soreness for w in PROTOCOL.windows}   # window -> the expected band's top
-_WINDOW_NAMES = [w.name for w in PROTOCOL.windows]
-
-
-def window_name(hours: float) -> str:
-    """The name of `window_of(hours)`."""
-    found = bisect_right(_WINDOW_STARTS, hours) - 1
-    return _WINDOW_NAMES[found if found > 0 else 0]
-
-
-def window_of(hours: float):
-    """PROTOCOL.window, by bisection (the windows are consecutive; classify asks on every reply)."""
-    found = bisect_right(_WINDOW_STARTS, hours) - 1
-    return PROTOCOL.windows[found if found > 0 else 0]
-
-
-if any(a.end != b.start for a, b in zip(PROTOCOL.windows, PROTOCOL.windows[1:])):
-    raise RuntimeError("window_of expects consecutive protocol windows")
 INFECTION_RISK = frozenset({"diabetes", "immunosuppressed"})
 _REPORTED = HAPPENED | {RESOLVED}             # now, in doubt, past, or passed
 _MENTIONED = HAPPENED | {HYPOTHETICAL}        # ... or asked about
+_RESOLVED = frozenset({RESOLVED})
 LOCAL_SIGNS = ("redness", "red_streak", "warmth", "swelling", "discharge")
 FEVER = ("fever", "chills")
 
 
-@dataclass(slots=True)      # made once per reply and never changed; slotted for speed
+@dataclass(frozen=True)
 class Facts:
+    """What the rules look at: the reading of the reply, and its context."""
+
     reading: Reading
     hours: float
     window: str
@@ -69,19 +50,10 @@ class Facts:
 
     def has(self, *findings: str, statuses: frozenset[str] = HAPPENED) -> list[Mention]:
         """Findings reported as now, in doubt, or in the past without having passed."""
-        by = self.reading.by_finding
-        if len(findings) == 1:
-            found = by.get(findings[0])
-            return [m for m in found if m.status in statuses] if found else _NONE
-        if by.keys().isdisjoint(findings):
-            return _NONE                   # the common case: none of them is there
-        return [m for f in findings if f in by for m in by[f] if m.status in statuses]
+        return [m for f in findings for m in self.reading.by_finding.get(f, ()) if m.status in statuses]
 
     def modified(self, finding: str, *mods: str, statuses: frozenset[str] = HAPPENED) -> list[Mention]:
-        found = self.reading.by_finding.get(finding)
-        if not found:
-            return _NONE
-        return [m for m in found if m.status in statuses and not m.modifiers.isdisjoint(mods)]
+        return [m for m in self.has(finding, statuses=statuses) if not m.modifiers.isdisjoint(mods)]
 
     @property
     def lung_risk(self) -> bool:
@@ -99,39 +71,29 @@ class Hit(NamedTuple):
     reason: str
 
 
-_new_tuple = tuple.__new__   # _new_tuple(Hit, (...)): a named tuple without its Python-level __new__
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    level: str
+    check: Callable[[Facts], "str | None"]    # the words that made it fire, or None
 
 
-Rule = Callable[[Facts], "str | None"]
-RULES: list[tuple[str, str, frozenset[str] | None, Rule]] = []
-_WINDOWS: dict[int, frozenset[str]] = {}      # rule index -> the only windows it can fire in
-_SORENESS_FROM: dict[int, int] = {}           # rule index -> the least S its "S" need asks for
+RULES: list[Rule] = []
 
 
-def rule(rule_id: str, level: str, needs: tuple[str, ...] | None = None,
-         windows: tuple[str, ...] | None = None, soreness_from: int = 0) -> Callable[[Rule], Rule]:
-    """Register a rule. `needs`: findings (or "S" for a soreness, "worsening", "question",
-    "red_flag" for a breathing or chest finding, "topic" for a bare breathing or chest word)
-    without which it cannot fire; `windows`: the only windows it can fire in; `soreness_from`: the
-    least S for which the "S" need counts. `apply` skips a rule that cannot fire; with none of
-    these, it always runs it."""
-    def register(fn: Rule) -> Rule:
-        if windows:
-            _WINDOWS[len(RULES)] = frozenset(windows)
-        _SORENESS_FROM[len(RULES)] = soreness_from
-        RULES.append((rule_id, level, frozenset(needs) if needs else None, fn))
+def rule(rule_id: str, level: str) -> Callable:
+    """Register a rule; `apply` runs them all, in the order they are registered."""
+    def register(fn: Callable[[Facts], "str | None"]) -> Callable[[Facts], "str | None"]:
+        RULES.append(Rule(rule_id, level, fn))
         return fn
     return register
 
 
 def quote(mentions) -> str | None:
     """The patient's words behind some findings, for a reason ("'hurts when i breathe in'",
-    "'bruise' (large)")."""
+    "'bruise' (large)"); each distinct one once."""
     if not mentions:
         return None
-    if len(mentions) == 1:
-        m = mentions[0]
-        return f"'{m.words}' ({', '.join(sorted(m.modifiers))})" if m.modifiers else f"'{m.words}'"
     seen = dict.fromkeys(
         f"'{m.words}' ({', '.join(sorted(m.modifiers))})" if m.modifiers else f"'{m.words}'" for m in mentions
     )
@@ -161,11 +123,11 @@ def breathing_or_chest_symptom(f: Facts) -> str | None:
         in_region = f.soreness and f.region is not None and PROTOCOL.is_lung_risk([f.region])
         if back or in_region:
             return all_of(quote(cough), quote(back) or f"soreness in the {f.region}")
-    bare = [m for m in f.reading.topics if m.status in HAPPENED] if f.reading.topics else _NONE
+    bare = [m for m in f.reading.topics if m.status in HAPPENED]
     if bare:
         return f"{quote(bare)} (not said to be fine)"
     return None
-rule("E1", "emergency", needs=("red_flag", "topic", "cough"))(breathing_or_chest_symptom)
+rule("E1", "emergency")(breathing_or_chest_symptom)
 
 
 def fainted_with_danger_signs(f: Facts) -> str | None:
@@ -180,7 +142,7 @@ def fainted_with_danger_signs(f: Facts) -> str | None:
         quote(f.has("fall_injury", statuses=_REPORTED)),   # hurt in the fall, healed or not
         "anticoagulant" if "anticoagulant" in f.precautions else None,
     ))
-rule("E2", "emergency", needs=('fainted',))(fainted_with_danger_signs)
+rule("E2", "emergency")(fainted_with_danger_signs)
 
 
 def stroke_like_signs(f: Facts) -> str | None:
@@ -191,7 +153,7 @@ def stroke_like_signs(f: Facts) -> str | None:
         quote(f.modified("weakness", "bilateral", statuses=HAPPENED)),
         quote(f.has("face_droop", "slurred_speech", "confusion", statuses=HAPPENED)),
     )
-rule("E3", "emergency", needs=('numbness', 'weakness', 'face_droop', 'slurred_speech', 'confusion'))(stroke_like_signs)
+rule("E3", "emergency")(stroke_like_signs)
 
 
 def fever_with_sepsis_signs(f: Facts) -> str | None:
@@ -209,7 +171,7 @@ def fever_with_sepsis_signs(f: Facts) -> str | None:
         signs = first(quote(f.has(*LOCAL_SIGNS)), ", ".join(sorted(f.precautions & INFECTION_RISK)))
         signs = signs if f.has(*LOCAL_SIGNS) else None
     return all_of(quote(fever), signs)
-rule("E4", "emergency", needs=('fever', 'chills'))(fever_with_sepsis_signs)
+rule("E4", "emergency")(fever_with_sepsis_signs)
 
 
 def swelling_with_compromise(f: Facts) -> str | None:
@@ -220,7 +182,7 @@ def swelling_with_compromise(f: Facts) -> str | None:
         return None
     severe = f"soreness {f.soreness} ({f.soreness_words})" if (f.soreness or 0) >= 9 else None
     return all_of(quote(swelling), first(severe, quote(f.has("numbness", "pale_cold_limb"))))
-rule("E5", "emergency", needs=('swelling',))(swelling_with_compromise)
+rule("E5", "emergency")(swelling_with_compromise)
 
 
 def bleeding_that_will_not_stop(f: Facts) -> str | None:
@@ -233,11 +195,11 @@ def bleeding_that_will_not_stop(f: Facts) -> str | None:
     pressed = f.reading.pressure_minutes
     if pressed is None or 0 <= pressed < T["firm_pressure_minutes"]:
         return None
-    still = [m for m in f.has("bleeding", "discharge", statuses=frozenset({PRESENT}))
+    still = [m for m in f.has("bleeding", "discharge", statuses=CURRENT)
              if "stopped" not in m.modifiers]
     when = f"{pressed:g} minutes of pressure" if pressed >= 0 else "pressure"
     return all_of(quote(still), when)
-rule("E6", "emergency", needs=('bleeding', 'discharge'))(bleeding_that_will_not_stop)
+rule("E6", "emergency")(bleeding_that_will_not_stop)
 
 
 def thunderclap_headache_or_meningism(f: Facts) -> str | None:
@@ -249,20 +211,23 @@ def thunderclap_headache_or_meningism(f: Facts) -> str | None:
         quote(sudden_severe),
         all_of(quote(f.has("stiff_neck")), quote(f.has("vomiting", statuses=HAPPENED))),
     )
-rule("E7", "emergency", needs=('worst_headache', 'headache', 'stiff_neck'))(thunderclap_headache_or_meningism)
+rule("E7", "emergency")(thunderclap_headache_or_meningism)
 
 
 # -- Urgent ---------------------------------------------------------------------------------------
 
 def infection_signs(f: Facts) -> str | None:
     """Redness spreading, warmth, increasing swelling, pus, a red streak; or fever or chills (E4
-    takes those with its features). With `diabetes` or `immunosuppressed`, any one local sign
-    (redness, warmth, swelling at a needle site) after 24 h."""
+    takes those with its features). A swelling or redness turned hard ("inflamed and hard",
+    "hinchado y duro") is an infection sign too, unless E5 takes it or it is said to be small (M5).
+    With `diabetes` or `immunosuppressed`, any one local sign (redness, warmth, swelling at a
+    needle site) after 24 h."""
     fever = f.has(*FEVER)
     signs = first(
         quote(f.modified("redness", "growing", "fast_growing")),
         quote(f.has("red_streak", "warmth", "discharge")),
         quote(f.modified("swelling", "growing", "fast_growing")),
+        None if swelling_with_compromise(f) else quote(_hard_not_small(f)),
         quote(fever) if fever and not fever_with_sepsis_signs(f) else None,
     )
     if signs:
@@ -271,13 +236,13 @@ def infection_signs(f: Facts) -> str | None:
         local = quote(f.has("redness", "warmth", "swelling", "lump"))
         return all_of(local, ", ".join(sorted(f.precautions & INFECTION_RISK)))
     return None
-rule("U1", "urgent", needs=('redness', 'red_streak', 'warmth', 'discharge', 'swelling', 'fever', 'chills', 'lump'))(infection_signs)
+rule("U1", "urgent")(infection_signs)
 
 
 def weakness_of_treated_limb(f: Facts) -> str | None:
     """Weakness of the treated limb: wrist or foot drop, weak grip, can't lift the arm."""
     return quote(_one_sided(f.has("weakness")))
-rule("U2", "urgent", needs=('weakness',))(weakness_of_treated_limb)
+rule("U2", "urgent")(weakness_of_treated_limb)
 
 
 def severe_soreness(f: Facts) -> str | None:
@@ -285,7 +250,7 @@ def severe_soreness(f: Facts) -> str | None:
     if f.soreness is not None and f.soreness >= T["urgent_soreness"]:
         return f"soreness {f.soreness} ({f.soreness_words})"
     return None
-rule("U3", "urgent", needs=('S',), soreness_from=int(T["urgent_soreness"]))(severe_soreness)
+rule("U3", "urgent")(severe_soreness)
 
 
 def anticoagulant_with_large_bruise_or_rebleed(f: Facts) -> str | None:
@@ -297,7 +262,7 @@ def anticoagulant_with_large_bruise_or_rebleed(f: Facts) -> str | None:
         quote(f.modified("bruise", "large", "growing", "fast_growing")),
         quote(f.modified("bleeding", "restarted")),
     ), "anticoagulant")
-rule("U4", "urgent", needs=('bruise', 'bleeding'))(anticoagulant_with_large_bruise_or_rebleed)
+rule("U4", "urgent")(anticoagulant_with_large_bruise_or_rebleed)
 
 
 def fainted_and_recovered_or_still_dizzy(f: Facts) -> str | None:
@@ -305,21 +270,26 @@ def fainted_and_recovered_or_still_dizzy(f: Facts) -> str | None:
     present more than 2 hours after the session."""
     dizzy = f.has("dizzy", statuses=CURRENT)
     still_dizzy = [
-        m for m in dizzy if f.hours > T["dizziness_after_hours"] and not m.modifiers & {"in_clinic", "on_way_home"}
-    ] if dizzy else _NONE
+        m for m in dizzy if f.hours > T["dizziness_after_hours"] and not (_in_clinic(m) or "on_way_home" in m.modifiers)
+    ]
     after_leaving = _fainted_after_leaving(f)
     fainted = quote(after_leaving) if after_leaving and not fainted_with_danger_signs(f) else None
     return first(fainted, quote(still_dizzy))
-rule("U5", "urgent", needs=('fainted', 'dizzy'))(fainted_and_recovered_or_still_dizzy)
+rule("U5", "urgent")(fainted_and_recovered_or_still_dizzy)
 
 
 def sharp_pain_at_shoulder_blade_or_chest_wall(f: Facts) -> str | None:
     """Lung-risk region with new or increasing sharp pain at the shoulder blade or chest wall and
-    no breathing symptom (the patient is also told: if breathing becomes hard or painful, call 911)."""
-    if not f.lung_risk or f.breathing_symptom or f.improving:
+    no breathing symptom (the patient is also told: if breathing becomes hard or painful, call 911).
+    A sharp pain there is taken as new, even when the soreness is said to be better (safety first)."""
+    if not f.lung_risk or f.breathing_symptom:
         return None
-    return quote(f.modified("shoulder_blade_pain", "sharp"))
-rule("U6", "urgent", needs=('shoulder_blade_pain',))(sharp_pain_at_shoulder_blade_or_chest_wall)
+    # the pain at the shoulder blade said to be sharp, or a sharp pain said with it ("dolor agudo
+    # y nuevo en el omóplato")
+    sharp_clauses = {m.clause for m in f.modified("soreness", "sharp")}
+    return quote(f.modified("shoulder_blade_pain", "sharp")
+                 or [m for m in f.has("shoulder_blade_pain") if m.clause in sharp_clauses])
+rule("U6", "urgent")(sharp_pain_at_shoulder_blade_or_chest_wall)
 
 
 def resolved_breathing_or_chest_symptom(f: Facts) -> str | None:
@@ -330,10 +300,7 @@ def resolved_breathing_or_chest_symptom(f: Facts) -> str | None:
         return resolved
     cough = f.has("cough", statuses=_RESOLVED)
     return all_of(quote(cough), quote(f.has("shoulder_blade_pain", statuses=_RESOLVED))) if cough else None
-rule("U7", "urgent", needs=("red_flag", "topic", "cough"))(resolved_breathing_or_chest_symptom)
-
-
-_RESOLVED = frozenset({RESOLVED})
+rule("U7", "urgent")(resolved_breathing_or_chest_symptom)
 
 
 # -- Routine --------------------------------------------------------------------------------------
@@ -345,15 +312,15 @@ def day2_soreness_not_improving(f: Facts) -> str | None:
     if f.reference is not None and f.soreness < f.reference:
         return None
     return f"soreness {f.soreness} ({f.soreness_words}) on day 2, not improving"
-rule("R1", "routine", needs=('S',), windows=("day2",), soreness_from=4)(day2_soreness_not_improving)
+rule("R1", "routine")(day2_soreness_not_improving)
 
 
 def soreness_worsening_from_day2(f: Facts) -> str | None:
     """From day 2 on: S >= P + 2, or the patient says the soreness is getting worse."""
-    if f.hours < 36 or not f.worsening:
+    if f.window not in ("day2", "day3", "late") or not f.worsening:
         return None
     return f"soreness worse ({f.worsening_words})"
-rule("R2", "routine", needs=('worsening',), windows=("day2", "day3", "late"))(soreness_worsening_from_day2)
+rule("R2", "routine")(soreness_worsening_from_day2)
 
 
 def soreness_lasting(f: Facts) -> str | None:
@@ -362,7 +329,7 @@ def soreness_lasting(f: Facts) -> str | None:
     if limit is not None and f.soreness is not None and f.soreness >= limit:
         return f"soreness {f.soreness} ({f.soreness_words}) on {f.window}"
     return None
-rule("R3", "routine", needs=('S',), windows=("day3", "late"), soreness_from=2)(soreness_lasting)
+rule("R3", "routine")(soreness_lasting)
 
 
 def flare_after_48h(f: Facts) -> str | None:
@@ -370,7 +337,7 @@ def flare_after_48h(f: Facts) -> str | None:
     if f.hours <= T["lingering_hours"]:
         return None
     return quote(f.has("flare"))
-rule("R4", "routine", needs=('flare',))(flare_after_48h)
+rule("R4", "routine")(flare_after_48h)
 
 
 def large_or_growing_or_lasting_bruise(f: Facts) -> str | None:
@@ -379,7 +346,7 @@ def large_or_growing_or_lasting_bruise(f: Facts) -> str | None:
     lasting = f.has("bruise") if f.hours >= T["late_bruise_hours"] else ()
     large = () if "anticoagulant" in f.precautions else f.modified("bruise", "large", "growing", "fast_growing")
     return first(quote(large), quote(lasting))
-rule("R5", "routine", needs=('bruise',))(large_or_growing_or_lasting_bruise)
+rule("R5", "routine")(large_or_growing_or_lasting_bruise)
 
 
 def numbness_lasting(f: Facts) -> str | None:
@@ -387,7 +354,7 @@ def numbness_lasting(f: Facts) -> str | None:
     if f.hours <= T["numbness_hours"] or _one_sided(f.has("weakness")):
         return None
     return quote(_one_sided(f.has("numbness", "tingling")))
-rule("R6", "routine", needs=('numbness', 'tingling'))(numbness_lasting)
+rule("R6", "routine")(numbness_lasting)
 
 
 def tiredness_or_nausea_lasting(f: Facts) -> str | None:
@@ -395,7 +362,7 @@ def tiredness_or_nausea_lasting(f: Facts) -> str | None:
     if f.hours <= T["lingering_hours"]:
         return None
     return quote(f.has("fatigue", "nausea"))
-rule("R7", "routine", needs=('fatigue', 'nausea'))(tiredness_or_nausea_lasting)
+rule("R7", "routine")(tiredness_or_nausea_lasting)
 
 
 def for_a_person(f: Facts) -> str | None:
@@ -408,7 +375,7 @@ def for_a_person(f: Facts) -> str | None:
     question = f"asks '{r.question_words}'" if r.is_question and not answerable else None
     pregnancy = None if "pregnancy" in f.precautions else quote(f.has("pregnancy", statuses=_MENTIONED))
     return first(question, quote(f.has("stop_treatment", statuses=HAPPENED)), pregnancy)
-rule("R8", "routine", needs=('question', 'stop_treatment', 'pregnancy'))(for_a_person)
+rule("R8", "routine")(for_a_person)
 
 
 def lump_a_week_later(f: Facts) -> str | None:
@@ -416,7 +383,7 @@ def lump_a_week_later(f: Facts) -> str | None:
     if f.hours < T["late_lump_hours"]:
         return None
     return quote(f.has("lump", "site_sore"))
-rule("R9", "routine", needs=('lump', 'site_sore'))(lump_a_week_later)
+rule("R9", "routine")(lump_a_week_later)
 
 
 # -- Monitor --------------------------------------------------------------------------------------
@@ -424,7 +391,7 @@ rule("R9", "routine", needs=('lump', 'site_sore'))(lump_a_week_later)
 def early_soreness_7(f: Facts) -> str | None:
     """Early: S = 7."""
     return f"soreness 7 ({f.soreness_words}) early" if f.window == "early" and f.soreness == 7 else None
-rule("M1", "monitor", needs=('S',), windows=("early",), soreness_from=7)(early_soreness_7)
+rule("M1", "monitor")(early_soreness_7)
 
 
 def day1_soreness_high_or_worse(f: Facts) -> str | None:
@@ -437,7 +404,7 @@ def day1_soreness_high_or_worse(f: Facts) -> str | None:
     if f.worsening:
         return f"soreness worse ({f.worsening_words}) on day 1"
     return None
-rule("M2", "monitor", needs=('S', 'worsening'), windows=("day1",), soreness_from=6)(day1_soreness_high_or_worse)
+rule("M2", "monitor")(day1_soreness_high_or_worse)
 
 
 def day2_soreness_improving(f: Facts) -> str | None:
@@ -447,7 +414,7 @@ def day2_soreness_improving(f: Facts) -> str | None:
     if f.improving or (f.reference is not None and f.soreness < f.reference):
         return f"soreness {f.soreness} ({f.soreness_words}) on day 2, improving"
     return None
-rule("M3", "monitor", needs=('S',), windows=("day2",), soreness_from=4)(day2_soreness_improving)
+rule("M3", "monitor")(day2_soreness_improving)
 
 
 def passing_lightheadedness_nausea_headache(f: Facts) -> str | None:
@@ -461,14 +428,14 @@ def passing_lightheadedness_nausea_headache(f: Facts) -> str | None:
         )
     ]
     fainted = f.has("fainted", statuses=_REPORTED)
-    faint_in_clinic = [m for m in fainted if _in_clinic(m)] if fainted else _NONE
+    faint_in_clinic = [m for m in fainted if _in_clinic(m)]
     headache = f.has("headache")
     if headache and thunderclap_headache_or_meningism(f):
-        headache = _NONE
+        headache = []
     return first(
         quote(passed_dizzy), quote(faint_in_clinic), quote(f.has("nausea", "vomiting")), quote(headache),
     )
-rule("M4", "monitor", needs=('dizzy', 'fainted', 'nausea', 'vomiting', 'headache'))(passing_lightheadedness_nausea_headache)
+rule("M4", "monitor")(passing_lightheadedness_nausea_headache)
 
 
 def small_local_redness_or_swelling(f: Facts) -> str | None:
@@ -476,13 +443,15 @@ def small_local_redness_or_swelling(f: Facts) -> str | None:
     if f.has("warmth", *FEVER) or _local_sign_is_urgent(f):
         return None                      # U1 takes these
     late = f.hours >= T["late_lump_hours"]
+    hard = _hard_not_small(f)
     calm = [
         m for m in f.has("redness", "swelling", "lump")
-        if not m.modifiers & {"growing", "fast_growing", "tight_hard"}   # U1 / E5 take these
+        if not m.modifiers & {"growing", "fast_growing"}                  # U1 / E5 take these
+        and not (m in hard)                                               # U1 / E5
         and not (late and m.finding == "lump")                            # R9 takes these
     ]
     return quote(calm)
-rule("M5", "monitor", needs=('redness', 'swelling', 'lump'))(small_local_redness_or_swelling)
+rule("M5", "monitor")(small_local_redness_or_swelling)
 
 
 def anticoagulant_with_small_bruise(f: Facts) -> str | None:
@@ -491,7 +460,7 @@ def anticoagulant_with_small_bruise(f: Facts) -> str | None:
         return None
     small = [m for m in f.has("bruise") if not m.modifiers & {"large", "growing", "fast_growing"}]
     return all_of(quote(small), "anticoagulant")
-rule("M6", "monitor", needs=('bruise',))(anticoagulant_with_small_bruise)
+rule("M6", "monitor")(anticoagulant_with_small_bruise)
 
 
 def early_numbness_or_tingling(f: Facts) -> str | None:
@@ -499,7 +468,7 @@ def early_numbness_or_tingling(f: Facts) -> str | None:
     if f.hours > T["numbness_hours"] or _one_sided(f.has("weakness")):
         return None
     return quote(_one_sided(f.has("numbness", "tingling")))
-rule("M7", "monitor", needs=('numbness', 'tingling'))(early_numbness_or_tingling)
+rule("M7", "monitor")(early_numbness_or_tingling)
 
 
 def _local_sign_is_urgent(f: Facts) -> bool:
@@ -507,8 +476,10 @@ def _local_sign_is_urgent(f: Facts) -> bool:
     return bool(f.precautions & INFECTION_RISK) and f.hours > T["local_sign_after_hours"]
 
 
-def _bilateral(mentions) -> bool:
-    return any("bilateral" in m.modifiers for m in mentions)
+def _hard_not_small(f: Facts) -> list[Mention]:
+    """A swelling or redness turned hard, not said to be small ("a small firm red bump" is M5's)."""
+    return [m for m in f.modified("swelling", "tight_hard") + f.modified("redness", "tight_hard")
+            if "small" not in m.modifiers]
 
 
 def _one_sided(mentions) -> list[Mention]:
@@ -517,63 +488,28 @@ def _one_sided(mentions) -> list[Mention]:
 
 
 def _in_clinic(m: Mention) -> bool:
-    return "in_clinic" in m.modifiers and "after_leaving" not in m.modifiers
+    """In the clinic, unless also said to be after leaving ("passed out in the car park after",
+    "fainted at home")."""
+    return "in_clinic" in m.modifiers and not m.modifiers & {"after_leaving", "on_way_home"}
 
 
 def _fainted_after_leaving(f: Facts) -> list[Mention]:
     fainted = f.has("fainted", statuses=_REPORTED)
-    return [m for m in fainted if not _in_clinic(m)] if fainted else _NONE
+    return [m for m in fainted if not _in_clinic(m)]
 
 
 def apply(facts: Facts) -> list[Hit]:
     """Every rule that fires, highest level first (the protocol's order within a level)."""
-    reading = facts.reading
-    by_need = _BY_NEED
-    chosen = 0                         # a bit per rule that can fire (bit i: RULES[i])
-    for finding in reading.by_finding:
-        chosen |= by_need.get(finding, 0)
-    if facts.soreness is not None:
-        chosen |= _BY_SORENESS[facts.soreness]
-    if facts.worsening:
-        chosen |= by_need["worsening"]
-    if reading.is_question:
-        chosen |= by_need["question"]
-    if reading.topics:
-        chosen |= by_need["topic"]
-    for m in reading.mentions:
-        if m.red_flag:
-            chosen |= by_need["red_flag"]
-            break
-    chosen &= _IN_WINDOW[facts.window]
     hits = []
-    while chosen:                      # lowest bit first: RULES is in the protocol's order
-        low = chosen & -chosen
-        chosen ^= low
-        rule_id, level, _, fn = RULES[low.bit_length() - 1]
-        words = fn(facts)
+    for r in RULES:
+        words = r.check(facts)
         if words:
-            hits.append(_new_tuple(Hit, (rule_id, level, f"{rule_id}: {words}")))
+            hits.append(Hit(r.id, r.level, f"{r.id}: {words}"))
     return hits
 
 
-if [PROTOCOL.rank(lv) for _, lv, _, _ in RULES] != sorted((PROTOCOL.rank(lv) for _, lv, _, _ in RULES), reverse=True):
+if [PROTOCOL.rank(r.level) for r in RULES] != sorted((PROTOCOL.rank(r.level) for r in RULES), reverse=True):
     raise RuntimeError("rules must be registered highest level first: `apply` relies on it")
-
-# Which rules can fire given what a reply has (see `rule(needs=...)`), so `apply` skips the rest:
-# a bit per rule, by need and by window.
-if any(needs is None for _, _, needs, _ in RULES):
-    raise RuntimeError("every rule says what it needs: `apply` runs only those that can fire")
-_BY_NEED: dict[str, int] = {}
-for _i, (_, _, _needs, _) in enumerate(RULES):
-    for _need in _needs or ():
-        _BY_NEED[_need] = _BY_NEED.get(_need, 0) | 1 << _i
-# The rules that need "S", by the value of S: those whose `soreness_from` it reaches.
-_BY_SORENESS = [sum(1 << i for i, (_, _, needs, _) in enumerate(RULES) if "S" in needs and _SORENESS_FROM[i] <= s)
-                for s in range(11)]
-_IN_WINDOW: dict[str, int] = {
-    w.name: sum(1 << i for i in range(len(RULES)) if i not in _WINDOWS or w.name in _WINDOWS[i])
-    for w in PROTOCOL.windows
-}
 
 
 def expected_reason(facts: Facts) -> str:
@@ -583,14 +519,16 @@ def expected_reason(facts: Facts) -> str:
     if facts.soreness is not None:
         parts.append(f"soreness {facts.soreness} ({facts.soreness_words}) within {facts.window} band "
                      f"0-{_BAND[facts.window]}")
-    things = quote([m for m in r.mentions if m.status in _REPORTED]) if r.mentions else None
+    things = quote([m for m in r.mentions if m.status in _REPORTED])
     if things:
         parts.append(things)
     if r.wellness:
         parts.append(", ".join(f"'{w}'" for w in dict.fromkeys(r.wellness)))
     if r.is_question and r.question_answerable:
         parts.append(f"answerable question '{r.question_words}'")
-    denied = quote([m for m in (*r.mentions, *r.topics) if m.status == NEGATED]) if r.mentions or r.topics else None
+    denied = quote([m for m in (*r.mentions, *r.topics) if m.status == NEGATED])
     if denied:
         parts.append(f"denied {denied}")
+    if r.harmless:
+        parts.append("harmless " + ", ".join(f"'{w}'" for w in dict.fromkeys(r.harmless)))
     return "expected: " + ("; ".join(parts) if parts else "nothing of concern")

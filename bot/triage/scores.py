@@ -23,9 +23,6 @@ class Score(NamedTuple):
     text: str
 
 
-_new_tuple = tuple.__new__   # _new_tuple(Score, (...)): a named tuple without its Python-level __new__
-
-
 def _int(word: str, lex: Lexicon) -> int | None:
     """A whole number, a word number, or a decimal 0-10 rounded up ("1.5" -> 2)."""
     if word.isdigit():
@@ -60,18 +57,20 @@ def scores_in(words: list[str], numbers: list[int], lex: Lexicon, whole_reply: b
             continue
         i = at
         w = words[i]
-        value = int(w) if w.isdigit() else _int(w, lex)
+        value = _int(w, lex)
         if value is None or value > 10:
+            continue
+        if value <= 1 and _names_the_scale(words, i, lex):
+            i += 3            # "on a scale of 1-10", "del 1 al 10": the scale, not a score
             continue
         start, end = i, i + 1
         is_word = not w[0].isdigit()
-        # (The helpers below are called only when the next word can begin what they read.)
-        half = _half_after(words, end, lex) if end < n and words[end] in lex.half_starts else 0
+        half = _half_after(words, end, lex)
         if half:              # "eight and a half", "2 y medio": up to the next whole number
             end += half
             value += 1
             is_word = False   # a word number with a half is a measure, as a digit is
-        scaled = _scale_after(words, end, lex) if end + 1 < n and words[end] in lex.scale_starts else 0
+        scaled = _scale_after(words, end, lex)
         high = None
         if scaled:
             end += scaled
@@ -80,7 +79,8 @@ def scores_in(words: list[str], numbers: list[int], lex: Lexicon, whole_reply: b
             continue
         elif half or (start and words[start - 1] in lex.change_from):
             pass              # "from 2 to 4": a change, read as two scores, not a range
-        elif end + 1 < n and words[end] in lex.range_words:
+        elif end + 1 < n and words[end] in lex.range_words and not (
+                words[end] in _AND and not (start and words[start - 1] in _BETWEEN)):
             high = _int(words[end + 1], lex)
             if high is not None and value < high <= value + lex.range_max_width:
                 end += 2
@@ -89,10 +89,32 @@ def scores_in(words: list[str], numbers: list[int], lex: Lexicon, whole_reply: b
             else:
                 high = None
         if _is_score(words, start, end, is_word, bool(scaled), whole_reply, lex):
-            out.append(_new_tuple(Score, (value, start, end, _said_of_past(words, start, end, lex),
-                                          " ".join(words[start:end]))))
+            out.append(Score(value, start, end, _said_of_past(words, start, end, lex), " ".join(words[start:end])))
             i = end
+    _changes(words, out)
     return out
+
+
+def _changes(words: list[str], found: list[Score]) -> None:
+    """"de 5 a 4", "de 6 bajó a 4": a score after "de" and before another after "a" is where the
+    soreness came from, an earlier one."""
+    for k in range(len(found) - 1):
+        first, then = found[k], found[k + 1]
+        if first.start and words[first.start - 1] in _FROM and then.start - first.end <= 3 \
+                and words[then.start - 1] in _TO:
+            found[k] = first._replace(past=True)
+
+
+_FROM = frozenset({"de", "from"})
+_TO = frozenset({"a", "to", "al"})
+
+
+def _names_the_scale(words: list[str], i: int, lex: Lexicon) -> bool:
+    """ "0-10", "1 to 10", "del 1 al 10" starting at i: the scale the patient is asked about."""
+    return i + 2 < len(words) and words[i + 1] in _SCALE_JOINS and words[i + 2] in lex.scale
+
+
+_SCALE_JOINS = frozenset({"-", "to", "al", "a", "hasta", "through"})
 
 
 def _half_after(words: list[str], j: int, lex: Lexicon) -> int:
@@ -108,7 +130,8 @@ def _half_after(words: list[str], j: int, lex: Lexicon) -> int:
 def _is_score(words: list[str], start: int, end: int, is_word: bool, scaled: bool,
               whole_reply: bool, lex: Lexicon) -> bool:
     if end < len(words) and words[end] in lex.units_after:
-        return False
+        # "un 10 de dolor": "de"/"of" before a pain word makes it a score, not a count
+        return words[end] in ("de", "of") and end + 1 < len(words) and words[end + 1] in lex.of_pain
     if scaled:
         return True
     before = words[start - 1] if start else None
@@ -125,13 +148,18 @@ def _is_score(words: list[str], start: int, end: int, is_word: bool, scaled: boo
                 return True
             return alone and (whole_reply or start == 0)
         after = words[end] if end < len(words) else None
-        return before in lex.score_lead or alone or after in lex.score_follow
+        # "eight and 3 tops", "y diez", "diez no puedo más": a word number that opens its
+        # clause, or comes before or after "and", is the score too (a unit after it was ruled out above; "zero strength"
+        # is none)
+        return before in lex.score_lead or alone or after in lex.score_follow or after in _NEW_STATEMENT \
+            or before in _NEW_STATEMENT \
+            or (start == 0 and words[start] not in lex.needs_scale and lex.number_words.get(words[start], 0) > 0)
     return True
 
 
 def _said_of_past(words: list[str], start: int, end: int, lex: Lexicon) -> bool:
-    if end < len(words) and words[end] in lex.present_before:
-        return False                  # "from 7 yesterday to 5 today": today's
+    if end < len(words) and (words[end] in lex.present_before or words[end:end + 2] == ["right", "now"]):
+        return False                  # "from 7 yesterday to 5 today", "an 8 right now": today's
     if not start:
         return end < len(words) and words[end] in lex.past_after
     before = words[max(0, start - 5):start]
@@ -142,9 +170,17 @@ def _said_of_past(words: list[str], start: int, end: int, lex: Lexicon) -> bool:
     for k in range(start - 1, max(-1, start - 5), -1):
         if words[k][0].isdigit() or words[k] in lex.number_words or words[k] in lex.present_before:
             break                     # "from 7 to 4": "from" belongs to the 7, not to the 4
-        if words[k] in lex.past_before:
-            return True
+        if words[k] in _NEW_STATEMENT:
+            break                     # "me di un masajito y nueve de diez": another statement
+        if words[k] in lex.past_before and not (k and words[k - 1] in _THAN):
+            return True               # (not "better than yesterday and an 8")
     return end < len(words) and words[end] in lex.past_after
+
+
+_AND = frozenset({"and", "y"})              # a range only after "between": "entre 4 y 5", not "five and eight"
+_BETWEEN = frozenset({"between", "entre"})
+_NEW_STATEMENT = frozenset({"and", "y", "but", "pero", "also", "tambien"})
+_THAN = frozenset({"than", "que"})
 
 
 def temperatures_in(words: list[str], lex: Lexicon) -> list[float]:

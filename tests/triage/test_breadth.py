@@ -52,8 +52,10 @@ def test_a_report_about_the_patient_in_the_third_person_is_read_like_the_first(t
     assert level(text, hours=10, region="neck") == "emergency"
 
 
-def test_a_family_members_breathing_complaint_is_still_escalated():
-    assert level("my husband has trouble breathing, my neck is a 2", hours=30, region="neck") == "emergency"
+def test_a_family_members_breathing_complaint_beside_the_writers_own_score_is_theirs():
+    # issue #9: someone else's symptom is theirs up to the writer's own words (it used to be
+    # escalated as the patient's; a proxy writing for the patient, above, still is)
+    assert level("my husband has trouble breathing, my neck is a 2", hours=30, region="neck") == "expected"
 
 
 # -- Colour and appearance -------------------------------------------------------------------------

@@ -182,3 +182,88 @@ def test_tingling_that_has_passed_is_expected_in_any_tense():
 @pytest.mark.parametrize("text", ["who's this?", "quien me manda esto?", "who keeps texting me"])
 def test_asking_who_is_writing_is_unclear_not_a_question_for_a_person(text):
     assert level(text, hours=1) == "unclear"
+
+
+# -- Issue #9: heavy or weak limbs, numbness that spreads, hard needle sites, growing red patches ---
+
+@pytest.mark.parametrize("text", [
+    "both my arms feel heavy",
+    "mis brazos se sienten pesados",
+    "my left arm and my left leg feel heavy",
+    "my right hand and right foot went heavy and clumsy",
+    "el brazo y la pierna derechos los siento como de plomo",
+    "my arm feels heavy and my words come out slurred",
+])
+def test_heavy_limbs_on_both_sides_or_one_side_or_with_speech_trouble_are_e3(text):
+    assert result(text, hours=8, region="neck").rules[0] == "E3"
+
+
+def test_one_heavy_arm_is_weakness_of_the_treated_limb():
+    assert result("my right arm feels heavy since this afternoon", hours=8, region="neck").rules[0] == "U2"
+
+
+@pytest.mark.parametrize("text", [
+    "numb from my neck down",
+    "numbness went from my hand up to my face and down my leg",
+    "my left arm and my left leg are numb",
+    "se me durmió la mano y el pie del mismo lado",
+    "the numbness has spread to my other arm",
+    "tengo todo el cuerpo entumido",
+    "the tingling turned numb and now it's in both hands and my feet",
+])
+def test_numbness_spreading_over_several_limbs_or_the_whole_body_is_e3(text):
+    assert result(text, hours=8, region="neck").rules[0] == "E3"
+
+
+def test_numbness_in_one_limb_beside_another_limbs_score_is_not_e3():
+    assert result("numbness in my hand after the session and my knee is about a 3", hours=8,
+                  region="knee").rules[0] == "M7"
+
+
+@pytest.mark.parametrize("text", [
+    "the needle site is inflamed and hard",
+    "one spot turned red, swollen and hard",
+    "the spot where the needle went in is swollen and hard as a rock",
+    "el piquete está inflamado y duro",
+    "la zona de la aguja se puso hinchada y dura",
+])
+def test_a_needle_site_turned_inflamed_and_hard_is_u1(text):
+    assert result(text, hours=30, region="calf").rules[0] == "U1"
+
+
+def test_a_small_hard_knot_at_a_needle_site_is_not_u1():
+    assert result("small hard knot where one needle went in, not red, not warm", hours=30,
+                  region="calf").rules[0] == "M5"
+
+
+@pytest.mark.parametrize("text", [
+    "the red circle went from a dime to a quarter",
+    "there's a red patch on my shoulder. it keeps growing",
+    "lo rojo pasó de una moneda a una galleta",
+])
+def test_a_red_patch_that_keeps_growing_is_u1(text):
+    assert result(text, hours=30, region="shoulder").rules[0] == "U1"
+
+
+# -- Tapback reactions from phones: a reaction to the bot's own text is no finding -----------------
+
+@pytest.mark.parametrize("text", [
+    'Liked "How sore are you today on a scale of 0-10?"',
+    'Loved “Call 911 if you have trouble breathing or chest pain.”',
+    'Emphasized "Any trouble breathing or chest pain?"',
+    'Laughed at "Reply STOP to opt out"',
+    'Disliked “Any redness, swelling or new symptoms?”',
+    'Le gustó «¿Tiene dificultad para respirar o dolor en el pecho?»',
+    'Le encantó "¿Cómo está su dolor hoy, del 0 al 10?"',
+    'Reacted 👍 to "Any fever or chills?"',
+])
+def test_a_tapback_reaction_to_the_bots_text_is_nothing_assessable(text):
+    assert level(text, hours=20, region="upper_back") == "unclear"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('Liked "How sore are you today on a scale of 0-10?" about a 2', "expected"),
+    ('Le gustó "¿Cómo está su dolor hoy?" pero me falta el aire', "emergency"),
+])
+def test_the_patients_own_words_beside_a_tapback_are_read(text, expected):
+    assert level(text, hours=20, region="upper_back") == expected

@@ -107,24 +107,3 @@ def test_any_text_gives_a_level_and_never_raises(text, hours, previous):
 )
 def test_a_reply_with_a_breathing_or_chest_word_is_never_unclear(filler, word):
     assert classify(f"{filler} {word}", 5).level != "unclear"
-
-
-@pytest.mark.parametrize("hours", [-3, 0, 5.5, 11.99, 12, 35.9, 36, 59.99, 60, 95.5, 96, 400])
-def test_the_window_is_the_protocols(hours):
-    from bot.triage.rules import window_of
-    assert window_of(hours) is PROTOCOL.window(hours)
-
-
-def test_the_result_is_the_dataclass_with_every_field():
-    # classify fills the frozen result without its __init__ (speed): the same object it would make
-    r = classify("still like a 6, big bruise on my shoulder", 26.0, region="upper_trapezius",
-                 precautions=("anticoagulant",), previous_soreness=5)
-    names = [f.name for f in dataclasses.fields(Triage)]
-    assert list(vars(r)) == names
-    assert r == Triage(**{name: getattr(r, name) for name in names})
-
-
-@pytest.mark.parametrize("hours", [-3, 0, 5.5, 11.99, 12, 35.9, 36, 59.99, 60, 95.5, 96, 400])
-def test_the_window_name_is_the_protocols(hours):
-    from bot.triage.rules import window_name
-    assert window_name(hours) == PROTOCOL.window(hours).name

@@ -153,19 +153,20 @@ def test_a_trend_word_about_a_bruise_is_not_a_soreness_trend():
     assert r.level == "routine"          # R5: a bruise getting bigger
 
 
+@pytest.mark.parametrize("prefix", ["- ", "... ", "(", ". ", "\n"])
 @pytest.mark.parametrize("text", [
-    "Temp 101 ° F and chills",                   # a degree sign apart from its unit: read whole
-    "breathing's fine\nneck a 2",                # a new line inside a piece ends a clause
-    "knife-y twinge, w/o fever, 100% better",
-    "sí tengo fiebre 🤒, mi mamá dice que 4-5",
-    "this is Rosa's son, hurts 2 breathe",       # a name, and texting digits across pieces
-    "alot of pain lol  (double space)",
+    "8/10", "took 2 tylenol at 9pm and it's still an 8", "3 today", "it was a 2 last night and now it's 4",
+    "no pain when I breathe in", "felt a bit dizzy earlier but it passed", "siete de diez",
 ])
-def test_normalising_piece_by_piece_gives_the_words_of_the_whole_text(text):
-    from bot.triage.lexicon import LEXICON as lex
-    whole = lex._normalised(lex._tokens(text.lower()))
-    if not lex._name_tokens.isdisjoint(whole) and lex._names.search(text):
-        whole = lex._normalised(lex._tokens(lex._unname(text).lower()))
-    if not lex._digit_words_set.isdisjoint(whole):
-        lex._digits_as_words(whole)
-    assert lex.words(text) == whole
+def test_punctuation_before_a_reply_changes_nothing(prefix, text):
+    plain, marked = result(text, hours=40), result(prefix + text, hours=40)
+    assert (marked.level, marked.soreness, marked.symptoms) == (plain.level, plain.soreness, plain.symptoms)
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("short of breath?", "E1: 'short of breath'"),
+    ("- chest pain.", "E1: 'chest pain'"),
+    ("me duele el pecho!!", "E1: 'me duele el pecho'"),
+])
+def test_a_reason_quotes_the_patients_words_without_the_punctuation_around_them(text, reason):
+    assert result(text, hours=5).reasons == (reason,)
