@@ -4,8 +4,10 @@ Hand-written reading always meets wordings it lacks. This reader estimates, for 
 calibrated probability that its level is emergency, and that it is urgent or higher, from
 the words (character and word n-grams), the context (time window, lung-risk region or not,
 precautions, a previous score) and the rule reader's own findings (its level, rule ids, symptoms,
-soreness). Where a probability reaches that level's threshold and the rules gave less, the level is
-raised: rule `L1` comes first in `rules`, and the first reason gives the probability and the
+soreness). Where a probability reaches that level's threshold, the rules gave less, and the labelled
+reply most like this one was labelled at that level or higher (a raise must be borne out by the
+closest known wording: the reader never raises a reply whose nearest labelled reply was judged
+lower, such as a look-alike it was taught), the level is raised: rule `L1` comes first in `rules`, and the first reason gives the probability and the
 labelled replies nearest to this one in the model's feature space, so a provider sees why. The
 rules stay the only source of soreness, symptoms and the other rule ids.
 
@@ -174,26 +176,39 @@ class SecondReader:
         decision = values @ self._weights[columns] + self._intercepts
         return 1.0 / (1.0 + np.exp(self._slopes * decision + self._offsets))
 
-    def raise_to(self, rules_level: str, p: dict[str, float]) -> str | None:
-        """The level to raise to: the highest whose probability reaches its threshold, when that is
-        above what the rules gave; else None."""
+    def raise_to(self, rules_level: str, p: dict[str, float], support: int | None = None) -> str | None:
+        """The level to raise to: the highest whose probability reaches its threshold and which the
+        nearest labelled reply's rank (`support`, when given) bears out, when that is above what the
+        rules gave; else None."""
         for level in RAISABLE:
             threshold = self.thresholds[level]
-            if threshold is not None and p[level] >= threshold:
+            if (threshold is not None and p[level] >= threshold
+                    and (support is None or support >= PROTOCOL.rank(level))):
                 return level if PROTOCOL.rank(level) > PROTOCOL.rank(rules_level) else None
         return None
+
+    def similarity(self, columns: Any, values: Any) -> Any:
+        """Cosine similarity of this reply to every training reply, in the model's feature space."""
+        from scipy.sparse import csr_matrix
+
+        row = csr_matrix((values, columns, [0, len(columns)]), shape=(1, self.width))
+        return (self.examples @ row.T).toarray().ravel()
 
     def nearest(self, columns: Any, values: Any, level: str, k: int = NEIGHBOURS) -> list[int]:
         """The k training replies labelled `level` or higher most like this one (cosine in the
         model's feature space), most alike first; ties by file order."""
         import numpy as np
-        from scipy.sparse import csr_matrix
 
-        row = csr_matrix((values, columns, [0, len(columns)]), shape=(1, self.width))
-        similarity = (self.examples @ row.T).toarray().ravel()
+        similarity = self.similarity(columns, values)
         similarity[self.ranks < PROTOCOL.rank(level)] = -np.inf
         order = np.lexsort((np.arange(len(similarity)), -similarity))[:k]
         return [int(i) for i in order if similarity[i] > -np.inf]
+
+    def support(self, columns: Any, values: Any) -> int:
+        """The rank of the labelled reply most like this one (ties: the first in file order)."""
+        import numpy as np
+
+        return int(self.ranks[int(np.argmax(self.similarity(columns, values)))])
 
     def second_look(self, first: Triage, text: str, region: str | None, precautions: Iterable[str],
                     previous: int | None) -> Triage:
@@ -201,7 +216,9 @@ class SecondReader:
             return first                             # nothing above it
         columns, values = self.vector(text, context_features(first, region, precautions, previous))
         p = dict(zip(RAISABLE, self._probability_row(columns, values).tolist()))
-        level = self.raise_to(first.level, p)
+        if self.raise_to(first.level, p) is None:
+            return first                             # the common case: no neighbour looked up
+        level = self.raise_to(first.level, p, self.support(columns, values))
         if level is None:
             return first
         reason = f"{RULE_ID}: {self.explain(columns, values, level, p[level], first.level)}"

@@ -1,6 +1,9 @@
 """Building the second reader (`learned.py`) from the labelled replies: `flask triage-train`.
 
-1. Read every labelled reply in tests/data/*.jsonl, and what the rule reader makes of each.
+1. Read every labelled reply in tests/data/*.jsonl, and the red-flag statements and look-alikes of
+   the behavioural banks (tests/data/banks/: each line alone, at its labelled level), and what the
+   rule reader makes of each. The look-alikes teach the second reader what a denied or someone
+   else's complaint looks like, so it does not raise "no pain when I breathe in".
 2. Cross-validate (stratified folds by label, fixed seed): fit the model on all folds but one and
    read the one left out, so every reply gets probabilities from a model that never saw it.
 3. Choose the thresholds on those out-of-fold probabilities: the ones that, added to the rules,
@@ -35,6 +38,8 @@ from bot.triage import Triage, evaluation, learned, read_by_rules
 from bot.triage.learned import RAISABLE, SecondReader
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "tests" / "data"
+LOOKALIKES = "lookalikes.jsonl"
+BANKS = ("redflags.jsonl", LOOKALIKES)   # in DATA_DIR / "banks"; benign fragments carry no level
 SEED = 20261122
 FOLDS = 5
 OVER_ESCALATION_BUDGET = 0.06
@@ -52,6 +57,12 @@ class Corpus:
     files: tuple[Path, ...]
     examples: tuple[evaluation.Example, ...]
     firsts: tuple[Triage, ...]
+    sources: tuple[str, ...] = ()      # each example's file name ("lookalikes.jsonl", ...)
+
+    @property
+    def lookalikes(self) -> np.ndarray:
+        """Which examples are look-alikes of the banks: the second reader must never raise them."""
+        return np.array([source == LOOKALIKES for source in self.sources], dtype=bool)
 
     @property
     def texts(self) -> list[str]:
@@ -72,16 +83,33 @@ class Corpus:
 
 
 def labelled_files(data_dir: Path = DATA_DIR) -> tuple[Path, ...]:
-    return tuple(sorted(data_dir.glob("*.jsonl")))
+    banks = tuple(path for name in BANKS if (path := data_dir / "banks" / name).exists())
+    return tuple(sorted(data_dir.glob("*.jsonl"))) + banks
+
+
+def bank_examples(path: Path) -> list[evaluation.Example]:
+    """A bank's lines as labelled replies: the statement alone, in its context, at its level."""
+    examples = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = json.loads(raw)
+        context = line["context"]
+        examples.append(evaluation.Example(
+            line=number, text=line["text"], hours=float(context["hours_since_session"]),
+            region=context.get("region"), precautions=tuple(context.get("precautions", ())),
+            previous=context.get("previous_soreness"), level=line["level"], soreness=None, symptoms=None))
+    return examples
 
 
 def load_corpus(data_dir: Path = DATA_DIR) -> Corpus:
     files = labelled_files(data_dir)
     if not files:
         raise FileNotFoundError(f"no labelled replies (*.jsonl) in {data_dir}")
-    examples = tuple(e for path in files for e in evaluation.load(path))
+    by_file = [(path.name, bank_examples(path) if path.parent.name == "banks" else evaluation.load(path))
+               for path in files]
+    examples = tuple(e for _, file_examples in by_file for e in file_examples)
+    sources = tuple(name for name, file_examples in by_file for _ in file_examples)
     firsts = tuple(e.classify(read_by_rules) for e in examples)
-    return Corpus(files, examples, firsts)
+    return Corpus(files, examples, firsts, sources)
 
 
 def data_sha256(corpus: Corpus) -> str:
@@ -135,30 +163,38 @@ def fit(texts: list[str], contexts: list[dict[str, float]], labels: list[str]) -
     return SecondReader(parts, {})
 
 
-def cross_validate(corpus: Corpus) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Out-of-fold probabilities (level -> one per reply) and each reply's fold."""
+def cross_validate(corpus: Corpus) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Out-of-fold probabilities (level -> one per reply), each reply's fold, and the rank of the
+    training reply nearest to each (its support: `SecondReader.support`)."""
     from sklearn.model_selection import StratifiedKFold
 
     texts, contexts, ranks = corpus.texts, corpus.contexts, corpus.ranks
     labels = [e.level for e in corpus.examples]
     p = {level: np.zeros(len(texts)) for level in RAISABLE}
     folds = np.zeros(len(texts), dtype=np.int64)
+    support = np.zeros(len(texts), dtype=np.int64)
     splitter = StratifiedKFold(FOLDS, shuffle=True, random_state=SEED)
     for k, (train, test) in enumerate(splitter.split(texts, ranks)):
         reader = fit([texts[i] for i in train], [contexts[i] for i in train], [labels[i] for i in train])
-        for level, probs in reader.probabilities([texts[i] for i in test], [contexts[i] for i in test]).items():
+        test_texts, test_contexts = [texts[i] for i in test], [contexts[i] for i in test]
+        for level, probs in reader.probabilities(test_texts, test_contexts).items():
             p[level][test] = probs
+        support[test] = [reader.support(*reader.vector(t, c)) for t, c in zip(test_texts, test_contexts)]
         folds[test] = k
-    return p, folds
+    return p, folds, support
 
 
-def raised_ranks(rules_ranks: np.ndarray, p: dict[str, np.ndarray], thresholds: dict[str, float | None]) -> np.ndarray:
+def raised_ranks(rules_ranks: np.ndarray, p: dict[str, np.ndarray], thresholds: dict[str, float | None],
+                 support: np.ndarray | None = None) -> np.ndarray:
     """The ranks after the second reader (`SecondReader.raise_to`, for many replies at once)."""
     chosen = np.full(len(rules_ranks), -1)
     for level in reversed(RAISABLE):                 # urgent, then emergency: the highest wins
         threshold = thresholds.get(level)
         if threshold is not None:
-            chosen[p[level] >= threshold] = PROTOCOL.rank(level)
+            reaches = p[level] >= threshold
+            if support is not None:
+                reaches &= support >= PROTOCOL.rank(level)
+            chosen[reaches] = PROTOCOL.rank(level)
     return np.maximum(rules_ranks, chosen)
 
 
@@ -177,7 +213,8 @@ def counts(labelled: np.ndarray, predicted: np.ndarray) -> dict[str, int]:
 
 
 def choose_thresholds(labelled: np.ndarray, rules_ranks: np.ndarray, p: dict[str, np.ndarray],
-                      folds: np.ndarray) -> dict[str, float | None]:
+                      folds: np.ndarray, never_raise: np.ndarray | None = None,
+                      support: np.ndarray | None = None) -> dict[str, float | None]:
     """Step 3 of the module's docstring, over every combination of GRID (or off) for each level.
 
     The budget holds in every fold, not only over all of them: the margin is for the rules' own
@@ -188,7 +225,11 @@ def choose_thresholds(labelled: np.ndarray, rules_ranks: np.ndarray, p: dict[str
     second reader's own recall at each level (the share of replies labelled at or above it whose
     probability reaches its threshold: its net where the rules miss, which these replies cannot
     show), weighted by the harm of a miss (emergency 3, urgent 2); then the least
-    under-triage; then the higher thresholds."""
+    under-triage; then the higher thresholds. The replies of `never_raise` (the look-alikes of the
+    banks: denied, someone else's, idioms, remedies) have a budget of their own: out of fold, no more
+    of them may be raised above their label than the over-escalation budget allows, so that the
+    thresholds are not set on the many plain replies while the look-alikes, which tests/triage/
+    test_banks.py holds the whole triage to, pay for it."""
     best_key, best = None, {level: None for level in RAISABLE}
     in_fold = [folds == k for k in range(FOLDS)]
     at_least = {level: labelled >= PROTOCOL.rank(level) for level in RAISABLE}
@@ -196,9 +237,11 @@ def choose_thresholds(labelled: np.ndarray, rules_ranks: np.ndarray, p: dict[str
     floor = (rules_ranks == labelled).mean() - ACCURACY_BUDGET
     for combination in itertools.product((*GRID, None), repeat=len(RAISABLE)):
         thresholds = dict(zip(RAISABLE, combination))
-        raised = raised_ranks(rules_ranks, p, thresholds)
+        raised = raised_ranks(rules_ranks, p, thresholds, support)
         if (any(_over_budget(counts(labelled[f], raised[f])) for f in in_fold)
-                or (raised == labelled).mean() < floor):
+                or (raised == labelled).mean() < floor
+                or (never_raise is not None and never_raise.any()
+                    and (raised[never_raise] > labelled[never_raise]).mean() > OVER_ESCALATION_BUDGET)):
             continue
         c = counts(labelled, raised)
         own_recall = sum(weight * (p[level][at_least[level]] >= thresholds[level]).mean()
@@ -226,9 +269,9 @@ def measure(corpus: Corpus, ranks: np.ndarray) -> dict[str, Any]:
 
 
 def cv_results(corpus: Corpus, p: dict[str, np.ndarray], folds: np.ndarray,
-               thresholds: dict[str, float | None]) -> dict[str, Any]:
+               thresholds: dict[str, float | None], support: np.ndarray | None = None) -> dict[str, Any]:
     rules_ranks = corpus.rules_ranks
-    both = raised_ranks(rules_ranks, p, thresholds)
+    both = raised_ranks(rules_ranks, p, thresholds, support)
 
     def both_ways(index: np.ndarray) -> dict[str, Any]:
         part = Corpus(corpus.files, tuple(corpus.examples[i] for i in index), tuple(corpus.firsts[i] for i in index))
@@ -298,14 +341,14 @@ def train(data_dir: Path | None = None, model_path: Path | None = None,
     data_dir, model_path, record_path = (data_dir or DATA_DIR, model_path or learned.MODEL_PATH,
                                          record_path or learned.RECORD_PATH)
     corpus = load_corpus(data_dir)
-    p, folds = cross_validate(corpus)
-    thresholds = choose_thresholds(corpus.ranks, corpus.rules_ranks, p, folds)
+    p, folds, support = cross_validate(corpus)
+    thresholds = choose_thresholds(corpus.ranks, corpus.rules_ranks, p, folds, corpus.lookalikes, support)
     reader = fit(corpus.texts, corpus.contexts, [e.level for e in corpus.examples])
     blob = deterministic_dump(reader.parts)
     record = {**record_of(corpus),
               "model_file": model_path.name, "model_sha256": hashlib.sha256(blob).hexdigest(),
               "seed": SEED, "folds": FOLDS, "over_escalation_budget": OVER_ESCALATION_BUDGET,
-              "thresholds": thresholds, "cross_validation": cv_results(corpus, p, folds, thresholds)}
+              "thresholds": thresholds, "cross_validation": cv_results(corpus, p, folds, thresholds, support)}
     model_path.write_bytes(blob)
     record_path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return record

@@ -228,5 +228,7 @@ def test_each_rule_reads_its_findings_in_the_patients_words(text, hours, context
     assert triage(text, hours, **context).reasons == reasons
 
 
-def test_sharp_shoulder_blade_pain_that_is_getting_better_is_not_u6():
-    assert "U6" not in triage("sharp pain at my shoulder blade, getting better", 20, region="upper_back").rules
+def test_sharp_shoulder_blade_pain_is_u6_even_when_said_to_be_getting_better():
+    """A sharp pain there is taken as new, whatever the soreness does (safety first: rules.py U6)."""
+    assert "U6" in triage("sharp pain at my shoulder blade, getting better", 20, region="upper_back").rules
+    assert "U6" not in triage("sharp pain at my shoulder blade, getting better", 20, region="calf").rules

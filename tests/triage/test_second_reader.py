@@ -45,12 +45,35 @@ def _classified(corpus, fn):
     return [e.classify(fn) for e in corpus.examples]
 
 
-def _a_raised_reply(corpus, reader):
-    for e, first in zip(corpus.examples, corpus.firsts):
-        result = e.classify(classify)
+# Wordings in no labelled file, each an emergency under PROTOCOL.md (E6, E5, E2) that the rules
+# read lower. The reader raises a labelled reply only where its rules reading falls short of the
+# nearest labelled wording, so in-sample it raises almost nothing: raises are shown on these.
+UNSEEN_EMERGENCIES = (
+    ("still bleeding through the bandaid after 20 min", 5.0, "upper_trapezius"),
+    ("the needle spot is swollen and rock hard and hurts like crazy", 30.0, "gluteal"),
+    ("passed out for a sec in the shower and now my chest feels funny", 5.0, "upper_trapezius"),
+    ("sigue sangrando el punto despues de media hora apretando", 5.0, "lumbar"),
+)
+
+
+class Unseen:
+    """One unseen wording with its context, read as a labelled example is."""
+
+    def __init__(self, text: str, hours: float, region: str):
+        self.text, self.hours, self.region, self.precautions, self.previous = text, hours, region, (), None
+
+    def classify(self, fn):
+        return fn(self.text, self.hours, region=self.region, precautions=self.precautions,
+                  previous_soreness=self.previous)
+
+
+def _a_raised_reply(reader):
+    for text, hours, region in UNSEEN_EMERGENCIES:
+        e = Unseen(text, hours, region)
+        first, result = e.classify(read_by_rules), e.classify(classify)
         if result.rules[:1] == (learned.RULE_ID,) and result.level == "emergency" and first.level != "emergency":
             return e, first, result
-    pytest.fail("the second reader raises no labelled reply to emergency")
+    pytest.fail("the second reader raises none of the unseen emergencies the rules read lower")
 
 
 # -- it may only raise ---------------------------------------------------------------------------
@@ -85,14 +108,31 @@ def test_any_reply_is_never_read_lower_than_the_rules_read_it(text, hours, regio
 
 def test_it_raises_exactly_where_a_probability_reaches_its_threshold(corpus, reader):
     p = reader.probabilities(corpus.texts, corpus.contexts)
-    expected = training.raised_ranks(corpus.rules_ranks, p, reader.thresholds)
+    support = np.array([reader.support(*reader.vector(t, c)) for t, c in zip(corpus.texts, corpus.contexts)])
+    expected = training.raised_ranks(corpus.rules_ranks, p, reader.thresholds, support)
     got = np.array([rank(r.level) for r in _classified(corpus, classify)])
     assert (got == expected).all()
-    assert (got > corpus.rules_ranks).any(), "the thresholds raise nothing at all"
+
+
+def test_it_raises_an_unseen_emergency_the_rules_read_lower(reader):
+    e, first, result = _a_raised_reply(reader)
+    assert rank(first.level) < rank("emergency") and result.level == "emergency"
+
+
+def test_it_never_raises_a_reply_beyond_the_label_of_the_labelled_reply_most_like_it(corpus, reader):
+    """A look-alike it was taught ("my coworker has a nasty cough", expected) stays where it was
+    labelled even when the words score high: the nearest wording's label bears a raise out or not."""
+    everything = {level: 0.0 for level in learned.RAISABLE}
+    eager = learned.SecondReader(reader.parts, everything)
+    for e, first in list(zip(corpus.examples, corpus.firsts))[::3]:
+        support = reader.support(*reader.vector(e.text, learned.context_features(first, e.region, e.precautions,
+                                                                                  e.previous)))
+        result = eager.second_look(first, e.text, e.region, e.precautions, e.previous)
+        assert rank(result.level) <= max(rank(first.level), support), e.text
 
 
 def test_a_probability_just_below_the_threshold_does_not_raise_and_one_at_it_does(corpus, reader):
-    e, first, _ = _a_raised_reply(corpus, reader)
+    e, first, _ = _a_raised_reply(reader)
     context = learned.context_features(first, e.region, e.precautions, e.previous)
     p = float(reader.probabilities([e.text], [context])["emergency"][0])
     at = learned.SecondReader(reader.parts, {"emergency": p})
@@ -116,7 +156,7 @@ def test_the_fast_reading_gives_scikit_learns_probabilities_on_every_labelled_re
 # -- it says why -----------------------------------------------------------------------------------
 
 def test_a_raise_says_second_reader_with_its_probability_and_names_the_nearest_labelled_replies(corpus, reader):
-    e, first, result = _a_raised_reply(corpus, reader)
+    e, first, result = _a_raised_reply(reader)
     reason = result.reasons[0]
     assert reason.startswith("L1: second reader: reads like an emergency (p=")
     assert f"the rules read {first.level}" in reason
@@ -141,8 +181,10 @@ def test_the_nearest_replies_are_the_most_alike_first(reader):
 
 def test_an_urgent_raise_reads_as_urgent_or_higher(reader):
     urgent_only = learned.SecondReader(reader.parts, {"urgent": 0.0})
-    first = read_by_rules("fine", 30.0)
-    result = urgent_only.second_look(first, "fine", None, (), None)
+    text, hours, region = UNSEEN_EMERGENCIES[0]
+    first = read_by_rules(text, hours, region=region)
+    assert first.level not in ("urgent", "emergency")
+    result = urgent_only.second_look(first, text, region, (), None)
     assert result.level == "urgent" and result.rules == ("L1", *first.rules)
     assert result.reasons[0].startswith("L1: second reader: reads like urgent or higher (p=")
 
@@ -197,7 +239,7 @@ def test_the_threshold_search_counts_over_escalation_and_under_triage_as_the_eva
 # -- switched off, or missing ------------------------------------------------------------------------
 
 def test_switched_off_the_rules_alone_decide(corpus, reader, monkeypatch, tmp_path):
-    e, first, _ = _a_raised_reply(corpus, reader)
+    e, first, _ = _a_raised_reply(reader)
     forget_the_loaded_reader(monkeypatch)
     create_app(app_config("sqlite://", tmp_path, TRIAGE_SECOND_READER="off"))
     assert e.classify(classify) == first
@@ -214,7 +256,7 @@ def test_an_unknown_switch_value_is_refused_naming_the_setting(tmp_path):
 
 def test_without_its_model_file_triage_runs_on_the_rules_and_says_so_once(corpus, reader, monkeypatch,
                                                                          tmp_path, caplog):
-    e, first, _ = _a_raised_reply(corpus, reader)
+    e, first, _ = _a_raised_reply(reader)
     forget_the_loaded_reader(monkeypatch)
     monkeypatch.setattr(learned, "MODEL_PATH", tmp_path / "gone.skops")
     with caplog.at_level(logging.ERROR, logger="bot.triage.learned"):
