@@ -100,6 +100,7 @@ class Report(Counter[str]):
 def run_once(*, now: datetime, gateway: SmsGateway | None = None) -> Report:
     """One pass over everything due at `now`, the alerts first.
 
+    0. With a real gateway, withhold everything about practice patients (`_withhold_practice`).
     1. Settle texts whose sending is in doubt (a claimer that died, an unconfirmed send).
     2. Take in the texts the webhook spooled while the database was down (bot/spool.py), run the
        escalation timers (re-alerts, backups, digests), and send the alerts.
@@ -114,6 +115,7 @@ def run_once(*, now: datetime, gateway: SmsGateway | None = None) -> Report:
     gateway = gateway or current_gateway()
     report = Report()
     steps: list[tuple[str, Callable[[], None]]] = [
+        ("practice", lambda: _withhold_practice(now, gateway, report)),
         ("reconcile", lambda: _reconcile(now, gateway, report)),
         ("alerts", lambda: _run_alerts(now, gateway, report)),
         ("checkins", lambda: _materialise_checkins(now, report)),
@@ -130,8 +132,42 @@ def run_alerts(*, now: datetime, gateway: SmsGateway | None = None) -> Report:
     """The alerts' own pass (the scheduler runs it every few seconds): timers, then alert texts."""
     gateway = gateway or current_gateway()
     report = Report()
-    _run_steps([("alerts", lambda: _run_alerts(now, gateway, report))], report)
+    _run_steps([("practice", lambda: _withhold_practice(now, gateway, report)),
+                ("alerts", lambda: _run_alerts(now, gateway, report))], report)
     return report
+
+
+def _withhold_practice(now: datetime, gateway: SmsGateway, report: Report) -> None:
+    """Practice patients belong to the console backend (bot/practice). Once a real gateway is
+    configured, nothing about them may reach a phone: their unsent texts and alerts are cancelled,
+    their planned check-ins cancelled, and their findings resolved so no re-alert, backup page or
+    digest names a patient who does not exist."""
+    if gateway.name == "console" or not db.session.scalar(sa.select(sa.exists().where(Patient.practice.is_(True)))):
+        return
+    practice = sa.select(Patient.id).where(Patient.practice.is_(True)).scalar_subquery()
+    findings = sa.select(Escalation.id).where(Escalation.patient_id.in_(practice))
+    sessions = sa.select(TreatmentSession.id).where(TreatmentSession.patient_id.in_(practice))
+    counts = {
+        "practice_texts_withheld": db.session.execute(
+            sa.update(Message).where(Message.status == "pending",
+                                     sa.or_(Message.patient_id.in_(practice), Message.escalation_id.in_(findings)))
+            .values(status="cancelled", updated_at=now).execution_options(synchronize_session=False)).rowcount,
+        "practice_checkins_withheld": db.session.execute(
+            sa.update(CheckIn).where(CheckIn.status == "planned", CheckIn.session_id.in_(sessions))
+            .values(status="cancelled", status_reason="practice patient, real gateway")
+            .execution_options(synchronize_session=False)).rowcount,
+        "practice_findings_closed": db.session.execute(
+            sa.update(Escalation).where(Escalation.patient_id.in_(practice), Escalation.status != "resolved")
+            .values(status="resolved", resolved_at=now, next_alert_at=None)
+            .execution_options(synchronize_session=False)).rowcount,
+    }
+    db.session.commit()
+    for key, count in counts.items():
+        if count:
+            report[key] += count
+    if any(counts.values()):
+        log.warning("practice patients' items withheld from the %s gateway: %s", gateway.name,
+                    ", ".join(f"{k}={v}" for k, v in counts.items()))
 
 
 def _run_steps(steps: list[tuple[str, Callable[[], None]]], report: Report) -> None:
