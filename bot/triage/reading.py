@@ -302,12 +302,27 @@ def _cues(clause: Clause, lex: Lexicon) -> None:
         # "blacked out for a sec and the room is still spinning": after a "still" that follows
         # the resolution, findings are current again.
         clause.still_from = next((k for k in range(resolving[-1] + 1, len(traits)) if Trait.STILL in traits[k]), None)
-    # "not sure if my chest is tight": the "if" of a doubt asks nothing.
+    # "not sure if my chest is tight": the "if" of a doubt asks nothing. "if I breathe in all the
+    # way I get a pinch": a bare "if" put before breathing says when the pain comes, as "when"
+    # does; only a question makes it a finding asked about.
     clause.hypothetical_before = next(
         (k for k, t in enumerate(traits)
-         if Trait.HYPOTHETICAL in t and not (k and Trait.UNSURE in traits[k - 1])), None)
+         if Trait.HYPOTHETICAL in t and not (k and Trait.UNSURE in traits[k - 1])
+         and not _conditions_breathing(clause, k)), None)
     # The status of a finding nothing in particular qualifies (see `_status`).
     clause.base = RESOLVED if clause.resolved else DOUBTED if clause.doubted else PAST if clause.past else PRESENT
+
+
+_BARE_IF = frozenset({"if", "si"})
+# A plan for later ("if my breathing gets worse I'll call") keeps its "if" hypothetical.
+_PLANNED = frozenset({"will", "ill", "gonna", "would", "should", "shall", "llamare", "ire", "voy", "iria",
+                      "llamaria", "avisare", "avisaria"})
+
+
+def _conditions_breathing(clause: Clause, k: int) -> bool:
+    """A bare "if" ("si") in a statement of the present whose next few units name breathing."""
+    return (not clause.asked and clause.word(k) in _BARE_IF and _PLANNED.isdisjoint(clause.words)
+            and any("breath" in clause.classes[j] for j in range(k + 1, min(k + 4, len(clause.classes)))))
 
 
 def _resolving(clause: Clause) -> list[int]:
@@ -874,8 +889,9 @@ def _someone_elses(clauses: list[Clause], lex: Lexicon) -> None:
     sure: list[tuple[Clause, int, int]] = []         # ... theirs in any case (below)
     going_on = was_sure = False
     for clause in clauses:
-        if not going_on and lex.relatives.isdisjoint(clause.words):
-            continue                                   # no other person named here
+        if not going_on and lex.relatives.isdisjoint(clause.words) \
+                and not any("relative" in cs for cs in clause.classes):
+            continue                                   # no other person named here ("my 2 yr old")
         start = _someone_else_subject(clause, going_on, lex)
         continues = going_on
         going_on = False
@@ -915,9 +931,15 @@ def _someone_else_subject(clause: Clause, going_on: bool, lex: Lexicon) -> int |
             return k
         if not (Trait.SMALL in clause.traits[k] or cs & _OPENERS):
             opening = False
-        if not (Trait.SMALL in clause.traits[k] or cs & _OPENERS) or _writers_own(clause, k, lex):
+        if not (Trait.SMALL in clause.traits[k] or cs & _OPENERS or _age_of_someone(clause, k, lex)) \
+                or _writers_own(clause, k, lex):
             fresh = False
     return None
+
+
+def _age_of_someone(clause: Clause, k: int, lex: Lexicon) -> bool:
+    """Unit k is an age before a person: "my 2 yr old", "my 5 year old"."""
+    return Trait.NUMBER in clause.traits[k] and k + 1 < len(clause.classes) and _names_someone(clause, k + 1, lex)
 
 
 def _as_a_person(clause: Clause, k: int) -> bool:
@@ -946,7 +968,8 @@ def _writers_own(clause: Clause, k: int, lex: Lexicon) -> bool:
     word = clause.word(k)
     if word in _FIRST_PERSON:
         return True
-    next_is_someone = k + 1 < len(clause.classes) and _names_someone(clause, k + 1, lex)
+    next_is_someone = k + 1 < len(clause.classes) and (_names_someone(clause, k + 1, lex)
+                                                       or _age_of_someone(clause, k + 1, lex))
     return word in _MY and not _names_someone(clause, k, lex) and not next_is_someone
 
 

@@ -1,6 +1,6 @@
 """The classifier against the labelled development data: tests/data/replies.jsonl, the spent
-held-out sets tests/data/replies_dev.jsonl, replies_dev2.jsonl, replies_dev3.jsonl and
-replies_dev4.jsonl (tests/data/README.md), and replies_redflags.jsonl (the many ways patients word
+held-out sets tests/data/replies_dev.jsonl, replies_dev2.jsonl, replies_dev3.jsonl,
+replies_dev4.jsonl and replies_dev5.jsonl (tests/data/README.md), and replies_redflags.jsonl (the many ways patients word
 each red flag, and their harmless look-alikes), with the same thresholds.
 
 The current held-out set is not used here: it measures generalisation and is run only from outside.
@@ -18,7 +18,8 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 @pytest.fixture(scope="module", params=["replies.jsonl", "replies_dev.jsonl", "replies_dev2.jsonl",
-                                        "replies_dev3.jsonl", "replies_dev4.jsonl", "replies_redflags.jsonl"])
+                                        "replies_dev3.jsonl", "replies_dev4.jsonl", "replies_dev5.jsonl",
+                                        "replies_redflags.jsonl"])
 def ev(request) -> evaluation.Evaluation:
     path = DATA / request.param
     if not path.exists():

@@ -1,14 +1,17 @@
 """PROTOCOL 5 at exactly its numbers: each window's soreness band, each rule's hour edge, and the
 reasons a provider reads, on both sides of every boundary. Windows: early h < 12, day 1 12 <= h < 36,
-day 2 36 <= h < 60, day 3 60 <= h < 96, late h >= 96."""
+day 2 36 <= h < 60, day 3 60 <= h < 96, late h >= 96.
+
+These read the rules, which carry the protocol's numbers. The second reader may raise a reply past
+them where its wording is like a higher one (a raise only: tests/triage/test_second_reader.py)."""
 
 import pytest
 
-from bot.triage import classify
+from bot.triage import read_by_rules
 
 
 def triage(text: str, hours: float, **context):
-    return classify(text, hours, **context)
+    return read_by_rules(text, hours, **context)
 
 
 # -- Soreness bands: the top of each window's expected band, and one point above --------------------
