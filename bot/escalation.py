@@ -283,8 +283,16 @@ def acknowledge_by_text(provider: Provider, text: str, now: datetime) -> str:
     if not words or words[0] != "ACK" or len(words) > 2:
         return messages.render("ack.help", "en")
     if len(words) == 2:
+        code = words[1][:12]
         esc = db.session.scalar(sa.select(Escalation).where(Escalation.code == words[1],
                                                             Escalation.clinic_id == provider.clinic_id))
+        if esc is None:       # a mistyped code: say so, and give the codes they could have meant
+            codes = [e.code for e in alerted_open(provider)]
+            if not codes:
+                return messages.render("ack.unknown_none", "en", code=code)
+            return messages.render_list("ack.unknown", "en", field="codes", entries=codes, code=code)
+        if esc.status != "open":
+            return messages.render("ack.already", "en", code=esc.code)
     else:
         esc = db.session.scalar(
             sa.select(Escalation).join(Message, Message.escalation_id == Escalation.id)
@@ -295,6 +303,18 @@ def acknowledge_by_text(provider: Provider, text: str, now: datetime) -> str:
     if esc is None or not acknowledge(esc, provider, now, via="sms"):
         return messages.render("ack.none", "en")
     return messages.render("ack.done", "en", code=esc.code, patient=esc.patient.short_name, level=esc.level.upper())
+
+
+def alerted_open(provider: Provider) -> list[Escalation]:
+    """The open findings this provider has been alerted to, most urgent first, then oldest."""
+    urgency = sa.case({level: k for k, level in enumerate(("emergency", "urgent", "routine"))},
+                      value=Escalation.level, else_=3)
+    alerted = sa.select(Message.escalation_id).where(Message.provider_id == provider.id,
+                                                     Message.purpose.in_(("alert", "digest")))
+    return list(db.session.scalars(
+        sa.select(Escalation).where(Escalation.status == "open", Escalation.clinic_id == provider.clinic_id,
+                                    Escalation.id.in_(alerted))
+        .order_by(urgency, Escalation.created_at, Escalation.id)))
 
 
 def awaiting_choice(patient: Patient) -> Escalation | None:

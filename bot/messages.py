@@ -167,6 +167,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "digest": "Aftercare routine, {count} to call within 1 business day: {items}. See dashboard.",
         "ack.done": "Acknowledged {code} ({patient}, {level}). Re-alerts stopped.",
         "ack.none": "Aftercare: no open alert to acknowledge.",
+        "ack.unknown": "Aftercare: no alert {code}. Your open alerts: {codes}",
+        "ack.unknown_none": "Aftercare: no alert {code}. You have no open alerts.",
+        "ack.already": "Aftercare: {code} is already acknowledged.",
         "ack.help": "Aftercare: reply ACK <code> to acknowledge an alert, or ACK for your latest one.",
     },
     "es": {

@@ -92,9 +92,29 @@ def test_an_ack_with_a_wrong_code_or_from_another_clinic_changes_nothing(emergen
                             password_hash="x", duty="on_call"))
     db.session.commit()
     code = escalation().code
-    assert twiml_text(text_in(client, DANA, "ACK ZZZZZ")) == "Aftercare: no open alert to acknowledge."
-    assert twiml_text(text_in(client, "+13125550111", f"ACK {code}")) == "Aftercare: no open alert to acknowledge."
+    assert twiml_text(text_in(client, DANA, "ACK ZZZZZ")) == f"Aftercare: no alert ZZZZZ. Your open alerts: {code}"
+    assert twiml_text(text_in(client, "+13125550111", f"ACK {code}")) == (
+        f"Aftercare: no alert {code}. You have no open alerts.")
     assert escalation().status == "open"
+
+
+def test_a_wrong_code_lists_every_open_alert_the_provider_was_sent_in_one_text(app, clinic, clock, client, gateway):
+    """Three patients' findings alerted to Dana; a mistyped code gets the three codes, most urgent first."""
+    codes = []
+    for k, (text, region) in enumerate([("hurts when i breathe in", "upper_back"), ("the spot is hot and red, fever", "knee"),
+                                        ("chest feels tight", "upper_back")]):
+        enroll(clinic, ended=ny(2026, 11, 17, 9, 0), phone=f"+1212555016{k}", name=f"Pat{k} Test", regions=(region,))
+        clock.set(ny(2026, 11, 17, 12, k))
+        text_in(client, f"+1212555016{k}", text)
+    run_once(now=ny(2026, 11, 17, 12, 5))
+    db.session.expire_all()
+    escs = db.session.scalars(sa.select(Escalation).order_by(Escalation.id)).all()
+    by_urgency = [e.code for e in sorted(escs, key=lambda e: (e.level != "emergency", e.created_at))]
+    answer = twiml_text(text_in(client, DANA, "ACK NOPE1"))
+    assert answer == "Aftercare: no alert NOPE1. Your open alerts: " + "; ".join(by_urgency)
+    assert len(answer) <= 160
+    text_in(client, DANA, f"ACK {by_urgency[0]}")
+    assert twiml_text(text_in(client, DANA, f"ACK {by_urgency[0]}")) == f"Aftercare: {by_urgency[0]} is already acknowledged."
 
 
 def test_every_state_change_of_a_finding_is_audited(emergency, gateway, client, clock):

@@ -18,6 +18,7 @@ LONG = {
              "is on fire and I am honestly worried 😟 what should I do",
     "hours": 167, "level": "EMERGENCY", "rule": "M-again", "code": "K7Q2X", "minutes": 15, "count": 12,
     "items": "Maximiliano V. M-again (K7Q2X); Guadalupe R. R10 (ABCDE)",
+    "codes": "K7Q2X; ABCDE; FGHJK",
 }
 
 
