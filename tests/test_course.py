@@ -75,8 +75,9 @@ def test_each_assessment_is_shown_beside_the_reply_it_read(client, maria):
     five = next(r for r in texts if "about a 5" in r)
     six = next(r for r in texts if "still a 6, worse than yesterday" in r)
     assert five.startswith("Tue Nov 17, 14:30 EST Patient about a 5 received")
-    assert "expected soreness 5/10" in five and "protocol v1" in five
-    assert "routine soreness 6/10 rule R1, R2" in six and "protocol v1" in six
+    assert "protocol v1" in five
+    assert "expected soreness 5/10 no rule fired" in five
+    assert "routine soreness 6/10 rules R1, R2" in six and "protocol v1" in six
     finding = db.session.scalars(sa.select(Escalation)).one()
     assert f"finding {finding.code} (routine, open)" in six and finding.code not in five
     # the reasons of the routine reading are listed beside it, not beside the 5
@@ -123,7 +124,22 @@ def test_opening_the_course_is_written_to_the_access_log(client, maria):
     assert (event.record, event.patient_id) == ("course", maria.patient.id)
 
 
-def test_the_course_takes_as_many_statements_for_forty_texts_as_for_four(app, client, maria, clock):
+def test_a_new_session_starts_a_new_episode_shown_first_with_its_own_texts(client, clinic, maria, clock):
+    enroll(clinic, ended=ny(2026, 11, 24, 9, 0), name="Maria Lopez", phone=MARIA)
+    clock.set(ny(2026, 11, 24, 15, 0))
+    text_in(client, MARIA, "a 3 today")
+    sign_in(client)
+    page = course(client, maria.patient.id)
+    sections = re.findall(r'<section class="episode".*?</section>', page, re.S)
+    assert [re.search(r"<h2[^>]*>(.*?)<span", s, re.S).group(1).split() for s in sections] == [
+        ["Session", "Tue", "Nov", "24,", "09:00", "EST"], ["Session", "Tue", "Nov", "17,", "10:00", "EST"]]
+    newest, first = (rows(s, "texts") for s in sections)
+    assert any("a 3 today" in r and "soreness 3/10" in r for r in newest)
+    assert not any("about a 5" in r for r in newest) and not any("a 3 today" in r for r in first)
+    assert rows(sections[0], "points") == ["Tue Nov 24, 15:00 EST 6 h - 3/10 0-6, early (0-12 h) -"]
+
+
+def test_the_course_takes_as_many_statements_for_forty_texts_as_for_four(app, client, clinic, maria, clock):
     def statements() -> int:
         db.session.expire_all()  # the test's session keeps rows between requests; a worker's does not
         seen: list[str] = []
@@ -137,6 +153,7 @@ def test_the_course_takes_as_many_statements_for_forty_texts_as_for_four(app, cl
 
     sign_in(client)
     few = statements()
+    enroll(clinic, ended=ny(2026, 11, 19, 11, 30), name="Maria Lopez", phone=MARIA)  # and a second episode
     for minute in range(18):
         clock.set(ny(2026, 11, 19, 12, minute * 3))
         text_in(client, MARIA, f"note {minute}")
@@ -179,8 +196,8 @@ def test_the_charts_table_lists_every_point_with_its_expected_band(client, maria
     points = rows(course(client, maria.patient.id), "points")
     code = db.session.scalars(sa.select(Escalation)).one().code
     assert points == [
-        "Tue Nov 17, 14:30 EST 4.5 h C1 5/10 0-6 (early (0-12 h)) -",
-        f"Thu Nov 19, 11:00 EST 49 h C3 6/10 0-3 (day 2 (36-60 h)) routine R1 {code}",
+        "Tue Nov 17, 14:30 EST 4.5 h C1 5/10 0-6, early (0-12 h) -",
+        f"Thu Nov 19, 11:00 EST 49 h C3 6/10 0-3, day 2 (36-60 h) routine R1 {code}",
     ]
 
 
@@ -190,7 +207,7 @@ def test_a_finding_without_a_score_is_marked_above_the_scale(client, clinic, clo
     text_in(client, MARIA, "my chest feels tight")
     sign_in(client)
     page = course(client, e.patient.id)
-    assert "5 h - no score 0-6 (early (0-12 h)) emergency E1" in rows(page, "points")[0]
+    assert "5 h - no score 0-6, early (0-12 h) emergency E1" in rows(page, "points")[0]
     svg = re.search(r"<svg.*?</svg>", page, re.S).group(0)
     assert '<desc class="label">emergency E1</desc>' in svg
     assert f'<desc class="value">5 h: {soreness_chart.NO_SCORE_RAIL:g}</desc>' in svg
