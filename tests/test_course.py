@@ -139,6 +139,16 @@ def test_a_new_session_starts_a_new_episode_shown_first_with_its_own_texts(clien
     assert rows(sections[0], "points") == ["Tue Nov 24, 15:00 EST 6 h - 3/10 0-6, early (0-12 h) -"]
 
 
+def test_the_latest_three_episodes_are_charted_and_an_older_ones_chart_is_on_its_printable_page(client, clinic, maria):
+    for day in (24, 25, 26):
+        enroll(clinic, ended=ny(2026, 11, day, 9, 0), name="Maria Lopez", phone=MARIA)
+    sign_in(client)
+    sections = re.findall(r'<section class="episode".*?</section>', course(client, maria.patient.id), re.S)
+    assert ["<svg" in s for s in sections] == [True, True, True, False]
+    assert f'its chart is on <a href="/sessions/{maria.session.id}/print">its printable page</a>' in sections[3]
+    assert len(rows(sections[3], "points")) == 2  # her first episode's scores, still listed
+
+
 def test_the_course_takes_as_many_statements_for_forty_texts_as_for_four(app, client, clinic, maria, clock):
     def statements() -> int:
         db.session.expire_all()  # the test's session keeps rows between requests; a worker's does not

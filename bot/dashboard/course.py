@@ -41,6 +41,9 @@ CARRIER_ERRORS = {
     30007: "filtered by the carrier",
     30008: "unknown carrier error",
 }
+# Drawing a chart takes pygal about 20 ms: the course draws the latest episodes' only (an older
+# one's chart is on its printable page), so a patient with many sessions still opens at once.
+CHARTED_EPISODES = 3
 SENDERS = {"checkin": "Check-in", "reminder": "Reminder", "answer": "Answer", "notice": "Notice",
            "digest": "Digest"}
 
@@ -84,7 +87,7 @@ class Episode:
     record: records.EpisodeRecord
     lines: list[Line]
     points: list[Point]
-    chart: Markup
+    chart: Markup | None  # None: an older episode, its points in the table only
 
     @property
     def session(self) -> TreatmentSession:
@@ -157,10 +160,10 @@ def chart_of(record: records.EpisodeRecord, points: list[Point]) -> Markup:
     return Markup(soreness_chart.render(readings, marks, PROTOCOL.windows, x_max=x_max, title=title))
 
 
-def episode_of(record: records.EpisodeRecord) -> Episode:
+def episode_of(record: records.EpisodeRecord, *, charted: bool = True) -> Episode:
     points = points_of(record)
     return Episode(record, lines_of(record.messages, record.assessments, record.findings, record.checkins),
-                   points, chart_of(record, points))
+                   points, chart_of(record, points) if charted else None)
 
 
 @bp.app_template_filter("national_phone")
@@ -184,7 +187,8 @@ def _logged(answer: ResponseReturnValue, patient: Patient, record: str, record_i
 def patient(patient_id: int) -> ResponseReturnValue:
     row = _own(Patient, patient_id)
     course = records.load_course(row)
-    episodes = [episode_of(record) for record in reversed(course.episodes)]  # the latest first
+    episodes = [episode_of(record, charted=n < CHARTED_EPISODES)  # the latest first
+                for n, record in enumerate(reversed(course.episodes))]
     others = lines_of(course.unattached_messages, course.unattached_assessments, course.unattached_findings, [])
     page = render_template("dashboard/patient.html", clinic=_clinic(), patient=row, episodes=episodes,
                            others=others, other_findings=course.unattached_findings, windows=PROTOCOL.windows,
