@@ -78,7 +78,6 @@ class Point:
     checkin: str
     soreness: int | None
     window: Window
-    level: str
     finding: Escalation | None
 
 
@@ -137,17 +136,18 @@ def points_of(record: records.EpisodeRecord) -> list[Point]:
             continue
         hours = a.hours_since_session if a.hours_since_session is not None else _hours_after(session, a.created_at)
         points.append(Point(a.created_at, round(hours, 1), planned.get(a.checkin_id or 0, ""), a.soreness,
-                            PROTOCOL.window(hours), a.level, finding))
+                            PROTOCOL.window(hours), finding))
     for f in record.findings:
         if f.assessment_id is None:  # raised without a reply, e.g. not responding
             hours = _hours_after(session, f.created_at)
-            points.append(Point(f.created_at, hours, "", None, PROTOCOL.window(hours), f.level, f))
+            points.append(Point(f.created_at, hours, "", None, PROTOCOL.window(hours), f))
     return sorted(points, key=lambda p: (p.at, p.hours))
 
 
 def chart_of(record: records.EpisodeRecord, points: list[Point]) -> Markup:
+    """The chart of `points`, its hour axis long enough for every check-in still planned or done."""
     session = record.session
-    due = [_hours_after(session, c.due_at) for c in record.checkins]
+    due = [_hours_after(session, c.due_at) for c in record.checkins if c.status != "cancelled"]
     x_max = soreness_chart.x_extent(PROTOCOL.windows, [p.hours for p in points] + due)
     readings = [soreness_chart.Reading(p.hours, p.soreness, p.checkin or "reply")
                 for p in points if p.soreness is not None]
