@@ -89,6 +89,7 @@ def test_the_course_fits_the_screen_and_draws_the_chart_under_the_csp(new_page, 
     page.screenshot(path=str(screenshots / f"course-{width}.png"), full_page=True)
     page.screenshot(path=str(screenshots / f"course-{width}-top.png"))
     chart.screenshot(path=str(screenshots / f"chart-{width}.png"))
+    page.locator("table.texts").screenshot(path=str(screenshots / f"texts-{width}.png"))
 
     page.get_by_role("link", name="Print for the chart note").click()
     expect(page.get_by_role("heading", name="Aftercare follow-up: Maria Lopez")).to_be_visible()
