@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pygal
+from pygal.style import Style
 
 from ..protocol import Window
 
@@ -27,7 +28,11 @@ sys.meta_path[:] = [f for f in sys.meta_path if type(f).__module__ != "pygal"]
 SCALE_MAX = 10
 # A finding whose text gave no score (a breathing complaint, no reply) is marked in a strip above 10.
 NO_SCORE_RAIL = 10.8
-WIDTH, HEIGHT = 560, 340
+WIDTH, HEIGHT = 480, 330
+# pygal lays the chart out for these sizes; the stylesheet (course.css) sets the text to the same.
+FONT_PX = 16
+STYLE = Style(label_font_size=FONT_PX, major_label_font_size=FONT_PX, title_font_size=FONT_PX,
+              legend_font_size=FONT_PX, tooltip_font_size=FONT_PX, value_font_size=FONT_PX)
 
 
 @dataclass(frozen=True)
@@ -88,11 +93,11 @@ def render(readings: Sequence[Reading], marks: Sequence[Mark], windows: Sequence
            title: str) -> str:
     """The chart as an <svg> element to put in a page: the band, the readings in time order, the findings."""
     chart = pygal.XY(
-        width=WIDTH, height=HEIGHT, disable_xml_declaration=True, js=[], css=[], no_prefix=True,
+        width=WIDTH, height=HEIGHT, style=STYLE, disable_xml_declaration=True, js=[], css=[], no_prefix=True,
         range=(0, NO_SCORE_RAIL + 0.2), xrange=(0, x_max), include_x_axis=True,
         y_labels=list(range(0, SCALE_MAX + 1, 2)), x_labels=sorted({*(w.start for w in windows if w.start < x_max), x_max}),
         x_value_formatter=_hours, value_formatter=lambda v: f"{v:g}",
-        x_title="Hours since the session", y_title="Soreness (0-10)",
+        x_title="Hours since the session", y_title="Soreness (0-10)", legend_box_size=14,
         show_legend=True, legend_at_bottom=True, legend_at_bottom_columns=3, truncate_legend=-1,
         show_x_guides=True, dots_size=4,
     )
