@@ -180,6 +180,15 @@ def test_the_band_follows_the_protocols_windows():
     assert [s[1] for s in steps[::2]] == [w.expected_max_soreness for w in windows]
 
 
+def test_the_band_is_drawn_from_whatever_windows_a_protocol_version_sets():
+    from bot.protocol import Window
+
+    windows = (Window("early", 0, 24, 7), Window("late", 24, float("inf"), 2))
+    assert soreness_chart.band(windows, 48) == [(0, 7), (24, 7), (24, 2), (48, 2)]
+    svg = soreness_chart.render([], [], windows, x_max=48, title="t")
+    assert re.findall(r'<text x="[^"]+" y="[^"]+" class="(?:major)?">(\d+ h)</text>', svg) == ["0 h", "24 h", "48 h"]
+
+
 @pytest.mark.parametrize("hours, end", [([4, 24, 48], 120), ([113], 120), ([115], 132), ([168], 180)])
 def test_the_hour_axis_reaches_past_the_last_point(hours, end):
     assert soreness_chart.x_extent(PROTOCOL.windows, hours) == end
