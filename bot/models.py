@@ -496,8 +496,9 @@ class DispatcherHeartbeat(db.Model):
 class AccessEvent(db.Model):
     """The access log (HIPAA): who opened which patient's record, and when. Rows are only ever added.
 
-    `record` says what was opened: the patient's "course" (their page), an "export" of an episode,
-    or one "finding"; `record_id` is the finding's or the exported session's id.
+    `record` says what was opened: the patient's "course" (their page), an episode's export
+    ("export-csv", or "export-print" for the chart note), or one "finding"; `record_id` is the
+    finding's or the exported session's id.
     """
 
     __tablename__ = "access_events"
@@ -511,7 +512,7 @@ class AccessEvent(db.Model):
     clinic_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("clinics.id"))
     provider_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("providers.id"))
     patient_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("patients.id"))
-    record: so.Mapped[str] = so.mapped_column(sa.String(16))  # course | export | finding
+    record: so.Mapped[str] = so.mapped_column(sa.String(16))  # course | export-csv | export-print | finding
     record_id: so.Mapped[Optional[int]] = so.mapped_column()
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 

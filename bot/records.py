@@ -6,6 +6,7 @@ the next episode's (alerts to providers are not part of the patient's record; fi
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from .extensions import db
 from .models import Assessment, CheckIn, Clinic, Escalation, Message, Patient, TreatmentSession
@@ -51,6 +53,50 @@ def load(session: TreatmentSession) -> EpisodeRecord:
     return EpisodeRecord(patient.clinic, patient, session, list(session.checkins), texts, assessments, findings)
 
 
+@dataclass(frozen=True)
+class Course:
+    """A patient's whole record: each episode, oldest first, and what belongs to none (texts before
+    the first enrolment, an assessment or finding without a session)."""
+    episodes: list[EpisodeRecord]
+    unattached_messages: list[Message]
+    unattached_assessments: list[Assessment]
+    unattached_findings: list[Escalation]
+
+
+def load_course(patient: Patient) -> Course:
+    """Every episode of `patient` in five statements, however many episodes and texts there are.
+
+    Texts go to episodes as `load` assigns them: from an episode's enrolment until the next one's.
+    """
+    sessions = list(db.session.scalars(
+        sa.select(TreatmentSession).where(TreatmentSession.patient_id == patient.id)
+        .options(so.selectinload(TreatmentSession.checkins))
+        .order_by(TreatmentSession.created_at, TreatmentSession.id)))
+    texts = list(db.session.scalars(
+        sa.select(Message).where(Message.patient_id == patient.id, Message.purpose != "alert",
+                                 Message.status != "cancelled")
+        .order_by(Message.created_at, Message.id)))
+    assessments = list(db.session.scalars(sa.select(Assessment).where(Assessment.patient_id == patient.id)
+                                          .order_by(Assessment.created_at, Assessment.id)))
+    findings = list(db.session.scalars(
+        sa.select(Escalation).where(Escalation.patient_id == patient.id)
+        .options(so.joinedload(Escalation.acknowledged_by), so.joinedload(Escalation.resolved_by))
+        .order_by(Escalation.created_at, Escalation.id)))
+
+    starts = [s.created_at for s in sessions]
+    by_session: dict[int, list[Message]] = {s.id: [] for s in sessions}
+    early: list[Message] = []
+    for m in texts:
+        owner = bisect.bisect_right(starts, m.created_at) - 1
+        (by_session[sessions[owner].id] if owner >= 0 else early).append(m)
+    known = set(by_session)
+    episodes = [EpisodeRecord(patient.clinic, patient, s, list(s.checkins), by_session[s.id],
+                              [a for a in assessments if a.session_id == s.id],
+                              [f for f in findings if f.session_id == s.id]) for s in sessions]
+    return Course(episodes, early, [a for a in assessments if a.session_id not in known],
+                  [f for f in findings if f.session_id not in known])
+
+
 # -- CSV ---------------------------------------------------------------------------------------------
 
 CSV_COLUMNS = ("episode_id", "patient_id", "kind", "id", "time_utc", "local_time", "time_zone", "protocol_id",
@@ -63,8 +109,14 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def to_csv(record: EpisodeRecord) -> str:
-    """One row per check-in, text, assessment and finding, in time order, times in UTC and local."""
+# The dashboard's export goes into a chart note, where a row must say whose it is.
+NAMED_CSV_COLUMNS = CSV_COLUMNS[:2] + ("patient_name",) + CSV_COLUMNS[2:]
+
+
+def to_csv(record: EpisodeRecord, *, named: bool = False) -> str:
+    """One row per check-in, text, assessment and finding, in time order, times in UTC and local.
+
+    `named` adds the patient's name to every row (the API's client knows whose episode it asked for)."""
     zone_name = record.patient.tz_name
     rows: list[tuple[datetime, dict[str, object]]] = []
     for c in record.checkins:
@@ -80,12 +132,12 @@ def to_csv(record: EpisodeRecord) -> str:
         rows.append((f.created_at, dict(kind="finding", id=f.id, status=f.status, level=f.level, rule=f.rule,
                                         text=f.code)))
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer = csv.DictWriter(out, fieldnames=NAMED_CSV_COLUMNS if named else CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     order = {"checkin": 0, "message": 1, "assessment": 2, "finding": 3}
     for moment, row in sorted(rows, key=lambda r: (r[0], order[str(r[1]["kind"])], r[1]["id"])):
         row.update(episode_id=record.session.id, patient_id=record.patient.id,
                    time_utc=moment.isoformat(), local_time=moment.astimezone(record.zone).isoformat(),
-                   time_zone=zone_name)
+                   time_zone=zone_name, **({"patient_name": record.patient.name} if named else {}))
         writer.writerow({k: _cell(v) for k, v in row.items()})
     return out.getvalue()

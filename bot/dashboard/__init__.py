@@ -51,7 +51,7 @@ def admin_required(view: Callable[..., ResponseReturnValue]) -> Callable[..., Re
 
 def record_access(patient: Patient, record: str, record_id: int | None = None) -> None:
     """Write to the access log that the signed-in provider opened `record` of `patient`
-    ("course", "export" or "finding"); committed with the request's other changes."""
+    ("course", "export-csv", "export-print" or "finding"); committed with the request's other changes."""
     db.session.add(AccessEvent(clinic_id=patient.clinic_id, provider_id=current_user.id, patient_id=patient.id,
                                record=record, record_id=record_id, created_at=clock.now()))
 
@@ -123,22 +123,6 @@ def patients() -> ResponseReturnValue:
     return render_template("dashboard/patients.html", clinic=clinic, patients=rows)
 
 
-@bp.get("/patients/<int:patient_id>")
-@login_required
-def patient(patient_id: int) -> ResponseReturnValue:
-    row = _own(Patient, patient_id)
-    texts = db.session.scalars(sa.select(Message).where(Message.patient_id == row.id)
-                               .order_by(Message.created_at.desc(), Message.id.desc()).limit(100)).all()
-    findings = db.session.scalars(sa.select(Escalation).where(Escalation.patient_id == row.id)
-                                  .order_by(Escalation.created_at.desc())).all()
-    assessments = {a.message_id: a for a in db.session.scalars(
-        sa.select(Assessment).where(Assessment.patient_id == row.id))}
-    record_access(row, "course")
-    db.session.commit()
-    return render_template("dashboard/patient.html", clinic=_clinic(), patient=row, texts=texts,
-                           findings=findings, assessments=assessments, form=ConfirmForm())
-
-
 @bp.post("/sessions/<int:session_id>/close")
 @login_required
 def close_session(session_id: int) -> ResponseReturnValue:
@@ -150,4 +134,4 @@ def close_session(session_id: int) -> ResponseReturnValue:
     return redirect(url_for("dashboard.patient", patient_id=session.patient_id))
 
 
-from . import access_log, auth  # noqa: E402,F401  (their views register on `bp`)
+from . import access_log, auth, course  # noqa: E402,F401  (their views register on `bp`)

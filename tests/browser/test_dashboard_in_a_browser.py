@@ -101,7 +101,7 @@ def test_a_provider_signs_in_and_acknowledges_a_patients_emergency(new_page, red
     expect(first_checkin).to_contain_text("Tue Nov 17, 14:00 EST")
     texts = page.get_by_role("row").filter(has_text=RED_FLAG)
     expect(texts).to_contain_text("Tue Nov 17, 15:00 EST")
-    expect(texts).to_contain_text("from patient")
+    expect(texts.get_by_role("cell", name="Patient", exact=True)).to_be_visible()  # who sent it
     her_finding = findings_table(page).get_by_role("row").filter(has_text=code)
     expect(her_finding).to_contain_text("emergency")
     expect(her_finding).to_contain_text("open")
