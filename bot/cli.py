@@ -19,7 +19,7 @@ import click
 import sqlalchemy as sa
 from flask import Blueprint, current_app
 
-from . import clock, dispatch, episodes, validation
+from . import clock, dispatch, episodes, providers, validation
 from .extensions import db
 from .models import Clinic, Provider, TreatmentSession, audit
 from .protocol import PROTOCOL
@@ -289,3 +289,30 @@ def correct_session_command(session_id: int, ended_at: str) -> None:
     click.echo(f"Re-planned {moved} check-in(s) ({zone}):")
     for checkin in session.checkins:
         click.echo(f"  {checkin.protocol_id:<5} {_local(checkin.due_at, zone)}  {checkin.status}")
+
+
+@bp.cli.command("reset-password")
+@click.argument("email")
+@click.option("--set", "type_it", is_flag=True,
+              help="Type the new password here (asked twice, never shown) instead of printing a link.")
+@door
+def reset_password_command(email: str, type_it: bool) -> None:
+    """Reset a provider's password: print a one-time link to choose one (the old one stops working
+    and every session ends), or with --set type the new one. Neither is written to any log."""
+    address = validation.email(email)
+    provider = db.session.scalar(sa.select(Provider).where(Provider.email == address))
+    if provider is None:
+        raise validation.ValidationError("email", "No provider has this email address.")
+    now = clock.now()
+    if type_it:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        providers.choose_password(provider, password, via="cli", now=now)
+        db.session.commit()
+        click.echo(f"Provider {provider.id}: password set; signed out everywhere.")
+        return
+    link = providers.reset_password(provider, actor="cli", now=now)
+    db.session.commit()
+    click.echo(f"Provider {provider.id}: the old password no longer works and every session has ended.")
+    click.echo(f"Give them this one-time link (valid {providers.LINK_LIFETIME['reset'].days} day) to choose "
+               f"a new password:")
+    click.echo(link)

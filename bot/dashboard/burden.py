@@ -1,0 +1,108 @@
+"""The alert burden page: a table and a small chart per clinic week (bot/burden.py computes them).
+
+The rows come in four statements whatever the clinic's size (check-ins sent, replies, findings,
+alerts), with the columns the numbers need and no patient data; practice patients are left out.
+The chart is drawn by pygal (a well-kept SVG chart library, so no hand-made pixel arithmetic) and
+served as its own image, so the page keeps its no-inline-style policy; the table is its text
+alternative. Any provider of the clinic may read it: it holds counts, not patients.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pygal
+import sqlalchemy as sa
+from flask import Response, abort, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_login import login_required
+from pygal.style import Style
+
+from .. import burden, clock
+from ..extensions import db
+from ..models import AuditEvent, CheckIn, Clinic, Escalation, Message, Patient, TreatmentSession
+from . import _clinic, bp
+
+# pygal adds an old-style import hook for its map plugins (unused here) to sys.meta_path, which
+# makes every later failed import (an optional dependency probed with try/except) warn: take it out.
+sys.meta_path[:] = [finder for finder in sys.meta_path if type(finder).__name__ != "PluginImportFixer"]
+
+DEFAULT_WEEKS, MAX_WEEKS = 12, 52
+# The audit action the findings queue writes when a provider marks a finding "not actionable".
+NOT_ACTIONABLE_ACTION = "escalation.not_actionable"
+
+
+def _weeks() -> int:
+    raw = request.args.get("weeks", "").strip()
+    if not raw:
+        return DEFAULT_WEEKS
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_WEEKS:
+        abort(400, description=f"weeks must be a whole number from 1 to {MAX_WEEKS}")
+    return int(raw)
+
+
+def _rows(clinic: Clinic, start: datetime) -> dict[str, list]:
+    """The clinic's rows since `start`, in four statements."""
+    real = Patient.practice.is_(False)
+    sent = db.session.scalars(
+        sa.select(CheckIn.sent_at).join(TreatmentSession, CheckIn.session_id == TreatmentSession.id)
+        .join(Patient, TreatmentSession.patient_id == Patient.id)
+        .where(Patient.clinic_id == clinic.id, real, CheckIn.sent_at >= start)).all()
+    replies = db.session.scalars(
+        sa.select(Message.created_at).join(Patient, Message.patient_id == Patient.id)
+        .where(Message.clinic_id == clinic.id, Message.direction == "in", real, Message.created_at >= start)).all()
+    dismissed = (sa.select(AuditEvent.id)
+                 .where(AuditEvent.clinic_id == clinic.id, AuditEvent.action == NOT_ACTIONABLE_ACTION,
+                        AuditEvent.subject == sa.literal("escalation:") + sa.cast(Escalation.id, sa.String))
+                 .exists())
+    findings = [burden.FindingRow(opened, level, acked, bool(not_actionable)) for opened, level, acked, not_actionable
+                in db.session.execute(
+                    sa.select(Escalation.created_at, Escalation.level, Escalation.acknowledged_at, dismissed)
+                    .join(Patient, Escalation.patient_id == Patient.id)
+                    .where(Escalation.clinic_id == clinic.id, real, Escalation.created_at >= start))]
+    alerts = db.session.scalars(
+        sa.select(Message.created_at).join(Escalation, Message.escalation_id == Escalation.id)
+        .join(Patient, Escalation.patient_id == Patient.id)
+        .where(Message.clinic_id == clinic.id, Message.direction == "out", Message.purpose == "alert", real,
+               Message.created_at >= start)).all()
+    return dict(checkins_sent=sent, replies=replies, findings=findings, alerts=alerts)
+
+
+def _weeks_of(clinic: Clinic, weeks: int) -> list[burden.Week]:
+    tz = ZoneInfo(clinic.timezone)
+    start, mondays = burden.window(clock.now(), tz, weeks)
+    return burden.weekly(mondays=mondays, tz=tz, **_rows(clinic, start))
+
+
+@bp.get("/burden")
+@login_required
+def burden_page() -> ResponseReturnValue:
+    clinic = _clinic()
+    weeks = _weeks()
+    rows = _weeks_of(clinic, weeks)
+    return render_template("dashboard/burden.html", clinic=clinic, weeks=list(reversed(rows)), count=weeks,
+                           levels=burden.FINDING_LEVELS, chart_weeks=weeks)
+
+
+CHART_STYLE = Style(background="#ffffff", plot_background="#ffffff", foreground="#1d2430",
+                    foreground_strong="#1d2430", foreground_subtle="#5f6b7a", colors=("#1f4e79", "#e8710a"),
+                    font_family="system-ui, sans-serif", label_font_size=12, major_label_font_size=12,
+                    title_font_size=14, legend_font_size=12)
+
+
+@bp.get("/burden.svg")
+@login_required
+def burden_chart() -> ResponseReturnValue:
+    """Alerts and findings per 100 check-ins, week by week: a bar chart (pygal, SVG)."""
+    clinic = _clinic()
+    rows = _weeks_of(clinic, _weeks())
+    chart = pygal.Bar(style=CHART_STYLE, width=640, height=300, js=(), show_legend=True, legend_at_bottom=True,
+                      x_label_rotation=0, truncate_label=-1, print_values=False, show_minor_x_labels=False,
+                      x_labels_major_every=max(1, len(rows) // 6), title=f"Per 100 check-ins ({clinic.timezone})")
+    chart.x_labels = [w.start.strftime("%b %d") for w in rows]
+    chart.add("Alerts", [round(w.alerts_per_100, 1) if w.alerts_per_100 is not None else None for w in rows])
+    chart.add("Findings", [round(100 * w.finding_count / w.checkins_sent, 1) if w.checkins_sent else None
+                           for w in rows])
+    return Response(chart.render(is_unicode=True), mimetype="image/svg+xml")
