@@ -71,10 +71,13 @@ def provider_for_link(token: str) -> Provider:
 def invite(clinic_id: int, *, name: str, email: str, phone: str | None, role: str, duty: str,
            actor: str, now: datetime) -> Provider:
     """A new provider who chooses their own password from a link (`password_link(p, "invite")`)."""
+    errors = {}
     if db.session.scalar(sa.select(Provider.id).where(Provider.email == email)) is not None:
-        raise validation.ValidationError("email", "A provider with this email address already exists.")
+        errors["email"] = "A provider with this email address already exists."
     if duty != "off" and phone is None:
-        raise validation.ValidationError("duty", "Add a mobile number first: alerts are sent by text.")
+        errors["duty"] = "Add a mobile number first: alerts are sent by text."
+    if errors:
+        raise validation.ValidationError.of(errors)
     provider = Provider(clinic_id=clinic_id, name=name, email=email, phone=phone, role=role, duty=duty,
                         password_hash=generate_password_hash(secrets.token_urlsafe(32)), created_at=now)
     db.session.add(provider)
