@@ -98,7 +98,7 @@ def burden_chart() -> ResponseReturnValue:
     """Alerts and findings per 100 check-ins, week by week: a bar chart (pygal, SVG)."""
     clinic = _clinic()
     rows = _weeks_of(clinic, _weeks())
-    chart = pygal.Bar(style=CHART_STYLE, width=640, height=300, js=(), show_legend=True, legend_at_bottom=True,
+    chart = pygal.Bar(style=CHART_STYLE, width=480, height=280, js=(), show_legend=True, legend_at_bottom=True,
                       x_label_rotation=0, truncate_label=-1, print_values=False, show_minor_x_labels=False,
                       x_labels_major_every=max(1, len(rows) // 6), title=f"Per 100 check-ins ({clinic.timezone})")
     chart.x_labels = [w.start.strftime("%b %d") for w in rows]
