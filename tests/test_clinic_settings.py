@@ -183,3 +183,37 @@ def test_the_settings_page_shows_the_current_values(client, clinic, admin):
     for value in ('value="Harbor PT"', 'value="(212) 555-0100"', 'value="21:00"', 'value="08:00"',
                   'value="America/New_York"', 'value="480"'):
         assert value in page
+
+
+def test_a_new_clinic_time_zone_moves_the_planned_texts_to_the_same_wall_clock_there(client, clinic, admin, clock):
+    maria = enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
+    c2 = next(c for c in maria.checkins if c.protocol_id == "C2")
+    clock.set(ny(2026, 11, 17, 15, 0))
+    as_admin(client)
+    client.post("/settings", data=form(timezone="America/Chicago"))
+    db.session.expire_all()
+    # The session ended at 09:00 Chicago time: C2, a day later on Chicago's clock, is the same moment.
+    assert db.session.get(CheckIn, c2.id).due_at == ny(2026, 11, 18, 10, 0)
+    client.post("/settings", data=form(timezone="America/Chicago", quiet_start="21:30", quiet_end="09:30"))
+    db.session.expire_all()
+    # Quiet hours are now read on Chicago's clock: 09:00 there is inside them.
+    assert db.session.get(CheckIn, c2.id).due_at == datetime(2026, 11, 18, 9, 30, tzinfo=ZoneInfo("America/Chicago"))
+
+
+def test_the_cli_changes_settings_by_the_same_rules_and_says_when_the_next_text_goes(runner, clinic, clock):
+    maria = enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
+    clock.set(ny(2026, 11, 17, 15, 0))
+    result = runner.invoke(args=["clinic-settings", "--clinic", str(clinic.id), "--urgent-backup-minutes", "90"])
+    assert result.exit_code == 2
+    assert "Error: urgent_backup_minutes: Use 10 to 45 minutes" in result.output
+    result = runner.invoke(args=["clinic-settings", "--clinic", str(clinic.id), "--quiet-start", "23:00",
+                                 "--quiet-end", "10:30"])
+    assert result.exit_code == 0, result.output
+    assert "quiet_end                  10:30  (changed)" in result.output
+    assert "Next planned text: Wed 2026-11-18 10:30 EST" in result.output
+    c2 = next(c for c in maria.checkins if c.protocol_id == "C2")
+    db.session.expire_all()
+    assert db.session.get(CheckIn, c2.id).due_at == ny(2026, 11, 18, 10, 30)
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "clinic.setting_changed")
+                               .order_by(AuditEvent.id)).first()
+    assert (event.actor, event.detail) == ("cli", {"field": "quiet_start", "old": "21:00", "new": "23:00"})

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from support import lakeside, sign_in
 
 from bot.extensions import db
-from bot.models import AuditEvent, Provider
+from bot.models import AuditEvent, Clinic, Provider
 
 PASSWORD = "correct horse battery"
 ADMIN_PAGES = [("get", "/settings"), ("post", "/settings"), ("get", "/settings/providers"),
@@ -75,8 +75,16 @@ def test_a_form_without_its_csrf_token_changes_nothing(app, client, clinic, admi
     response = client.post("/settings/providers/1", data={"phone": "", "role": "admin", "duty": "off"})
     assert response.status_code == 303
     assert provider("dana@harbor.example").role == "provider"
-    response = client.post("/settings", data={"sms_name": "Changed"})
-    assert response.status_code == 303
+    response = client.post("/settings", data={"name": "Harbor Physical Therapy", "sms_name": "Changed",
+                                              "phone": "(212) 555-0100", "timezone": "America/New_York",
+                                              "quiet_start": "21:00", "quiet_end": "08:00",
+                                              "business_open": "08:00", "business_close": "17:00",
+                                              "business_days": ["1", "2", "3", "4", "5"],
+                                              "emergency_realert_minutes": "5", "emergency_backup_minutes": "15",
+                                              "urgent_backup_minutes": "30", "session_idle_minutes": "480"})
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    db.session.expire_all()
+    assert db.session.get(Clinic, clinic.id).sms_name == "Harbor PT"
 
 
 # -- invite and the one-time link ----------------------------------------------------------------
