@@ -79,6 +79,11 @@ def test_an_admin_moves_quiet_hours_at_phone_width_and_sees_the_next_text_move(a
     expect(page.get_by_text("Paged first (on call): Dana Oncall.")).to_be_visible()
     _fits(page)
     page.screenshot(path=str(shots / f"providers-{WIDTH}.png"), full_page=True)
+    dana = page.locator("#provider-1")
+    dana.get_by_text("Deactivate", exact=True).click()  # a second step, not one misplaced tap
+    expect(dana.get_by_role("button", name="Deactivate Dana")).to_be_visible()
+    _fits(page)
+    page.screenshot(path=str(shots / f"providers-deactivate-{WIDTH}.png"), full_page=True)
     page.get_by_label("Name", exact=True).fill("Nia Newman")
     page.get_by_label("Email").fill("nia@harbor.example")
     page.get_by_role("button", name="Invite").click()
