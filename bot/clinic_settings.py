@@ -21,7 +21,7 @@ import sqlalchemy.orm as so
 
 from . import episodes, schedule, validation
 from .extensions import db
-from .models import CheckIn, Clinic, Patient, TreatmentSession, audit
+from .models import CheckIn, Clinic, Patient, TreatmentSession, UTCDateTime, audit
 
 # Settings whose change moves planned check-ins.
 SCHEDULE_FIELDS = frozenset({"quiet_start", "quiet_end", "timezone"})
@@ -110,8 +110,22 @@ def replan(clinic: Clinic, *, now: datetime) -> list[Moved]:
             new = max(new, now)
             if new != c.due_at:
                 moved.append(Moved(c.id, patient.id, zone, c.due_at, new))
-                c.due_at = new
+    _move(moved)
     return moved
+
+
+def _move(moved: Sequence[Moved]) -> None:
+    """One statement for all: each row moves only if it is still planned at the time read, so a
+    check-in a dispatcher claimed meanwhile keeps the time it was sent at."""
+    if not moved:
+        return
+    table = CheckIn.__table__
+    db.session.execute(
+        sa.update(table).where(table.c.id == sa.bindparam("checkin_id"), table.c.status == "planned",
+                               table.c.due_at == sa.bindparam("old_due", type_=UTCDateTime))
+        .values(due_at=sa.bindparam("new_due", type_=UTCDateTime)),
+        [{"checkin_id": m.checkin_id, "old_due": m.old, "new_due": m.new} for m in moved])
+    db.session.expire_all()  # the CheckIn objects read above no longer say when they go
 
 
 def next_planned(clinic: Clinic, *, now: datetime, moved: list[Moved] | tuple[Moved, ...] = ()) -> Moved | None:

@@ -217,3 +217,29 @@ def test_the_cli_changes_settings_by_the_same_rules_and_says_when_the_next_text_
     event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "clinic.setting_changed")
                                .order_by(AuditEvent.id)).first()
     assert (event.actor, event.detail) == ("cli", {"field": "quiet_start", "old": "21:00", "new": "23:00"})
+
+
+def test_a_text_the_dispatcher_claims_while_the_settings_are_saved_keeps_its_time(client, clinic, admin, clock,
+                                                                                  monkeypatch):
+    """The dispatcher may send a check-in between the page reading the planned texts and moving
+    them: the move is conditional on the text still being planned at its old time."""
+    from bot import clinic_settings
+
+    maria = enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
+    c2 = next(c for c in maria.checkins if c.protocol_id == "C2")
+    read = clinic_settings._planned_rows
+
+    def read_then_the_dispatcher_sends_c2(*args, **kwargs):
+        rows = read(*args, **kwargs)
+        db.session.execute(sa.update(CheckIn).where(CheckIn.id == c2.id)
+                           .values(status="sent").execution_options(synchronize_session=False))
+        return rows
+
+    monkeypatch.setattr(clinic_settings, "_planned_rows", read_then_the_dispatcher_sends_c2)
+    clock.set(ny(2026, 11, 17, 15, 0))
+    as_admin(client)
+    client.post("/settings", data=form(quiet_start="23:00", quiet_end="10:30"))
+    db.session.expire_all()
+    assert db.session.get(CheckIn, c2.id).due_at == ny(2026, 11, 18, 10, 0)
+    c3 = next(c for c in maria.checkins if c.protocol_id == "C3")
+    assert db.session.get(CheckIn, c3.id).due_at == ny(2026, 11, 19, 10, 30)
