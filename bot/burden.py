@@ -75,13 +75,27 @@ def window(now: datetime, tz: ZoneInfo, weeks: int) -> tuple[datetime, list[date
     return start, mondays
 
 
-def weekly(*, mondays: Sequence[date], tz: ZoneInfo, checkins_sent: Iterable[datetime],
-           replies: Iterable[datetime], findings: Iterable[FindingRow], alerts: Iterable[datetime]) -> list[Week]:
+# Texts counted by the quarter hour they fall in (`Counted`): every zone's offset from UTC is a
+# whole number of quarter hours, so a quarter hour never straddles a clinic's midnight, and the
+# database hands back at most 672 rows a week however many texts there were.
+QUARTER_HOUR = timedelta(minutes=15)
+Counted = tuple[datetime, int]  # (a moment, or the start of its quarter hour; how many)
+
+
+def _per_week(counted: Iterable[Counted], tz: ZoneInfo, wanted: set[date]) -> Counter[date]:
+    weeks: Counter[date] = Counter()
+    for moment, n in counted:
+        week = week_of(moment, tz)
+        if week in wanted:
+            weeks[week] += n
+    return weeks
+
+
+def weekly(*, mondays: Sequence[date], tz: ZoneInfo, checkins_sent: Iterable[Counted],
+           replies: Iterable[Counted], findings: Iterable[FindingRow], alerts: Iterable[Counted]) -> list[Week]:
     """One `Week` per Monday in `mondays` (oldest first); rows outside those weeks are left out."""
     wanted = set(mondays)
-    sent = Counter(w for w in (week_of(t, tz) for t in checkins_sent) if w in wanted)
-    replied = Counter(w for w in (week_of(t, tz) for t in replies) if w in wanted)
-    paged = Counter(w for w in (week_of(t, tz) for t in alerts) if w in wanted)
+    sent, replied, paged = (_per_week(rows, tz, wanted) for rows in (checkins_sent, replies, alerts))
     levels: dict[date, Counter[str]] = {m: Counter() for m in mondays}
     acked: Counter[date] = Counter()
     dismissed: Counter[date] = Counter()

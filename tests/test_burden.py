@@ -43,9 +43,9 @@ def test_the_numbers_of_each_week_from_known_rows():
     ]
     before, after = burden.weekly(
         mondays=mondays, tz=NY,
-        checkins_sent=[BEFORE] * 3 + [AFTER] * 40 + [ny(2026, 11, 22, 23, 59)] * 10 + [ny(2026, 11, 23, 0, 0)],
-        replies=[BEFORE, AFTER, AFTER], findings=findings,
-        alerts=[BEFORE] + [AFTER] * 5 + [ny(2026, 11, 8, 23, 59)])  # the last: a week too early
+        checkins_sent=[(BEFORE, 3), (AFTER, 40), (ny(2026, 11, 22, 23, 45), 10), (ny(2026, 11, 23, 0, 0), 1)],
+        replies=[(BEFORE, 1), (AFTER, 2)], findings=findings,
+        alerts=[(BEFORE, 1), (AFTER, 5), (ny(2026, 11, 8, 23, 45), 1)])  # the last: a week too early
     assert (before.start, before.checkins_sent, before.replies, before.alerts) == (mondays[0], 3, 1, 1)
     assert before.findings == {"routine": 0, "urgent": 1, "emergency": 0}
     assert before.median_to_acknowledge == timedelta(minutes=10)
@@ -153,3 +153,20 @@ def seed_rest(clinic) -> None:
 def test_a_number_of_weeks_out_of_range_is_a_400(client, clinic, weeks):
     sign_in(client)
     assert client.get(f"/burden?weeks={weeks}").status_code == 400
+
+
+def test_texts_a_minute_either_side_of_monday_midnight_in_new_york_fall_in_their_own_weeks(client, clinic, clock):
+    maria = enroll(clinic, ended=ny(2026, 11, 15, 10, 0))
+    c1, c2 = maria.checkins[1], maria.checkins[2]
+    c1.status, c1.sent_at = "sent", BEFORE  # 04:59 UTC on Monday
+    c2.status, c2.sent_at = "sent", AFTER
+    for moment in (BEFORE, AFTER, AFTER + timedelta(seconds=59)):
+        db.session.add(Message(clinic_id=clinic.id, direction="in", patient_id=maria.patient.id, purpose="inbound",
+                               body="fine", status="received", created_at=moment))
+    db.session.commit()
+    clock.set(ny(2026, 11, 18, 9, 0))
+    sign_in(client)
+    page = client.get("/burden?weeks=2").get_data(as_text=True)
+    rows = page.split("<tbody>")[1].split("</tbody>")[0].split("</tr>")[:-1]
+    sent_and_replies = [[c.split(">")[-1] for c in row.split("</td>")[:2]] for row in rows]
+    assert sent_and_replies == [["1", "2"], ["1", "1"]]  # this week (from Mon Nov 16), then the week before
