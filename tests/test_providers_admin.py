@@ -184,9 +184,10 @@ def test_the_last_admin_cannot_demote_or_deactivate_themselves(client, clinic, a
     assert (ben.role, ben.active) == ("admin", True)
     # With a second admin, either may step down.
     client.post("/settings/providers/1", data={"phone": "(212) 555-0111", "role": "admin", "duty": "on_call"})
-    assert client.post("/settings/providers/2", data={"phone": "", "role": "provider",
-                                                      "duty": "off"}).status_code == 303
+    stepped_down = client.post("/settings/providers/2", data={"phone": "", "role": "provider", "duty": "off"})
+    assert stepped_down.status_code == 303 and stepped_down.headers["Location"] == "/"
     assert provider("ben@harbor.example").role == "provider"
+    assert client.get("/settings/providers").status_code == 403
 
 
 def test_a_deactivated_provider_is_signed_out_and_cannot_sign_in(app, client, clinic, admin):

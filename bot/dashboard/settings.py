@@ -26,6 +26,13 @@ WEEKDAYS = (("1", "Mon"), ("2", "Tue"), ("3", "Wed"), ("4", "Thu"), ("5", "Fri")
 COMMON_ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles",
                 "America/Anchorage", "Pacific/Honolulu", "America/Puerto_Rico", "America/Toronto",
                 "America/Mexico_City", "Europe/London", "Europe/Madrid")
+LABELS = {
+    "name": "clinic name", "sms_name": "name on texts", "phone": "phone", "timezone": "time zone",
+    "quiet_start": "quiet hours start", "quiet_end": "quiet hours end", "business_open": "opening time",
+    "business_close": "closing time", "business_days": "open days",
+    "emergency_realert_minutes": "emergency re-alert", "emergency_backup_minutes": "emergency backup",
+    "urgent_backup_minutes": "urgent backup", "session_idle_minutes": "idle sign-out",
+}
 DUTY_LABELS = {"on_call": "On call (paged first)", "backup": "Backup (paged second)", "off": "Off duty"}
 
 
@@ -82,15 +89,6 @@ def settings() -> ResponseReturnValue:
             was = f" (was {_local(nxt.old, nxt.zone)})" if nxt.old != nxt.new else " (unchanged)"
             flash(f"The next planned text now goes {_local(nxt.new, nxt.zone)}{was}.")
     return redirect(url_for("dashboard.settings"), code=303)
-
-
-LABELS = {
-    "name": "clinic name", "sms_name": "name on texts", "phone": "phone", "timezone": "time zone",
-    "quiet_start": "quiet hours start", "quiet_end": "quiet hours end", "business_open": "opening time",
-    "business_close": "closing time", "business_days": "open days",
-    "emergency_realert_minutes": "emergency re-alert", "emergency_backup_minutes": "emergency backup",
-    "urgent_backup_minutes": "urgent backup", "session_idle_minutes": "idle sign-out",
-}
 
 
 # -- Providers ----------------------------------------------------------------------------------
@@ -169,6 +167,8 @@ def update_provider(provider_id: int) -> ResponseReturnValue:
         return _render_providers(clinic, edit_id=provider_id, edit=typed, edit_errors=error.errors, status=400)
     db.session.commit()
     flash(f"{provider.name}: saved." if changed else f"{provider.name}: nothing changed.")
+    if provider.id == current_user.id and role != "admin":
+        return redirect(url_for("dashboard.index"), code=303)  # the providers page is for admins now
     return redirect(url_for("dashboard.providers_page"), code=303)
 
 
