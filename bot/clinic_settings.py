@@ -17,7 +17,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-import sqlalchemy.orm as so
 
 from . import episodes, schedule, validation
 from .extensions import db
@@ -70,17 +69,32 @@ def apply(clinic: Clinic, clean: validation.ClinicSettings, *, actor: str, now: 
     return Outcome(tuple(changed), tuple(moved), next_planned(clinic, now=now, moved=moved))
 
 
-def _planned_rows(clinic: Clinic, now: datetime) -> Sequence[sa.Row[tuple[CheckIn, TreatmentSession, Patient]]]:
-    """Every check-in of the clinic still to be sent, with its episode and patient: one statement."""
-    return db.session.execute(
-        sa.select(CheckIn, TreatmentSession, Patient)
+@dataclass(frozen=True)
+class _Episode:
+    """What re-timing needs of one open episode: when its session ended, on whose clock."""
+
+    session_id: int
+    ended_at: datetime
+    patient_id: int
+    zone: str
+
+
+def _planned(clinic: Clinic, now: datetime) -> dict[_Episode, list[schedule.CheckInState]]:
+    """Every check-in of the clinic still to be sent, by episode: one statement, plain columns."""
+    rows = db.session.execute(
+        sa.select(CheckIn.id, CheckIn.protocol_id, CheckIn.status, CheckIn.due_at, TreatmentSession.id,
+                  TreatmentSession.ended_at, Patient.id, Patient.timezone)
         .join(TreatmentSession, CheckIn.session_id == TreatmentSession.id)
         .join(Patient, TreatmentSession.patient_id == Patient.id)
         .where(Patient.clinic_id == clinic.id, TreatmentSession.status == "open", CheckIn.status == "planned",
                CheckIn.due_at > now)
-        .options(so.contains_eager(CheckIn.session))
         .order_by(CheckIn.due_at, CheckIn.id)
     ).all()
+    by_episode: dict[_Episode, list[schedule.CheckInState]] = defaultdict(list)
+    for checkin_id, protocol_id, status, due_at, session_id, ended_at, patient_id, zone in rows:
+        episode = _Episode(session_id, ended_at, patient_id, zone or clinic.timezone)
+        by_episode[episode].append(schedule.CheckInState(checkin_id, protocol_id, status, due_at))
+    return by_episode
 
 
 def replan(clinic: Clinic, *, now: datetime) -> list[Moved]:
@@ -91,25 +105,14 @@ def replan(clinic: Clinic, *, now: datetime) -> list[Moved]:
     time that would now be past goes at once (the dispatcher's next pass), never into the past.
     """
     quiet = episodes.quiet_hours(clinic)
-    rows = _planned_rows(clinic, now)
-    by_session: dict[int, list[CheckIn]] = defaultdict(list)
-    for checkin, session, _ in rows:
-        by_session[session.id].append(checkin)
     moved: list[Moved] = []
-    done: set[int] = set()
-    for checkin, session, patient in rows:
-        if session.id in done:
-            continue
-        done.add(session.id)
-        zone = patient.timezone or clinic.timezone
-        tz = ZoneInfo(zone)
-        states = [schedule.CheckInState(c.id, c.protocol_id, c.status, c.due_at) for c in by_session[session.id]]
-        new_times = schedule.moved_plan(new_ended_at=session.ended_at, checkins=states, tz=tz, quiet=quiet)
-        for c in by_session[session.id]:
-            new = new_times.get(c.id) or schedule.respect_quiet_hours(c.due_at, tz, quiet)
-            new = max(new, now)
+    for episode, states in _planned(clinic, now).items():
+        tz = ZoneInfo(episode.zone)
+        new_times = schedule.moved_plan(new_ended_at=episode.ended_at, checkins=states, tz=tz, quiet=quiet)
+        for c in states:
+            new = max(new_times.get(c.id) or schedule.respect_quiet_hours(c.due_at, tz, quiet), now)
             if new != c.due_at:
-                moved.append(Moved(c.id, patient.id, zone, c.due_at, new))
+                moved.append(Moved(c.id, episode.patient_id, episode.zone, c.due_at, new))
     _move(moved)
     return moved
 

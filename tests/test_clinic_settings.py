@@ -227,7 +227,7 @@ def test_a_text_the_dispatcher_claims_while_the_settings_are_saved_keeps_its_tim
 
     maria = enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
     c2 = next(c for c in maria.checkins if c.protocol_id == "C2")
-    read = clinic_settings._planned_rows
+    read = clinic_settings._planned
 
     def read_then_the_dispatcher_sends_c2(*args, **kwargs):
         rows = read(*args, **kwargs)
@@ -235,7 +235,7 @@ def test_a_text_the_dispatcher_claims_while_the_settings_are_saved_keeps_its_tim
                            .values(status="sent").execution_options(synchronize_session=False))
         return rows
 
-    monkeypatch.setattr(clinic_settings, "_planned_rows", read_then_the_dispatcher_sends_c2)
+    monkeypatch.setattr(clinic_settings, "_planned", read_then_the_dispatcher_sends_c2)
     clock.set(ny(2026, 11, 17, 15, 0))
     as_admin(client)
     client.post("/settings", data=form(quiet_start="23:00", quiet_end="10:30"))
