@@ -63,7 +63,9 @@ def provider_for_link(token: str) -> Provider:
     except (BadSignature, KeyError, TypeError):
         raise LinkError("This link is not valid. Ask your clinic's admin for a new one.") from None
     provider = db.session.get(Provider, payload.get("p"))
-    if provider is None or not provider.active or payload.get("h") != _fingerprint(provider):
+    if provider is not None and not provider.active:
+        raise LinkError("This account is deactivated. Ask your clinic's admin to reactivate it.")
+    if provider is None or payload.get("h") != _fingerprint(provider):
         raise LinkError("This link has been used or replaced. Ask your clinic's admin for a new one.")
     return provider
 

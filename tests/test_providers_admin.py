@@ -247,3 +247,15 @@ def test_flask_reset_password_names_the_field_at_fault(runner, clinic):
     result = runner.invoke(args=["reset-password", "dana@harbor.example", "--set"], input="short\nshort\n")
     assert result.exit_code == 2 and "Error: password: Use at least 10 characters." in result.output
     assert sign_in(runner.app.test_client(), password=PASSWORD).status_code == 302
+
+
+def test_a_link_for_a_provider_deactivated_since_says_so(app, client, clinic, admin):
+    as_admin(client)
+    link = link_in(client.post("/settings/providers/1/reset-password").get_data(as_text=True))
+    client.post("/settings/providers/1/deactivate")
+    response = app.test_client().get(link)
+    assert response.status_code == 404 and "This account is deactivated" in response.get_data(as_text=True)
+    refused = app.test_client().post(link, data={"password": "brand new words here",
+                                                 "confirm": "brand new words here"})
+    assert refused.status_code == 404
+    assert sign_in(app.test_client(), password="brand new words here").status_code == 400
