@@ -102,7 +102,8 @@ def replan(clinic: Clinic, *, now: datetime) -> list[Moved]:
 
     C1-C5 are timed from the session again, as when they were planned; C0 and the extra check-in
     (timed from when they were asked for) keep their time unless it now falls in quiet hours. A
-    time that would now be past goes at once (the dispatcher's next pass), never into the past.
+    text whose new time has passed goes at once (the dispatcher's next pass), or at the end of
+    the quiet hours it is now in, never into the past.
     """
     quiet = episodes.quiet_hours(clinic)
     moved: list[Moved] = []
@@ -110,7 +111,9 @@ def replan(clinic: Clinic, *, now: datetime) -> list[Moved]:
         tz = ZoneInfo(episode.zone)
         new_times = schedule.moved_plan(new_ended_at=episode.ended_at, checkins=states, tz=tz, quiet=quiet)
         for c in states:
-            new = max(new_times.get(c.id) or schedule.respect_quiet_hours(c.due_at, tz, quiet), now)
+            new = new_times.get(c.id) or schedule.respect_quiet_hours(c.due_at, tz, quiet)
+            if new < now:  # its new time has passed: now, or when the quiet hours we are in end
+                new = schedule.respect_quiet_hours(now, tz, quiet)
             if new != c.due_at:
                 moved.append(Moved(c.id, episode.patient_id, episode.zone, c.due_at, new))
     _move(moved)

@@ -243,3 +243,17 @@ def test_a_text_the_dispatcher_claims_while_the_settings_are_saved_keeps_its_tim
     assert db.session.get(CheckIn, c2.id).due_at == ny(2026, 11, 18, 10, 0)
     c3 = next(c for c in maria.checkins if c.protocol_id == "C3")
     assert db.session.get(CheckIn, c3.id).due_at == ny(2026, 11, 19, 10, 30)
+
+
+def test_a_text_whose_new_time_has_passed_goes_at_once_unless_that_is_inside_the_new_quiet_hours(client, clinic,
+                                                                                                admin, clock):
+    maria = enroll(clinic, ended=ny(2026, 11, 16, 21, 30))
+    c2, c3 = (next(c for c in maria.checkins if c.protocol_id == p) for p in ("C2", "C3"))
+    assert c2.due_at == ny(2026, 11, 18, 8, 0)  # 21:30 is inside 21:00-08:00
+    clock.set(ny(2026, 11, 17, 22, 30))
+    as_admin(client)
+    client.post("/settings", data=form(quiet_start="22:00", quiet_end="08:00"))
+    db.session.expire_all()
+    # Under the new hours C2 was due at 21:30, an hour ago; it is 22:30, inside them: it waits for 08:00.
+    assert db.session.get(CheckIn, c2.id).due_at == ny(2026, 11, 18, 8, 0)
+    assert db.session.get(CheckIn, c3.id).due_at == ny(2026, 11, 18, 21, 30)
