@@ -19,7 +19,7 @@ import click
 import sqlalchemy as sa
 from flask import Blueprint, current_app
 
-from . import clock, dispatch, episodes, validation
+from . import clinic_settings, clock, dispatch, episodes, providers, validation
 from .extensions import db
 from .models import Clinic, Provider, TreatmentSession, audit
 from .protocol import PROTOCOL
@@ -289,3 +289,70 @@ def correct_session_command(session_id: int, ended_at: str) -> None:
     click.echo(f"Re-planned {moved} check-in(s) ({zone}):")
     for checkin in session.checkins:
         click.echo(f"  {checkin.protocol_id:<5} {_local(checkin.due_at, zone)}  {checkin.status}")
+
+
+@bp.cli.command("reset-password")
+@click.argument("email")
+@click.option("--set", "type_it", is_flag=True,
+              help="Type the new password here (asked twice, never shown) instead of printing a link.")
+@door
+def reset_password_command(email: str, type_it: bool) -> None:
+    """Reset a provider's password: print a one-time link to choose one (the old one stops working
+    and every session ends), or with --set type the new one. Neither is written to any log."""
+    address = validation.email(email)
+    provider = db.session.scalar(sa.select(Provider).where(Provider.email == address))
+    if provider is None:
+        raise validation.ValidationError("email", "No provider has this email address.")
+    now = clock.now()
+    if type_it:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        providers.choose_password(provider, password, via="cli", now=now)
+        db.session.commit()
+        click.echo(f"Provider {provider.id}: password set; signed out everywhere.")
+        return
+    link = providers.reset_password(provider, actor="cli", now=now)
+    db.session.commit()
+    click.echo(f"Provider {provider.id}: the old password no longer works and every session has ended.")
+    click.echo(f"Give them this one-time link (valid {providers.LINK_LIFETIME['reset'].days} day) to choose "
+               f"a new password:")
+    click.echo(link)
+
+
+_SETTING_OPTIONS = {
+    "name": "Clinic name.", "sms_name": "How texts are signed.", "phone": "The clinic's phone number.",
+    "timezone": "IANA zone.", "quiet_start": "Quiet hours start, HH:MM.", "quiet_end": "Quiet hours end, HH:MM.",
+    "business_open": "Opening time, HH:MM.", "business_close": "Closing time, HH:MM.",
+    "business_days": "ISO weekdays open, e.g. 12345.",
+    **{name: "Minutes, {}-{}.".format(*bounds) for name, bounds in PROTOCOL.escalation_bounds.items()},
+    "session_idle_minutes": "Idle sign-out in minutes, {}-{}.".format(*validation.SESSION_IDLE_MINUTES),
+}
+
+
+def _setting_options(command: F) -> F:
+    for name, text in reversed(_SETTING_OPTIONS.items()):
+        command = click.option(f"--{name.replace('_', '-')}", name, default=None, help=text)(command)
+    return command
+
+
+@bp.cli.command("clinic-settings")
+@click.option("--clinic", "clinic_id", type=int, required=True, help="Clinic id.")
+@_setting_options
+@door
+def clinic_settings_command(clinic_id: int, **changes: str | None) -> None:
+    """Show a clinic's settings, or change those given (the same rules and audit as the settings page).
+
+    New quiet hours or a new time zone move the planned texts that have not gone yet."""
+    clinic = _clinic(clinic_id)
+    raw = {**clinic_settings.current(clinic), **{k: v for k, v in changes.items() if v is not None}}
+    clean = validation.clinic_settings(raw, phone_region=_phone_region())
+    now = clock.now()
+    outcome = clinic_settings.apply(clinic, clean, actor="cli", now=now)
+    db.session.commit()
+    for name, value in clinic_settings.current(clinic).items():
+        mark = "  (changed)" if name in outcome.changed else ""
+        click.echo(f"{name:<26} {value}{mark}")
+    if clinic_settings.SCHEDULE_FIELDS.intersection(outcome.changed):
+        click.echo(f"Moved {len(outcome.moved)} planned text(s).")
+    upcoming = outcome.next_planned
+    if upcoming is not None:
+        click.echo(f"Next planned text: {_local(upcoming.new, upcoming.zone)}")

@@ -420,6 +420,111 @@ def business_days(raw: object, *, field: str = "business_days") -> str:
     return "".join(sorted(set(items)))
 
 
+# Clinic settings and providers -------------------------------------------------------------------
+
+# How long a dashboard session may sit idle (clinics.session_idle_minutes): at least 15 minutes, so
+# a provider between two patients is not signed out, at most a 12-hour shift, so a phone left
+# signed in overnight is not.
+SESSION_IDLE_MINUTES = (15, 12 * 60)
+ROLES = ("provider", "admin")
+DUTIES = ("on_call", "backup", "off")
+
+
+def whole_number(raw: object, *, field: str, low: int, high: int, unit: str = "minutes") -> int:
+    """A whole number between `low` and `high` inclusive (a form's "15" or a JSON 15)."""
+    if isinstance(raw, bool):
+        raise ValidationError(field, f"Enter a whole number of {unit}.")
+    if isinstance(raw, int):
+        value = raw
+    else:
+        text = raw.strip() if isinstance(raw, str) else ""
+        if not text:
+            raise ValidationError(field, f"Enter a whole number of {unit}, from {low} to {high}.")
+        if not text.isdigit():
+            raise ValidationError(field, f"Enter a whole number of {unit}, from {low} to {high}.")
+        value = int(text)
+    if not low <= value <= high:
+        raise ValidationError(field, f"Use {low} to {high} {unit}: outside that range is not safe.")
+    return value
+
+
+def escalation_timings(raw: Mapping[str, Any], *, bounds: Mapping[str, tuple[int, int]] | None = None
+                       ) -> dict[str, int]:
+    """The clinic's alert timings in minutes, each within the protocol's safe range
+    (PROTOCOL.escalation_bounds); an emergency's backup is not paged before its first re-alert."""
+    bounds = PROTOCOL.escalation_bounds if bounds is None else bounds
+    check = Checker()
+    values = {name: check(whole_number, raw.get(name), field=name, low=low, high=high)
+              for name, (low, high) in bounds.items()}
+    check.done()
+    realert, backup = values.get("emergency_realert_minutes"), values.get("emergency_backup_minutes")
+    if realert is not None and backup is not None and backup < realert:
+        raise ValidationError("emergency_backup_minutes", "Page the backup no sooner than the first re-alert "
+                                                          f"({realert} minutes), or the re-alert does nothing.")
+    return cast(dict[str, int], values)
+
+
+def session_idle_minutes(raw: object, *, field: str = "session_idle_minutes") -> int:
+    low, high = SESSION_IDLE_MINUTES
+    return whole_number(raw, field=field, low=low, high=high)
+
+
+def role(raw: object, *, field: str = "role") -> str:
+    text = raw.strip().lower() if isinstance(raw, str) else raw
+    if text not in ROLES:
+        raise ValidationError(field, "Choose provider or admin.")
+    return cast(str, text)
+
+
+def duty(raw: object, *, field: str = "duty") -> str:
+    """Who is paged first (on_call), second (backup), or not at all (off): bot/escalation.py reads it."""
+    text = raw.strip().lower().replace("-", "_").replace(" ", "_") if isinstance(raw, str) else raw
+    if text not in DUTIES:
+        raise ValidationError(field, "Choose on call, backup or off duty.")
+    return cast(str, text)
+
+
+@dataclass(frozen=True)
+class ClinicSettings:
+    """A clinic's settings, clean: the fields of `clinics` an admin may change."""
+
+    name: str
+    sms_name: str
+    phone: str
+    timezone: str
+    quiet_start: time
+    quiet_end: time
+    business_open: time
+    business_close: time
+    business_days: str
+    emergency_realert_minutes: int
+    emergency_backup_minutes: int
+    urgent_backup_minutes: int
+    session_idle_minutes: int
+
+
+def clinic_settings(raw: Mapping[str, Any], *, phone_region: str | None = None) -> ClinicSettings:
+    """Clean every clinic setting at once (the settings page, and any other door), or refuse them
+    with every field at fault named."""
+    check = Checker()
+    quiet = check(lambda start: quiet_hours(start, raw.get("quiet_end")), raw.get("quiet_start")) or (None, None)
+    hours = check(lambda opens: business_hours(opens, raw.get("business_close")), raw.get("business_open")) \
+        or (None, None)
+    timings = check(escalation_timings, raw) or {}
+    values = dict(
+        name=check(clinic_name, raw.get("name")),
+        sms_name=check(sms_name, raw.get("sms_name")),
+        phone=check(phone, raw.get("phone"), region=phone_region, mobile=False),
+        timezone=check(time_zone, raw.get("timezone")),
+        quiet_start=quiet[0], quiet_end=quiet[1], business_open=hours[0], business_close=hours[1],
+        business_days=check(business_days, raw.get("business_days")),
+        session_idle_minutes=check(session_idle_minutes, raw.get("session_idle_minutes")),
+        **{name: timings.get(name) for name in PROTOCOL.escalation_bounds},
+    )
+    check.done()
+    return ClinicSettings(**values)  # type: ignore[arg-type]  # done(): none is None
+
+
 # A whole enrolment -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -10,20 +10,12 @@ page lists the same points in a table; the chart is never the only place they ar
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pygal
-from pygal.style import Style
-
 from ..protocol import Window
-
-# pygal 3.1.3 appends to sys.meta_path a finder for map plugins (pygal.maps.*) that has only the
-# find_module API Python 3.4 replaced: Python then warns (ImportWarning) on every failed import that
-# reaches it, an error under the tests' filterwarnings. We draw no maps, so it is taken out.
-sys.meta_path[:] = [f for f in sys.meta_path if type(f).__module__ != "pygal"]
+from .charts import Style, pygal
 
 SCALE_MAX = 10
 # A finding whose text gave no score (a breathing complaint, no reply) is marked in a strip above 10.

@@ -8,7 +8,7 @@ vocabularies. Code reads them from here instead of repeating them, and every dec
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from functools import cache
 from pathlib import Path
@@ -59,6 +59,8 @@ class Protocol:
     max_hours_late: float
     escalation: dict[str, int]
     data_dir: Path
+    # The range a clinic may set each escalation timing to: {"emergency_realert_minutes": (2, 10), ...}.
+    escalation_bounds: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def window(self, hours_since_session: float) -> Window:
         """The protocol window an hour count falls in; negative hours count as early."""
@@ -128,6 +130,7 @@ def load(version: str = "1") -> Protocol:
         max_hours_late=raw["late_sends"]["max_hours_late"],
         escalation=dict(raw["escalation"]),
         data_dir=data_dir,
+        escalation_bounds={name: (low, high) for name, (low, high) in raw.get("escalation_bounds", {}).items()},
     )
 
 
