@@ -20,6 +20,7 @@ from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from . import messages
 from .extensions import db
@@ -135,35 +136,66 @@ def open_escalation(*, patient: Patient, session: TreatmentSession | None, level
     """Raise a finding for the providers, or raise an open one for the same episode to this level.
 
     One open escalation per episode keeps a patient who writes three worried texts from paging
-    the on-call three times; a more urgent finding upgrades it and restarts its alerts.
+    the on-call three times; a more urgent finding upgrades it and restarts its alerts. Texts that
+    arrive at the same moment are handled at the same moment, so each step is atomic:
+
+    1. Look for the episode's open finding.
+    2. None: insert one inside a savepoint. The database holds at most one open finding per
+       episode (a partial unique index), so of requests racing here one inserts and pages; each
+       other's insert fails, rolls back to the savepoint, and goes on with the winner's finding
+       as if its text had come second.
+    3. An open finding at this level or higher takes the new one as added evidence: no page.
+    4. A lower one is raised by a conditional UPDATE (still open, still lower); only the request
+       whose UPDATE changed the row restarts its alerts, so a raise pages once too.
     """
     clinic = patient.clinic
-    open_one = db.session.scalar(
-        sa.select(Escalation).where(Escalation.patient_id == patient.id,
-                                    Escalation.session_id == (session.id if session else None),
-                                    Escalation.status == "open")
-        .order_by(Escalation.id.desc()).limit(1)
-    )
-    if open_one is not None and PROTOCOL.rank(open_one.level) >= PROTOCOL.rank(level):
-        audit("escalation.finding_added", clinic_id=clinic.id, subject=f"escalation:{open_one.id}", at=now,
-              level=level, rule=rule, assessment_id=assessment.id if assessment else None)
-        return open_one
-    if open_one is not None:
-        esc = open_one
-        audit("escalation.upgraded", clinic_id=clinic.id, subject=f"escalation:{esc.id}", at=now,
-              previous=esc.level, level=level, rule=rule)
-        esc.level, esc.rule, esc.assessment = level, rule, assessment or esc.assessment
-        esc.alert_started_at, esc.backup_alerted_at = now, None
-    else:
-        esc = Escalation(clinic_id=clinic.id, patient=patient, session_id=session.id if session else None,
-                         assessment=assessment, level=level, rule=rule, code=_unique_code(), created_at=now,
-                         alert_started_at=now)
-        db.session.add(esc)
-        db.session.flush()
-        audit("escalation.opened", clinic_id=clinic.id, subject=f"escalation:{esc.id}", at=now,
-              level=level, rule=rule, assessment_id=assessment.id if assessment else None)
+    session_id = session.id if session else None
+    evidence = dict(level=level, rule=rule, assessment_id=assessment.id if assessment else None)
+    open_one = _open_finding(patient.id, session_id)
+    if open_one is None:
+        esc = Escalation(clinic_id=clinic.id, patient=patient, session_id=session_id, assessment=assessment,
+                         level=level, rule=rule, code=_unique_code(), created_at=now, alert_started_at=now)
+        try:
+            with db.session.begin_nested():
+                db.session.add(esc)
+        except IntegrityError:
+            open_one = _open_finding(patient.id, session_id)
+            if open_one is None:
+                raise  # not the open-finding index (a code drawn twice at once): let it surface
+            log.info("escalation id=%s opened meanwhile by another request; joined", open_one.id)
+        else:
+            audit("escalation.opened", clinic_id=clinic.id, subject=f"escalation:{esc.id}", at=now, **evidence)
+            _start_alerting(esc, clinic, now)
+            return esc
+    lower = [name for name in PROTOCOL.levels if PROTOCOL.rank(name) < PROTOCOL.rank(level)]
+    raised = db.session.execute(
+        sa.update(Escalation).where(Escalation.id == open_one.id, Escalation.status == "open",
+                                    Escalation.level.in_(lower))
+        .values(level=level, rule=rule, assessment_id=assessment.id if assessment else Escalation.assessment_id,
+                alert_started_at=now, backup_alerted_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    previous = open_one.level
+    esc = db.session.get(Escalation, open_one.id, populate_existing=True)  # as the database holds it now
+    if raised != 1 and esc.status != "open":  # taken in hand meanwhile: this is a new finding
+        return open_escalation(patient=patient, session=session, level=level, rule=rule, assessment=assessment,
+                               now=now)
+    if raised != 1:
+        audit("escalation.finding_added", clinic_id=clinic.id, subject=f"escalation:{esc.id}", at=now, **evidence)
+        return esc
+    audit("escalation.upgraded", clinic_id=clinic.id, subject=f"escalation:{esc.id}", at=now,
+          previous=previous, level=level, rule=rule)
     _start_alerting(esc, clinic, now)
     return esc
+
+
+def _open_finding(patient_id: int, session_id: int | None) -> Escalation | None:
+    return db.session.scalar(
+        sa.select(Escalation).where(Escalation.patient_id == patient_id, Escalation.session_id == session_id,
+                                    Escalation.status == "open")
+        .order_by(Escalation.id.desc()).limit(1)
+        .execution_options(populate_existing=True)  # another request may have changed it meanwhile
+    )
 
 
 def _unique_code() -> str:

@@ -1,0 +1,101 @@
+"""Requests that arrive at the same moment: each is its own thread, connection and session, as in
+gunicorn's workers. Nothing is doubled (one open finding, one page) and nothing goes backwards.
+
+Run on SQLite and on PostgreSQL (TEST_DATABASE_URL); issue #10 items 2, 4 and 5.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from support import enroll, text_in
+
+from bot import escalation
+from bot.extensions import db
+from bot.models import Escalation, Message
+
+MARIA = "+12125550143"
+DANA = "+12125550111"  # the clinic fixture's on-call provider
+RED_FLAGS = ["hurts a bit when i breathe in, prob nothing", "it hurts to breathe", "short of breath since the session",
+             "sharp pain when I take a deep breath", "cant catch my breath", "chest hurts when i breathe in",
+             "me duele al respirar", "harder to breathe than this morning", "my breathing feels tight and short",
+             "pain in my chest when breathing deep"]
+
+
+def all_at_once(app, work: Callable[[int], Any], n: int) -> list[Any]:
+    """Run `work(i)` in `n` threads released together, each in its own app context (so its own
+    session and pooled connection); returns their results, raising the first error."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            with app.app_context():
+                barrier.wait(timeout=10)
+                try:
+                    results[i] = work(i)
+                finally:
+                    db.session.remove()
+        except BaseException as error:  # noqa: BLE001 (reported below, in the test's thread)
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    if errors:
+        raise errors[0]
+    return results
+
+
+@pytest.fixture
+def maria(app, clinic):
+    """Maria, needled in the upper back (a lung-risk region) five hours ago."""
+    now = datetime.now(timezone.utc)
+    return enroll(clinic, ended=now - timedelta(hours=5), regions=("upper_back",), now=now - timedelta(hours=5))
+
+
+def open_findings() -> list[Escalation]:
+    db.session.expire_all()
+    return db.session.scalars(sa.select(Escalation).where(Escalation.status == "open")).all()
+
+
+def pages() -> list[Message]:
+    return db.session.scalars(sa.select(Message).where(Message.purpose == "alert")).all()
+
+
+# -- item 2: one open finding, one page ---------------------------------------------------------
+
+def test_ten_red_flag_texts_at_once_open_one_finding_and_page_once(app, maria):
+    answers = all_at_once(app, lambda i: text_in(app.test_client(), MARIA, RED_FLAGS[i]).status_code, 10)
+    assert answers == [200] * 10
+    findings = open_findings()
+    assert [(f.level, f.rule) for f in findings] == [("emergency", "E1")]
+    assert [m.to_number for m in pages()] == [DANA]
+    assert findings[0].alerts_sent == 1
+
+
+def test_ten_findings_raised_at_once_for_one_episode_are_one_finding_and_one_page(app, maria):
+    """The escalation step alone, without the inbound text's write first (the dispatcher's R10 and
+    'not responding' raise findings this way): the check and the insert are still one step."""
+    now = datetime.now(timezone.utc)
+
+    def raise_one(i: int) -> int:
+        patient = db.session.merge(maria.patient, load=True)
+        session = db.session.merge(maria.session, load=True)
+        esc = escalation.open_escalation(patient=patient, session=session, level="emergency", rule="E1",
+                                         assessment=None, now=now)
+        db.session.commit()
+        return esc.id
+
+    ids = all_at_once(app, raise_one, 10)
+    findings = open_findings()
+    assert [f.id for f in findings] == [ids[0]] and set(ids) == {ids[0]}
+    assert [m.to_number for m in pages()] == [DANA]
