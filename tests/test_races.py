@@ -18,6 +18,7 @@ from support import enroll, text_in
 from bot import escalation
 from bot.extensions import db
 from bot.models import Escalation, Message
+from bot.triage import classify
 
 MARIA = "+12125550143"
 DANA = "+12125550111"  # the clinic fixture's on-call provider
@@ -53,6 +54,13 @@ def all_at_once(app, work: Callable[[int], Any], n: int) -> list[Any]:
     if errors:
         raise errors[0]
     return results
+
+
+@pytest.fixture(scope="module", autouse=True)
+def triage_ready() -> None:
+    """Triage learns its banks on its first reply (seconds): done before the threads are released,
+    so that they race each other and not the warm-up."""
+    classify("it hurts to breathe", hours_since_session=5, region="upper_back", precautions=(), previous_soreness=None)
 
 
 @pytest.fixture
@@ -99,3 +107,31 @@ def test_ten_findings_raised_at_once_for_one_episode_are_one_finding_and_one_pag
     findings = open_findings()
     assert [f.id for f in findings] == [ids[0]] and set(ids) == {ids[0]}
     assert [m.to_number for m in pages()] == [DANA]
+
+
+def test_ten_texts_at_once_raising_an_open_urgent_finding_to_emergency_page_once_more(app, maria):
+    now = datetime.now(timezone.utc)
+    urgent = escalation.open_escalation(patient=maria.patient, session=maria.session, level="urgent", rule="U1",
+                                        assessment=None, now=now)
+    db.session.commit()
+
+    def raise_one(i: int) -> int:
+        patient = db.session.merge(maria.patient, load=True)
+        session = db.session.merge(maria.session, load=True)
+        esc = escalation.open_escalation(patient=patient, session=session, level="emergency", rule="E1",
+                                         assessment=None, now=now + timedelta(minutes=1))
+        db.session.commit()
+        return esc.id
+
+    assert set(all_at_once(app, raise_one, 10)) == {urgent.id}
+    assert [(f.id, f.level, f.rule) for f in open_findings()] == [(urgent.id, "emergency", "E1")]
+    assert [m.body.split(":")[0] for m in pages()] == ["Aftercare URGENT", "Aftercare EMERGENCY"]
+
+
+def test_an_urgent_and_emergencies_at_once_leave_one_finding_at_the_highest_level(app, maria):
+    """Whichever text wins the race, the finding ends at the most urgent level said, paged at most
+    once per level."""
+    texts = ["i have a fever of 101", *RED_FLAGS[:5]]
+    all_at_once(app, lambda i: text_in(app.test_client(), MARIA, texts[i]).status_code, len(texts))
+    assert [f.level for f in open_findings()] == ["emergency"]
+    assert len(pages()) <= 2 and [m.body.split(":")[0] for m in pages()][-1] == "Aftercare EMERGENCY"
