@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from support import enroll, text_in
+from support import enroll, post_signed, text_in
 
 from bot import escalation
 from bot.extensions import db
@@ -135,3 +135,48 @@ def test_an_urgent_and_emergencies_at_once_leave_one_finding_at_the_highest_leve
     all_at_once(app, lambda i: text_in(app.test_client(), MARIA, texts[i]).status_code, len(texts))
     assert [f.level for f in open_findings()] == ["emergency"]
     assert len(pages()) <= 2 and [m.body.split(":")[0] for m in pages()][-1] == "Aftercare EMERGENCY"
+
+
+# -- item 4: delivery reports never go backwards -------------------------------------------------
+
+def outbound(maria, sid: str, status: str = "queued") -> Message:
+    now = datetime.now(timezone.utc)
+    message = Message(clinic_id=maria.patient.clinic_id, direction="out", patient_id=maria.patient.id,
+                      purpose="checkin", body="How is the needled area?", to_number=MARIA, twilio_sid=sid,
+                      status=status, attempts=1, sent_at=now, created_at=now, updated_at=now)
+    db.session.add(message)
+    db.session.commit()
+    return message
+
+
+def report(app, message_id: int, sid: str, state: str, error: str = "") -> int:
+    params = {"MessageSid": sid, "MessageStatus": state, "AccountSid": "AC" + "0" * 32}
+    if error:
+        params["ErrorCode"] = error
+    return post_signed(app.test_client(), f"/sms/status?m={message_id}", params).status_code
+
+
+def test_delivery_reports_arriving_at_once_end_at_the_latest_status_never_backwards(app, maria):
+    # Twilio reports queued, sending, sent and delivered for one text; they can overtake each other.
+    states = ["sent", "delivered", "queued", "sent", "sending", "delivered", "sent", "sent", "delivered", "sent",
+              "sending", "sent"]
+    for round_ in range(3):
+        sid = f"SM{round_:032x}"
+        message_id = outbound(maria, sid).id
+        answers = all_at_once(app, lambda i: report(app, message_id, sid, states[i]), len(states))
+        assert answers == [204] * len(states)
+        db.session.expire_all()
+        assert db.session.get(Message, message_id).status == "delivered", f"round {round_}"
+
+
+def test_a_terminal_failure_among_reports_at_once_is_kept_with_its_carrier_code(app, maria):
+    # 30006: a landline or a carrier that cannot be reached; the number is flagged for staff.
+    states = [("failed", "30006"), ("sent", ""), ("queued", ""), ("sending", ""), ("sent", ""), ("queued", ""),
+              ("sent", ""), ("sending", ""), ("sent", ""), ("accepted", "")]
+    sid = "SM" + "f" * 32
+    message_id = outbound(maria, sid).id
+    assert all_at_once(app, lambda i: report(app, message_id, sid, *states[i]), len(states)) == [204] * len(states)
+    db.session.expire_all()
+    message = db.session.get(Message, message_id)
+    assert (message.status, message.error_code) == ("failed", 30006)
+    assert message.patient.phone_problem_code == 30006
