@@ -564,16 +564,15 @@ def _reconcile(now: datetime, gateway: SmsGateway, report: Report) -> None:
         db.session.commit()
 
 
-def record_status(message: Message, status: str, error_code: int | None, sid: str | None, now: datetime) -> bool:
+def record_status(message: Message, status: str, error_code: int | None, now: datetime) -> bool:
     """A delivery report from the carrier: move forward only (a late `sent` never undoes `delivered`).
 
     Reports for one text can arrive at the same moment and overtake each other, so the move is one
     conditional UPDATE (the row changes only while its status ranks below the new one): the
     database decides, never a status read earlier. A terminal failure is recorded with its carrier
-    code and acted on (opt-out, a number staff must fix) by the one report that recorded it.
+    code and acted on (opt-out, a number staff must fix) by the one report that recorded it. Which
+    row a report is about, SID included, the webhook has settled (`webhooks.reported_message`).
     """
-    if sid and message.twilio_sid is None:
-        message.twilio_sid = sid
     values: dict[str, Any] = {"status": status, "updated_at": now}
     if error_code is not None:
         values["error_code"] = error_code

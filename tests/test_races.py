@@ -6,14 +6,11 @@ Run on SQLite and on PostgreSQL (TEST_DATABASE_URL); issue #10 items 2, 4 and 5.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from support import enroll, post_signed, text_in
+from support import all_at_once, enroll, post_signed, text_in
 
 from bot import escalation
 from bot.extensions import db
@@ -26,34 +23,6 @@ RED_FLAGS = ["hurts a bit when i breathe in, prob nothing", "it hurts to breathe
              "sharp pain when I take a deep breath", "cant catch my breath", "chest hurts when i breathe in",
              "me duele al respirar", "harder to breathe than this morning", "my breathing feels tight and short",
              "pain in my chest when breathing deep"]
-
-
-def all_at_once(app, work: Callable[[int], Any], n: int) -> list[Any]:
-    """Run `work(i)` in `n` threads released together, each in its own app context (so its own
-    session and pooled connection); returns their results, raising the first error."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            with app.app_context():
-                barrier.wait(timeout=10)
-                try:
-                    results[i] = work(i)
-                finally:
-                    db.session.remove()
-        except BaseException as error:  # noqa: BLE001 (reported below, in the test's thread)
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    if errors:
-        raise errors[0]
-    return results
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -180,3 +149,31 @@ def test_a_terminal_failure_among_reports_at_once_is_kept_with_its_carrier_code(
     message = db.session.get(Message, message_id)
     assert (message.status, message.error_code) == ("failed", 30006)
     assert message.patient.phone_problem_code == 30006
+
+
+# -- item 5: a report's SID names its row ----------------------------------------------------------
+
+def test_a_report_naming_a_row_without_a_sid_for_a_sid_another_row_holds_is_recorded_on_the_holder(
+        app, maria, caplog):
+    holder = outbound(maria, "SM" + "a" * 32, status="sent")
+    named = outbound(maria, None, status="claimed")  # being sent: its SID not recorded yet
+    holder_id, named_id = holder.id, named.id
+    caplog.set_level("INFO", logger="bot")
+    assert report(app, named_id, holder.twilio_sid, "delivered") == 204
+    db.session.expire_all()
+    holder, named = db.session.get(Message, holder_id), db.session.get(Message, named_id)
+    assert (holder.status, holder.twilio_sid) == ("delivered", "SM" + "a" * 32)
+    assert (named.status, named.twilio_sid) == ("claimed", None)
+    logged = caplog.text
+    assert f"id={holder_id}" in logged and f"id={named_id}" in logged
+    assert MARIA not in logged and MARIA[2:] not in logged and "needled" not in logged
+
+
+def test_reports_at_once_naming_two_rows_for_one_new_sid_give_it_to_one_row_and_never_fail(app, maria):
+    first, second = outbound(maria, None, status="claimed").id, outbound(maria, None, status="claimed").id
+    sid = "SM" + "b" * 32
+    answers = all_at_once(app, lambda i: report(app, (first, second)[i % 2], sid, "sent"), 10)
+    assert answers == [204] * 10
+    db.session.expire_all()
+    rows = {i: (db.session.get(Message, i).twilio_sid, db.session.get(Message, i).status) for i in (first, second)}
+    assert set(rows.values()) == {(None, "claimed"), (sid, "sent")}
