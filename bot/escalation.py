@@ -142,50 +142,59 @@ def open_escalation(*, patient: Patient, session: TreatmentSession | None, level
     1. Look for the episode's open finding.
     2. None: insert one inside a savepoint. The database holds at most one open finding per
        episode (a partial unique index), so of requests racing here one inserts and pages; each
-       other's insert fails, rolls back to the savepoint, and goes on with the winner's finding
-       as if its text had come second.
+       other's insert fails, rolls back to the savepoint, and looks again (1), finding the
+       winner's finding as if its text had come second.
     3. An open finding at this level or higher takes the new one as added evidence: no page.
-    4. A lower one is raised by a conditional UPDATE (still open, still lower); only the request
-       whose UPDATE changed the row restarts its alerts, so a raise pages once too.
+    4. A lower one is raised by a conditional UPDATE (still open, still at the level read), and
+       only the request whose UPDATE changed the row restarts its alerts. If another request
+       raised or acknowledged it meanwhile, look again (1).
     """
     clinic = patient.clinic
     session_id = session.id if session else None
     evidence = dict(level=level, rule=rule, assessment_id=assessment.id if assessment else None)
-    open_one = _open_finding(patient.id, session_id)
-    if open_one is None:
-        esc = Escalation(clinic_id=clinic.id, patient=patient, session_id=session_id, assessment=assessment,
-                         level=level, rule=rule, code=_unique_code(), created_at=now, alert_started_at=now)
-        try:
-            with db.session.begin_nested():
-                db.session.add(esc)
-        except IntegrityError:
-            open_one = _open_finding(patient.id, session_id)
-            if open_one is None:
-                raise  # not the open-finding index (a code drawn twice at once): let it surface
-            log.info("escalation id=%s opened meanwhile by another request; joined", open_one.id)
-        else:
+    while True:
+        open_one = _open_finding(patient.id, session_id)
+        if open_one is None:
+            esc = _insert_finding(patient, session_id, level, rule, assessment, now)
+            if esc is None:
+                continue
             audit("escalation.opened", clinic_id=clinic.id, subject=f"escalation:{esc.id}", at=now, **evidence)
             _start_alerting(esc, clinic, now)
             return esc
-    lower = [name for name in PROTOCOL.levels if PROTOCOL.rank(name) < PROTOCOL.rank(level)]
-    raised = db.session.execute(
-        sa.update(Escalation).where(Escalation.id == open_one.id, Escalation.status == "open",
-                                    Escalation.level.in_(lower))
-        .values(level=level, rule=rule, assessment_id=assessment.id if assessment else Escalation.assessment_id,
-                alert_started_at=now, backup_alerted_at=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    previous = open_one.level
-    esc = db.session.get(Escalation, open_one.id, populate_existing=True)  # as the database holds it now
-    if raised != 1 and esc.status != "open":  # taken in hand meanwhile: this is a new finding
-        return open_escalation(patient=patient, session=session, level=level, rule=rule, assessment=assessment,
-                               now=now)
-    if raised != 1:
-        audit("escalation.finding_added", clinic_id=clinic.id, subject=f"escalation:{esc.id}", at=now, **evidence)
+        if PROTOCOL.rank(open_one.level) >= PROTOCOL.rank(level):
+            audit("escalation.finding_added", clinic_id=clinic.id, subject=f"escalation:{open_one.id}", at=now,
+                  **evidence)
+            return open_one
+        previous = open_one.level
+        raised = db.session.execute(
+            sa.update(Escalation).where(Escalation.id == open_one.id, Escalation.status == "open",
+                                        Escalation.level == previous)
+            .values(level=level, rule=rule, alert_started_at=now, backup_alerted_at=None,
+                    assessment_id=assessment.id if assessment else Escalation.assessment_id)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if raised != 1:
+            continue
+        esc = db.session.get(Escalation, open_one.id, populate_existing=True)  # as the UPDATE left it
+        audit("escalation.upgraded", clinic_id=clinic.id, subject=f"escalation:{esc.id}", at=now,
+              previous=previous, level=level, rule=rule)
+        _start_alerting(esc, clinic, now)
         return esc
-    audit("escalation.upgraded", clinic_id=clinic.id, subject=f"escalation:{esc.id}", at=now,
-          previous=previous, level=level, rule=rule)
-    _start_alerting(esc, clinic, now)
+
+
+def _insert_finding(patient: Patient, session_id: int | None, level: str, rule: str,
+                    assessment: Assessment | None, now: datetime) -> Escalation | None:
+    """A new open finding, or None if another request opened one for the episode first."""
+    esc = Escalation(clinic_id=patient.clinic_id, patient=patient, session_id=session_id, assessment=assessment,
+                     level=level, rule=rule, code=_unique_code(), created_at=now, alert_started_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(esc)
+    except IntegrityError:
+        if _open_finding(patient.id, session_id) is None:
+            raise  # not the one-open-finding index: let it surface
+        log.info("an open finding for patient id=%s was opened meanwhile by another request", patient.id)
+        return None
     return esc
 
 
