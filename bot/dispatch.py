@@ -600,18 +600,27 @@ def _reconcile(now: datetime, gateway: SmsGateway, report: Report) -> None:
         db.session.commit()
 
 
-def record_status(message: Message, status: str, error_code: int | None, sid: str | None, now: datetime) -> bool:
-    """A delivery report from the carrier: move forward only (a late `sent` never undoes `delivered`)."""
-    if sid and message.twilio_sid is None:
-        message.twilio_sid = sid
-    if STATUS_RANK.get(status, -1) <= STATUS_RANK.get(message.status, 0):
-        return False
-    message.status, message.updated_at = status, now
+def record_status(message: Message, status: str, error_code: int | None, now: datetime) -> bool:
+    """A delivery report from the carrier: move forward only (a late `sent` never undoes `delivered`).
+
+    Reports for one text can arrive at the same moment and overtake each other, so the move is one
+    conditional UPDATE (the row changes only while its status ranks below the new one): the
+    database decides, never a status read earlier. A terminal failure is recorded with its carrier
+    code and acted on (opt-out, a number staff must fix) by the one report that recorded it. Which
+    row a report is about, SID included, the webhook has settled (`webhooks.reported_message`).
+    """
+    values: dict[str, Any] = {"status": status, "updated_at": now}
     if error_code is not None:
-        message.error_code = error_code
-    if status in ("failed", "undelivered") and error_code is not None:
+        values["error_code"] = error_code
+    current_rank = sa.case(STATUS_RANK, value=Message.status, else_=0)
+    changed = db.session.execute(
+        sa.update(Message).where(Message.id == message.id, current_rank < STATUS_RANK.get(status, -1))
+        .values(**values).execution_options(synchronize_session=False)
+    ).rowcount == 1
+    db.session.refresh(message)
+    if changed and status in ("failed", "undelivered") and error_code is not None:
         apply_carrier_error(message, error_code, now)
-    return True
+    return changed
 
 
 # -- the APScheduler driver --------------------------------------------------------------------

@@ -20,6 +20,7 @@ from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from . import messages
 from .extensions import db
@@ -135,35 +136,75 @@ def open_escalation(*, patient: Patient, session: TreatmentSession | None, level
     """Raise a finding for the providers, or raise an open one for the same episode to this level.
 
     One open escalation per episode keeps a patient who writes three worried texts from paging
-    the on-call three times; a more urgent finding upgrades it and restarts its alerts.
+    the on-call three times; a more urgent finding upgrades it and restarts its alerts. Texts that
+    arrive at the same moment are handled at the same moment, so each step is atomic:
+
+    1. Look for the episode's open finding.
+    2. None: insert one inside a savepoint. The database holds at most one open finding per
+       episode (a partial unique index), so of requests racing here one inserts and pages; each
+       other's insert fails, rolls back to the savepoint, and looks again (1), finding the
+       winner's finding as if its text had come second.
+    3. An open finding at this level or higher takes the new one as added evidence: no page.
+    4. A lower one is raised by a conditional UPDATE (still open, still at the level read), and
+       only the request whose UPDATE changed the row restarts its alerts. If another request
+       raised or acknowledged it meanwhile, look again (1).
     """
     clinic = patient.clinic
-    open_one = db.session.scalar(
-        sa.select(Escalation).where(Escalation.patient_id == patient.id,
-                                    Escalation.session_id == (session.id if session else None),
+    session_id = session.id if session else None
+    evidence = dict(level=level, rule=rule, assessment_id=assessment.id if assessment else None)
+    while True:
+        open_one = _open_finding(patient.id, session_id)
+        if open_one is None:
+            esc = _insert_finding(patient, session_id, level, rule, assessment, now)
+            if esc is None:
+                continue
+            audit("escalation.opened", clinic_id=clinic.id, subject=f"escalation:{esc.id}", at=now, **evidence)
+            _start_alerting(esc, clinic, now)
+            return esc
+        if PROTOCOL.rank(open_one.level) >= PROTOCOL.rank(level):
+            audit("escalation.finding_added", clinic_id=clinic.id, subject=f"escalation:{open_one.id}", at=now,
+                  **evidence)
+            return open_one
+        previous = open_one.level
+        raised = db.session.execute(
+            sa.update(Escalation).where(Escalation.id == open_one.id, Escalation.status == "open",
+                                        Escalation.level == previous)
+            .values(level=level, rule=rule, alert_started_at=now, backup_alerted_at=None,
+                    assessment_id=assessment.id if assessment else Escalation.assessment_id)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if raised != 1:
+            continue
+        esc = db.session.get(Escalation, open_one.id, populate_existing=True)  # as the UPDATE left it
+        audit("escalation.upgraded", clinic_id=clinic.id, subject=f"escalation:{esc.id}", at=now,
+              previous=previous, level=level, rule=rule)
+        _start_alerting(esc, clinic, now)
+        return esc
+
+
+def _insert_finding(patient: Patient, session_id: int | None, level: str, rule: str,
+                    assessment: Assessment | None, now: datetime) -> Escalation | None:
+    """A new open finding, or None if another request opened one for the episode first."""
+    esc = Escalation(clinic_id=patient.clinic_id, patient=patient, session_id=session_id, assessment=assessment,
+                     level=level, rule=rule, code=_unique_code(), created_at=now, alert_started_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(esc)
+    except IntegrityError:
+        if _open_finding(patient.id, session_id) is None:
+            raise  # not the one-open-finding index: let it surface
+        log.info("an open finding for patient id=%s was opened meanwhile by another request", patient.id)
+        return None
+    return esc
+
+
+def _open_finding(patient_id: int, session_id: int | None) -> Escalation | None:
+    return db.session.scalar(
+        sa.select(Escalation).where(Escalation.patient_id == patient_id, Escalation.session_id == session_id,
                                     Escalation.status == "open")
         .order_by(Escalation.id.desc()).limit(1)
+        .execution_options(populate_existing=True)  # another request may have changed it meanwhile
     )
-    if open_one is not None and PROTOCOL.rank(open_one.level) >= PROTOCOL.rank(level):
-        audit("escalation.finding_added", clinic_id=clinic.id, subject=f"escalation:{open_one.id}", at=now,
-              level=level, rule=rule, assessment_id=assessment.id if assessment else None)
-        return open_one
-    if open_one is not None:
-        esc = open_one
-        audit("escalation.upgraded", clinic_id=clinic.id, subject=f"escalation:{esc.id}", at=now,
-              previous=esc.level, level=level, rule=rule)
-        esc.level, esc.rule, esc.assessment = level, rule, assessment or esc.assessment
-        esc.alert_started_at, esc.backup_alerted_at = now, None
-    else:
-        esc = Escalation(clinic_id=clinic.id, patient=patient, session_id=session.id if session else None,
-                         assessment=assessment, level=level, rule=rule, code=_unique_code(), created_at=now,
-                         alert_started_at=now)
-        db.session.add(esc)
-        db.session.flush()
-        audit("escalation.opened", clinic_id=clinic.id, subject=f"escalation:{esc.id}", at=now,
-              level=level, rule=rule, assessment_id=assessment.id if assessment else None)
-    _start_alerting(esc, clinic, now)
-    return esc
 
 
 def _unique_code() -> str:

@@ -301,7 +301,18 @@ class Escalation(db.Model):
     """A finding beyond the expected course, alerted by urgency until a provider acknowledges it."""
 
     __tablename__ = "escalations"
-    __table_args__ = (sa.Index("ix_escalations_status_next_alert", "status", "next_alert_at"),)
+    # At most one open finding per episode (and one per patient outside any episode): the database
+    # refuses a second, so two texts at the same moment cannot both open one and page twice
+    # (`escalation.open_escalation`). Two indexes because a unique index never matches NULLs.
+    __table_args__ = (
+        sa.Index("ix_escalations_status_next_alert", "status", "next_alert_at"),
+        sa.Index("uq_escalations_open_per_session", "patient_id", "session_id", unique=True,
+                 sqlite_where=sa.text("status = 'open' AND session_id IS NOT NULL"),
+                 postgresql_where=sa.text("status = 'open' AND session_id IS NOT NULL")),
+        sa.Index("uq_escalations_open_without_session", "patient_id", unique=True,
+                 sqlite_where=sa.text("status = 'open' AND session_id IS NULL"),
+                 postgresql_where=sa.text("status = 'open' AND session_id IS NULL")),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     clinic_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("clinics.id"), index=True)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -104,17 +104,41 @@ def status() -> tuple[str, int]:
     if not sid or not state or len(sid) > 64:
         abort(400, "MessageSid and MessageStatus are required")
     error_code = form_text("ErrorCode", 10).strip()
-    message = None
-    message_id = request.args.get("m", type=int)
-    if message_id is not None:
-        message = db.session.get(Message, message_id)
-        if message is not None and message.twilio_sid not in (None, sid):
-            message = None  # the id and the SID disagree: trust neither
+    message = reported_message(sid, request.args.get("m", type=int))
     if message is None:
-        message = db.session.scalar(sa.select(Message).where(Message.twilio_sid == sid))
-    if message is None or message.direction != "out":
         return "", 204  # not one of ours (or already gone): nothing to record
-    changed = dispatch.record_status(message, state, int(error_code) if error_code.isdigit() else None, sid, clock.now())
+    changed = dispatch.record_status(message, state, int(error_code) if error_code.isdigit() else None, clock.now())
     db.session.commit()
     log.info("status for message id=%s: %s%s", message.id, state, "" if changed else " (ignored, not newer)")
     return "", 204
+
+
+def reported_message(sid: str, message_id: int | None) -> Message | None:
+    """The outbound text a delivery report is about; the SID is the carrier's own name for it.
+
+    1. The row that holds the SID, whatever `?m=` names (logged, ids only, when they disagree).
+    2. Else the row `?m=` names, if it has no SID yet (the report overtook the dispatcher's record
+       of the send): it takes the SID with a conditional UPDATE in a savepoint. If a report at the
+       same moment gave the SID to another row first, the unique SID refuses it and that row wins.
+    3. Else none: `?m=` names a row holding another SID, or nothing of ours.
+    """
+    holder = db.session.scalar(sa.select(Message).where(Message.twilio_sid == sid))
+    if holder is not None:
+        if message_id not in (None, holder.id):
+            log.warning("status report names message id=%s; its SID is message id=%s's, recorded there",
+                        message_id, holder.id)
+        return holder if holder.direction == "out" else None
+    named = db.session.get(Message, message_id) if message_id is not None else None
+    if named is None or named.direction != "out" or named.twilio_sid is not None:
+        return None
+    try:
+        with db.session.begin_nested():
+            db.session.execute(sa.update(Message).where(Message.id == named.id, Message.twilio_sid.is_(None))
+                               .values(twilio_sid=sid).execution_options(synchronize_session=False))
+    except IntegrityError:
+        holder = db.session.scalar(sa.select(Message).where(Message.twilio_sid == sid))
+        log.warning("status report names message id=%s; its SID went to message id=%s meanwhile, recorded there",
+                    named.id, holder.id if holder else None)
+        return holder if holder is not None and holder.direction == "out" else None
+    db.session.refresh(named)
+    return named if named.twilio_sid == sid else None

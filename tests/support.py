@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
@@ -87,3 +88,33 @@ def sign_in(client: Any, email: str = "dana@harbor.example", password: str = "co
     query = {"next": next_path} if next_path is not None else None
     environ = {"REMOTE_ADDR": ip} if ip else {}
     return client.post("/login", query_string=query, data=data, environ_base=environ)
+
+
+def all_at_once(app, work: Any, n: int) -> list[Any]:
+    """Run `work(i)` in `n` threads released together, each in its own app context (so its own
+    session and pooled connection); returns their results, raising the first error."""
+    from bot.extensions import db
+
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            with app.app_context():
+                barrier.wait(timeout=10)
+                try:
+                    results[i] = work(i)
+                finally:
+                    db.session.remove()
+        except BaseException as error:  # noqa: BLE001 (reported below, in the test's thread)
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    if errors:
+        raise errors[0]
+    return results
