@@ -151,3 +151,4 @@ def close_session(session_id: int) -> ResponseReturnValue:
 
 
 from . import access_log, auth  # noqa: E402,F401  (their views register on `bp`)
+from . import enrolment  # noqa: E402,F401  (/patients/new, new sessions, session times)
