@@ -436,7 +436,8 @@ class OnFile:
 # How each door says the explicit choices a number on file needs; `{id}` is the patient's id.
 # The rules are the same at every door; only the words for "say so" differ (an option, a field).
 CHOICES = {"new_session_for": "choose a new session for patient {id}",
-           "rename": "rename them on purpose", "change_precautions": "change them on purpose"}
+           "rename": "rename them on purpose", "change_precautions": "change them on purpose",
+           "change_language": "change it on purpose", "change_timezone": "change it on purpose"}
 
 
 class PatientOnFile(ValidationError):
@@ -494,7 +495,7 @@ def _same_name(a: str, b: str) -> bool:
 
 def enrolment(raw: Mapping[str, Any], *, clinic_zone: str, now: datetime, phone_region: str | None = None,
               on_file: Callable[[str], OnFile | None] | None = None,
-              choices: Mapping[str, str] = CHOICES) -> Enrolment:
+              choices: Mapping[str, str] = CHOICES, sent_on_purpose: bool = True) -> Enrolment:
     """Clean the fields of an enrolment after a session, or refuse them with every error at once.
 
     `raw` has name, phone, ended_at, regions, and optionally precautions, language (default en)
@@ -506,7 +507,10 @@ def enrolment(raw: Mapping[str, Any], *, clinic_zone: str, now: datetime, phone_
     2. `new_session_for` must be the id of that number's patient (field `new_session_for`).
     3. For a new session, `name` and `precautions` may be left out (None keeps what is on file) or
        given as on file; different ones are refused, so a form's stale copy never overwrites the
-       record. `rename` and `change_precautions` change them on purpose; `language` given is a change.
+       record. `rename` and `change_precautions` change them on purpose. `language` and `timezone`
+       given are changes made on purpose (a command's option, an API field), except from a door
+       that always sends them (a form's select: `sent_on_purpose=False`), where a different one
+       needs `change_language` / `change_timezone` too.
     4. `rename` and `change_precautions` are refused for a new patient: there is nothing to change.
     `choices` words the explicit choices the way the door offers them (see CHOICES).
     """
@@ -561,6 +565,14 @@ def enrolment(raw: Mapping[str, Any], *, clinic_zone: str, now: datetime, phone_
                 and change is None:
             refuse("precautions", f"Patient {known.id} has other precautions on file: leave them out "
                                           f"to keep them, or {how['change_precautions']}.")
+        if not sent_on_purpose:
+            if given_language is not None and given_language != known.language and not raw.get("change_language"):
+                refuse("language", f"Patient {known.id}'s texts are in {known.language} on file: choose "
+                                   f"{known.language} to keep it, or {how['change_language']}.")
+            their = known.timezone or clinic_zone
+            if zone is not None and zone != their and not raw.get("change_timezone"):
+                refuse("timezone", f"Patient {known.id} is on {their} on file: enter {their} to keep it, "
+                                   f"or {how['change_timezone']}.")
         name = rename or known.name
         kept_precautions = sorted(change) if change is not None else sorted(known.precautions)
         kept_language = given_language or known.language

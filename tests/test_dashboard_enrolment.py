@@ -125,6 +125,19 @@ def test_a_number_on_file_shows_the_patient_and_asks_and_overwrites_nothing(sign
     assert [s.status for s in kept.sessions] == ["superseded", "open"]
 
 
+def test_a_new_session_does_not_take_the_forms_language_or_zone_over_the_records(signed_in, maria):
+    form = visit(name="", phone="212 555 0143", precautions=[], new_session_for=str(maria.id), step="save",
+                 language="en", timezone="America/Chicago")
+    refused = signed_in.post("/patients/new", data=form)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and 'id="language-error"' in page and 'id="timezone-error"' in page
+    saved = signed_in.post("/patients/new", data=dict(form, change_language="y"))
+    assert saved.status_code == 303
+    db.session.expire_all()
+    kept = db.session.get(Patient, maria.id)
+    assert (kept.language, kept.timezone, kept.precautions) == ("en", "America/Chicago", ["anticoagulant"])
+
+
 def test_a_new_session_page_keeps_the_record_unless_a_change_is_ticked(signed_in, maria):
     page = signed_in.get(f"/patients/{maria.id}/sessions/new").get_data(as_text=True)
     assert 'value="Maria Lopez"' in page and 'value="anticoagulant" checked' in page

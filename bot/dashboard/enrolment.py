@@ -31,7 +31,9 @@ from .forms import ConfirmForm
 # How this form offers the explicit choices a number on file needs (see validation.CHOICES).
 CHOICES = {"new_session_for": "answer “Yes, a new session for them”",
            "rename": "tick “Change the name on file”",
-           "change_precautions": "tick “Change the precautions on file”"}
+           "change_precautions": "tick “Change the precautions on file”",
+           "change_language": "tick “Change the language or time zone on file”",
+           "change_timezone": "tick “Change the language or time zone on file”"}
 FIELDS = ("name", "phone", "language", "timezone", "ended_at")
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
 
@@ -48,7 +50,8 @@ def _typed() -> dict[str, Any]:
     form = request.form
     return dict({f: form.get(f, "") for f in FIELDS}, regions=form.getlist("regions"),
                 precautions=form.getlist("precautions"), new_session_for=form.get("new_session_for", ""),
-                change_name=bool(form.get("change_name")), change_precautions=bool(form.get("change_precautions")))
+                change_name=bool(form.get("change_name")), change_precautions=bool(form.get("change_precautions")),
+                change_language=bool(form.get("change_language")))
 
 
 def _blank(clinic: Clinic, patient: Patient | None, now: datetime) -> dict[str, Any]:
@@ -58,7 +61,8 @@ def _blank(clinic: Clinic, patient: Patient | None, now: datetime) -> dict[str, 
                 language=patient.language if patient else "en", timezone=zone,
                 ended_at=now.astimezone(ZoneInfo(zone)).strftime(LOCAL_INPUT), regions=[],
                 precautions=list(patient.precautions) if patient else [],
-                new_session_for=str(patient.id) if patient else "", change_name=False, change_precautions=False)
+                new_session_for=str(patient.id) if patient else "", change_name=False, change_precautions=False,
+                change_language=False)
 
 
 def _region() -> str:
@@ -75,13 +79,15 @@ def _check(typed: dict[str, Any], clinic: Clinic, now: datetime) -> validation.E
                # for a known patient no box ticked says nothing (keep them); clearing them is a change
                precautions=None if typed["change_precautions"] or (session_for and not typed["precautions"])
                else typed["precautions"],
-               change_precautions=typed["precautions"] if typed["change_precautions"] and session_for else None)
+               change_precautions=typed["precautions"] if typed["change_precautions"] and session_for else None,
+               change_language=typed["change_language"], change_timezone=typed["change_language"])
     if typed["change_name"] and not session_for:
         raw["name"] = typed["name"]  # a new patient: the box means nothing, the name is theirs
     if typed["change_precautions"] and not session_for:
         raw["precautions"] = typed["precautions"]
     return validation.enrolment(raw, clinic_zone=clinic.timezone, now=now, phone_region=_region(),
-                                on_file=episodes.on_file(clinic), choices=CHOICES)
+                                on_file=episodes.on_file(clinic), choices=CHOICES,
+                                sent_on_purpose=False)  # the select and the zone are always sent
 
 
 def _plan(clean: validation.Enrolment, clinic: Clinic, zone: str, now: datetime) -> list[PlannedText]:
@@ -140,13 +146,20 @@ def _enrol(patient: Patient | None) -> ResponseReturnValue:
     enrolment = episodes.enroll(
         clinic=clinic, phone=clean.phone, name=None if known else clean.name, ended_at=clean.ended_at,
         regions=clean.regions, precautions=None if known else clean.precautions,
-        language=clean.language, timezone_name=None if clean.timezone == clinic.timezone and not known
-        else clean.timezone, now=now,
+        language=clean.language, timezone_name=_zone_to_store(clean, clinic, known, typed), now=now,
         actor=f"provider:{current_user.id}", new_session_for=clean.new_session_for, rename=clean.rename,
         change_precautions=clean.change_precautions)
     db.session.commit()
     flash(f"{'New session recorded' if known else 'Enrolled'}: {len(enrolment.checkins)} texts planned.")
     return redirect(url_for("dashboard.patient", patient_id=enrolment.patient.id), code=303)
+
+
+def _zone_to_store(clean: validation.Enrolment, clinic: Clinic, known: Patient | None,
+                   typed: dict[str, Any]) -> str | None:
+    """None keeps the patient on the zone they have (a new one: the clinic's, following it if it moves)."""
+    if known is not None:
+        return clean.timezone if typed["change_language"] else None
+    return None if clean.timezone == clinic.timezone else clean.timezone
 
 
 @bp.route("/patients/new", methods=["GET", "POST"])
