@@ -92,7 +92,8 @@ def test_a_number_on_file_is_refused_naming_the_patient_and_nothing_is_written(c
 
 def test_a_new_session_for_a_patient_on_file_keeps_their_name_and_precautions(client, key, clinic, at_5pm):
     maria = enroll(clinic, ended=ny(2026, 11, 10, 15, 0), precautions=("diabetes",))
-    body = post(client, key, {"phone": MARIA, "new_session_for": maria.patient.id, "ended_at": "2026-11-17T15:00:00-05:00",
+    body = post(client, key, {"phone": MARIA, "new_session_for": maria.patient.id,
+                                 "ended_at": "2026-11-17T15:00:00-05:00",
                               "regions": ["knee"]}).get_json()
     assert body["patient_created"] is False and body["patient"]["id"] == maria.patient.id
     assert (body["patient"]["name"], body["patient"]["precautions"]) == ("Maria Lopez", ["diabetes"])
@@ -110,10 +111,12 @@ def test_the_same_name_and_precautions_may_be_sent_again(client, key, clinic, at
                                            ({"precautions": ["pregnancy"]}, "precautions")])
 def test_another_name_or_precautions_need_their_replace_flag(client, key, clinic, at_5pm, change, field):
     maria = enroll(clinic, ended=ny(2026, 11, 10, 15, 0))
-    refused = post(client, key, {"phone": MARIA, "new_session_for": maria.patient.id, "ended_at": "2026-11-17T15:00:00-05:00",
+    refused = post(client, key, {"phone": MARIA, "new_session_for": maria.patient.id,
+                                 "ended_at": "2026-11-17T15:00:00-05:00",
                                  "regions": ["knee"], **change})
     assert problem_fields(refused, 422) == {field}
-    replaced = post(client, key, {"phone": MARIA, "new_session_for": maria.patient.id, "ended_at": "2026-11-17T15:00:00-05:00",
+    replaced = post(client, key, {"phone": MARIA, "new_session_for": maria.patient.id,
+                                 "ended_at": "2026-11-17T15:00:00-05:00",
                                   "regions": ["knee"], f"replace_{field}": True, **change})
     assert replaced.status_code == 201
     db.session.expire_all()
@@ -191,7 +194,8 @@ def test_a_refused_enrolment_does_not_use_up_its_idempotency_key(client, key, cl
 def test_an_opted_out_patients_new_episode_is_planned_but_not_sent(client, key, clinic, at_5pm):
     maria = enroll(clinic, ended=ny(2026, 11, 10, 15, 0))
     client.post(f"/api/v1/patients/{maria.patient.id}/opt-out", headers=bearer(key))
-    body = post(client, key, visit(phone=MARIA, new_session_for=maria.patient.id, name=None, precautions=None)).get_json()
+    body = post(client, key, visit(phone=MARIA, new_session_for=maria.patient.id, name=None,
+                                   precautions=None)).get_json()
     assert {c["status"] for c in body["episode"]["checkins"]} == {"cancelled"}
     assert {c["status_reason"] for c in body["episode"]["checkins"]} == {"opted out"}
 
@@ -205,7 +209,8 @@ def test_the_former_name_patient_id_still_records_a_new_session(client, key, cli
 
 def test_a_patient_comes_with_their_episodes_newest_first(client, key, clinic, at_5pm):
     maria = enroll(clinic, ended=ny(2026, 11, 10, 15, 0))
-    later = post(client, key, visit(phone=MARIA, new_session_for=maria.patient.id, name=None, precautions=None)).get_json()
+    later = post(client, key, visit(phone=MARIA, new_session_for=maria.patient.id, name=None,
+                                    precautions=None)).get_json()
     body = client.get(f"/api/v1/patients/{maria.patient.id}", headers=bearer(key)).get_json()
     assert [e["id"] for e in body["episodes"]] == [later["episode"]["id"], maria.session.id]
 

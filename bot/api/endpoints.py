@@ -157,7 +157,8 @@ def enrol(data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     try:
         clean = validation.enrolment(
             dict(phone=data["phone"], ended_at=data["ended_at"], regions=data["regions"],
-                 name=None if data["replace_name"] else data.get("name"), rename=data.get("name") if data["replace_name"] else None,
+                 name=None if data["replace_name"] else data.get("name"),
+                 rename=data.get("name") if data["replace_name"] else None,
                  precautions=None if data["replace_precautions"] else data.get("precautions"),
                  change_precautions=(data.get("precautions") or []) if data["replace_precautions"] else None,
                  language=data.get("language"), timezone=data.get("timezone"), new_session_for=session_for),

@@ -108,8 +108,8 @@ class EnrolmentIn(Strict):
     precautions = _precautions(allow_none=True, metadata={"description": "For a new patient (default none). For a new "
                                                                          "session, left out they are kept; other "
                                                                          "ones need `replace_precautions: true`."})
-    language = _language(allow_none=True, metadata={"description": "Language of the texts; a new patient's "
-                                                                   "default is en, a new session keeps the one on file."})
+    language = _language(allow_none=True, metadata={"description": "Language of the texts; a new patient's default "
+                                                                   "is en, a new session keeps the one on file."})
     timezone = _zone(allow_none=True, metadata={"description": "The patient's zone, when not the clinic's."})
     provider_id = _id(metadata={"description": "The treating provider (alerts and digests)."})
     new_session_for = _id(allow_none=True, metadata={
