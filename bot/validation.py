@@ -537,34 +537,35 @@ def enrolment(raw: Mapping[str, Any], *, clinic_zone: str, now: datetime, phone_
     change = check(precautions, raw["change_precautions"], field="change_precautions") \
         if raw.get("change_precautions") is not None else None
 
-    if owner is not None and session_for is None:
+    asked = _given(raw, "new_session_for")  # even an id that cannot be read: no new-patient errors then
+    if owner is not None and not asked:
         check.errors = {"phone": f"This number is on file for patient {owner.id}. To record a new session for "
                                  f"them, {how['new_session_for'].format(id=owner.id)} (their name, language and "
                                  f"precautions are kept).", **check.errors}
     elif session_for is not None and number is not None and on_file is not None:
         if owner is None:
             refuse("new_session_for", f"Patient {session_for} is not on file with this number: "
-                                              f"check the number, or enrol a new patient.")
+                                      f"check the number, or enrol a new patient.")
         elif owner.id != session_for:
             refuse("new_session_for", f"This number is on file for patient {owner.id}, "
-                                              f"not patient {session_for}.")
+                                      f"not patient {session_for}.")
     known = owner if owner is not None and owner.id == session_for else None
 
-    if session_for is None:  # a new patient (or a number on file, refused above)
+    if not asked:  # a new patient (or a number on file, refused above)
         if given_name is None and not _given(raw, "name"):
             check(person_name, raw.get("name"))  # "Enter a name."
         for field in ("rename", "change_precautions"):
-            if _given(raw, field) or (field == "change_precautions" and raw.get(field) is not None):
+            if raw.get(field) not in (None, ""):  # an empty list of precautions is a change too
                 refuse(field, "Only for a new session for a patient on file: there is nothing to change.")
         name, kept_precautions, kept_language = given_name, given_precautions or [], given_language or "en"
     elif known is not None:
         if given_name is not None and not _same_name(given_name, known.name) and rename is None:
             refuse("name", f"Patient {known.id} is on file under another name: leave the name out to "
-                                   f"keep it, or {how['rename']}.")
+                           f"keep it, or {how['rename']}.")
         if given_precautions is not None and sorted(given_precautions) != sorted(known.precautions) \
                 and change is None:
             refuse("precautions", f"Patient {known.id} has other precautions on file: leave them out "
-                                          f"to keep them, or {how['change_precautions']}.")
+                                  f"to keep them, or {how['change_precautions']}.")
         if not sent_on_purpose:
             if given_language is not None and given_language != known.language and not raw.get("change_language"):
                 refuse("language", f"Patient {known.id}'s texts are in {known.language} on file: choose "
@@ -577,14 +578,14 @@ def enrolment(raw: Mapping[str, Any], *, clinic_zone: str, now: datetime, phone_
         kept_precautions = sorted(change) if change is not None else sorted(known.precautions)
         kept_language = given_language or known.language
     else:  # the service will look the number up; until then, what was given
-        name, kept_precautions, kept_language = rename or given_name, change or given_precautions or [], \
-            given_language or "en"
+        name, kept_language = rename or given_name, given_language or "en"
+        kept_precautions = change if change is not None else given_precautions or []
 
     order = ["timezone", "name", "phone", "ended_at", "regions", "precautions", "language", "new_session_for",
              "rename", "change_precautions"]
     check.errors = dict(sorted(check.errors.items(), key=lambda item: order.index(item[0])
                                if item[0] in order else len(order)))
-    if check.errors and owner is not None and session_for is None:
+    if check.errors and owner is not None and not asked:
         raise PatientOnFile(owner.id, check.errors)
     check.done()
     return Enrolment(name=name or "", phone=number, precautions=kept_precautions,  # type: ignore[arg-type]
