@@ -63,15 +63,21 @@ def enroll(*, clinic: Clinic, phone: str, name: str | None, ended_at: datetime, 
     them, before anything is written.
     """
     # The same rules as every door (the doors have cleaned these already; this is the guarantee).
-    clean = validation.enrolment(
-        dict(name=name, phone=phone, ended_at=ended_at, regions=regions, precautions=precautions,
-             language=language, timezone=timezone_name, new_session_for=new_session_for, rename=rename,
-             change_precautions=change_precautions),
-        clinic_zone=clinic.timezone, now=now, on_file=on_file(clinic))
+    raw = dict(name=name, phone=phone, ended_at=ended_at, regions=regions, precautions=precautions,
+               language=language, timezone=timezone_name, new_session_for=new_session_for, rename=rename,
+               change_precautions=change_precautions)
+    clean = validation.enrolment(raw, clinic_zone=clinic.timezone, now=now, on_file=on_file(clinic))
 
     if clean.new_session_for is None:
-        patient = Patient(clinic=clinic, phone=clean.phone, created_at=now)
-        db.session.add(patient)
+        patient = Patient(clinic_id=clinic.id, phone=clean.phone, name=clean.name, language=clean.language,
+                          precautions=clean.precautions, created_at=now)
+        try:
+            with db.session.begin_nested():  # the unique (clinic, phone) index decides a race
+                db.session.add(patient)
+        except sa.exc.IntegrityError:
+            # Another door enrolled this number since it was checked: it is on file now, and said so.
+            validation.enrolment(raw, clinic_zone=clinic.timezone, now=now, on_file=on_file(clinic))
+            raise
     else:
         patient = db.session.get(Patient, clean.new_session_for)
     changed = [field for field, value in (("name", clean.name), ("language", clean.language),

@@ -228,3 +228,19 @@ def test_an_episodes_record_holds_the_texts_until_the_next_enrolment(client, key
     first, second = sessions()
     assert [m.body for m in records.load(first).messages if m.direction == "in"] == ["a 3"]
     assert [m.body for m in records.load(second).messages if m.direction == "in"] == ["a 5 now"]
+
+
+def test_a_number_enrolled_by_another_request_meanwhile_is_a_409_not_a_500(client, key, clinic, at_5pm, monkeypatch):
+    from bot import episodes
+
+    maria = enroll(clinic, ended=ny(2026, 11, 10, 15, 0))
+    real, looks = episodes.on_file, []
+
+    def a_moment_too_early(of_clinic):
+        lookup = real(of_clinic)
+        return lambda number: None if not looks.append(number) and len(looks) <= 2 else lookup(number)
+
+    monkeypatch.setattr(episodes, "on_file", a_moment_too_early)
+    response = post(client, key, visit(name="Mario Lopez"))
+    assert response.status_code == 409 and response.get_json()["existing_patient"]["id"] == maria.patient.id
+    assert [s.id for s in sessions()] == [maria.session.id]

@@ -191,3 +191,19 @@ def test_a_form_without_its_csrf_token_is_refused_and_saves_nothing(database_url
         db.session.remove()
         db.engine.dispose()  # this second app's connections are closed here, not by the garbage collector
     assert saved == 0
+
+
+def test_a_number_enrolled_elsewhere_after_the_preview_is_shown_as_on_file_not_a_500(signed_in, maria, monkeypatch):
+    from bot import episodes
+
+    real, looks = episodes.on_file, []
+
+    def a_moment_too_early(of_clinic):  # the form's check and the service's both miss the other enrolment
+        lookup = real(of_clinic)
+        return lambda number: None if not looks.append(number) and len(looks) <= 2 else lookup(number)
+
+    monkeypatch.setattr(episodes, "on_file", a_moment_too_early)
+    response = signed_in.post("/patients/new", data=visit(name="Mario Lopez", phone="212 555 0143", step="save"))
+    assert response.status_code == 409 and "This number is on file" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Patient, maria.id).name == "Maria Lopez" and count(TreatmentSession) == 1

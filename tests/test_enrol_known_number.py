@@ -152,3 +152,21 @@ def test_a_bruise_after_a_new_session_is_still_urgent_for_an_anticoagulated_pati
     db.session.expire_all()
     assessment = db.session.scalars(sa.select(Assessment).order_by(Assessment.id.desc()).limit(1)).one()
     assert assessment.level == "urgent" and "U4" in assessment.rules
+
+
+def test_a_number_enrolled_by_another_door_a_moment_ago_is_refused_as_on_file(clinic, maria, monkeypatch):
+    """Two doors enrol one new number at once: the one that checks first and inserts second is told whose
+    number it is now, as if it had looked a moment later (the unique (clinic, phone) index decides)."""
+    real, looks = episodes.on_file, []
+
+    def a_moment_too_early(of_clinic):
+        lookup = real(of_clinic)
+        return lambda number: None if not looks.append(number) and len(looks) == 1 else lookup(number)
+
+    monkeypatch.setattr(episodes, "on_file", a_moment_too_early)
+    with pytest.raises(validation.PatientOnFile) as refused:
+        again(clinic)
+    assert refused.value.patient_id == maria.id and refused.value.field == "phone"
+    db.session.rollback()
+    assert session_statuses() == ["open"]
+    assert reread(maria.id).precautions == ["anticoagulant"]

@@ -163,7 +163,14 @@ def enrol(data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
                  change_precautions=(data.get("precautions") or []) if data["replace_precautions"] else None,
                  language=data.get("language"), timezone=data.get("timezone"), new_session_for=session_for),
             clinic_zone=clinic.timezone, now=now, on_file=episodes.on_file(clinic), choices=choices)
-    except validation.PatientOnFile as exc:
+        enrolment = episodes.enroll(
+            clinic=clinic, phone=clean.phone, name=None if session_for else clean.name, ended_at=clean.ended_at,
+            regions=clean.regions, precautions=None if session_for else clean.precautions,
+            language=clean.language, timezone_name=clean.timezone, provider=_provider(data.get("provider_id")),
+            now=now, actor=_actor(), new_session_for=clean.new_session_for, rename=clean.rename,
+            change_precautions=clean.change_precautions)
+    except validation.PatientOnFile as exc:  # on file when checked, or enrolled by another request since
+        db.session.rollback()
         found = db.session.get(Patient, exc.patient_id)
         raise Problem(409, "patient-on-file", "Patient on file", exc.errors["phone"],
                       errors=_field_errors(exc, fields),
@@ -171,12 +178,6 @@ def enrol(data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     except validation.ValidationError as exc:
         raise Problem(422, "invalid-fields", "Invalid fields", "; ".join(
             f"{fields.get(f, f)}: {m}" for f, m in exc.errors.items()), errors=_field_errors(exc, fields)) from None
-    enrolment = episodes.enroll(
-        clinic=clinic, phone=clean.phone, name=None if session_for else clean.name, ended_at=clean.ended_at,
-        regions=clean.regions, precautions=None if session_for else clean.precautions,
-        language=clean.language, timezone_name=clean.timezone, provider=_provider(data.get("provider_id")),
-        now=now, actor=_actor(), new_session_for=clean.new_session_for, rename=clean.rename,
-        change_precautions=clean.change_precautions)
     body = dict(patient=patient_out(enrolment.patient), episode=episode_out(enrolment.session),
                 patient_created=session_for is None)
     return body, 201, {"Location": _url("get_episode", episode_id=enrolment.session.id)}

@@ -125,6 +125,11 @@ def _enrol(patient: Patient | None) -> ResponseReturnValue:
     typed = _typed()
     if patient is not None:  # this page is for this patient only, whatever was posted
         typed["new_session_for"], typed["phone"] = str(patient.id), patient.phone
+    return _enrol_checked_again(typed, clinic, patient, now)
+
+
+def _enrol_checked_again(typed: dict[str, Any], clinic: Clinic, patient: Patient | None,
+                         now: datetime) -> ResponseReturnValue:
     try:
         clean = _check(typed, clinic, now)
     except validation.PatientOnFile as exc:
@@ -143,12 +148,16 @@ def _enrol(patient: Patient | None) -> ResponseReturnValue:
         return render_template("dashboard/enrol_preview.html", clinic=clinic, typed=typed, clean=clean,
                                known=known, zone=zone, plan=_plan(clean, clinic, zone, now), patient=patient,
                                form=ConfirmForm())
-    enrolment = episodes.enroll(
-        clinic=clinic, phone=clean.phone, name=None if known else clean.name, ended_at=clean.ended_at,
-        regions=clean.regions, precautions=None if known else clean.precautions,
-        language=clean.language, timezone_name=_zone_to_store(clean, clinic, known, typed), now=now,
-        actor=f"provider:{current_user.id}", new_session_for=clean.new_session_for, rename=clean.rename,
-        change_precautions=clean.change_precautions)
+    try:
+        enrolment = episodes.enroll(
+            clinic=clinic, phone=clean.phone, name=None if known else clean.name, ended_at=clean.ended_at,
+            regions=clean.regions, precautions=None if known else clean.precautions,
+            language=clean.language, timezone_name=_zone_to_store(clean, clinic, known, typed), now=now,
+            actor=f"provider:{current_user.id}", new_session_for=clean.new_session_for, rename=clean.rename,
+            change_precautions=clean.change_precautions)
+    except validation.PatientOnFile:  # someone enrolled this number since the preview: ask again
+        db.session.rollback()
+        return _enrol_checked_again(typed, clinic, patient, now)
     db.session.commit()
     flash(f"{'New session recorded' if known else 'Enrolled'}: {len(enrolment.checkins)} texts planned.")
     return redirect(url_for("dashboard.patient", patient_id=enrolment.patient.id), code=303)
