@@ -80,9 +80,10 @@ def enroll(*, clinic: Clinic, phone: str, name: str | None, ended_at: datetime, 
             raise
     else:
         patient = db.session.get(Patient, clean.new_session_for)
+    # A new session's changes on purpose, by field name only (the audit log holds no names).
     changed = [field for field, value in (("name", clean.name), ("language", clean.language),
-                                          ("precautions", clean.precautions))
-               if patient.id is not None and getattr(patient, field) != value]
+                                          ("precautions", clean.precautions), ("timezone", clean.timezone))
+               if clean.new_session_for is not None and value is not None and getattr(patient, field) != value]
     patient.name, patient.language, patient.precautions = clean.name, clean.language, clean.precautions
     if clean.timezone is not None:
         patient.timezone = clean.timezone

@@ -170,3 +170,10 @@ def test_a_number_enrolled_by_another_door_a_moment_ago_is_refused_as_on_file(cl
     db.session.rollback()
     assert session_statuses() == ["open"]
     assert reread(maria.id).precautions == ["anticoagulant"]
+
+
+def test_what_a_new_session_changed_on_purpose_is_audited_by_field_name_only(clinic, maria):
+    again(clinic, new_session_for=maria.id, name=None, precautions=None, language="es", rename="Maria Ruiz")
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "episode.enrolled")
+                               .order_by(AuditEvent.id.desc()).limit(1)).one()
+    assert event.detail["changed"] == ["name"] and "Ruiz" not in str(event.detail)
