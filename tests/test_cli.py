@@ -303,3 +303,22 @@ def test_enroll_new_session_for_another_patient_is_refused(runner, clinic, maria
     result = enrol_again(runner, clinic, "--new-session-for", str(ana.patient.id))
     assert result.exit_code == 2 and result.stderr.startswith("Error: new_session_for: ")
     assert f"patient {maria_on_file.id}" in result.stderr
+
+
+def test_enroll_without_a_name_is_refused_for_a_new_number(runner, clinic):
+    args = {k: v for k, v in ENROL.items() if k != "--name"}
+    result = runner.invoke(args=["enroll", "--clinic", str(clinic.id), *[x for kv in args.items() for x in kv]])
+    refused_quietly(result, "Error: name: Enter a name.", phone="0143")
+
+
+def test_enroll_change_precautions_none_clears_them_on_purpose_and_only_for_a_new_session(runner, clinic,
+                                                                                          maria_on_file):
+    new_number = runner.invoke(args=["enroll", "--clinic", str(clinic.id), "--phone", "2125550177", "--name",
+                                     "Ana Ruiz", "--ended-at", "2026-11-17T10:04", "--region", "knee",
+                                     "--change-precautions", "none", "--now", "2026-11-17T15:05:00+00:00"])
+    assert new_number.exit_code == 2 and "Error: change_precautions: Only for a new session" in new_number.stderr
+    cleared = enrol_again(runner, clinic, "--new-session-for", str(maria_on_file.id), "--rename", "Mario Lopez",
+                          "--change-precautions", "none")
+    assert cleared.exit_code == 0, cleared.output
+    db.session.expire_all()
+    assert db.session.get(Patient, maria_on_file.id).precautions == []
