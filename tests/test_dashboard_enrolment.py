@@ -48,7 +48,7 @@ def test_every_enrolment_page_needs_a_login(client, clinic, path):
 def test_the_form_defaults_to_the_clinics_zone_and_now(signed_in):
     page = signed_in.get("/patients/new").get_data(as_text=True)
     assert 'name="timezone" list="zones" value="America/New_York"' in page
-    assert 'value="2026-11-17T17:00"' in page
+    assert 'value="2026-11-17T17:00" max="2026-11-17T17:00"' in page  # now, and no later
     assert '<label for="phone">' in page and 'id="phone"' in page
 
 

@@ -103,7 +103,13 @@ def _plan(clean: validation.Enrolment, clinic: Clinic, zone: str, now: datetime)
 
 def _form_page(typed: dict[str, Any], errors: dict[str, str], *, clinic: Clinic, patient: Patient | None,
                on_file: Patient | None = None, status: int = 200) -> ResponseReturnValue:
+    try:
+        zone = ZoneInfo(validation.time_zone(typed["timezone"]))
+    except validation.ValidationError:
+        zone = ZoneInfo(clinic.timezone)
+    latest = clock.now().astimezone(zone).strftime(LOCAL_INPUT)  # the browser's picker offers no later time
     return render_template("dashboard/enrol.html", clinic=clinic, typed=typed, errors=errors, patient=patient,
+                           latest=latest,
                            on_file=on_file, regions=sorted(PROTOCOL.regions),
                            precautions=sorted(PROTOCOL.precautions), languages=PROTOCOL.languages,
                            zones=sorted(available_timezones() - {"Factory", "localtime"}),
