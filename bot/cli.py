@@ -108,46 +108,75 @@ def _local(moment: datetime, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
+# How `flask enroll` offers the explicit choices a number on file needs (validation.enrolment).
+ENROL_CHOICES = {"new_session_for": "add --new-session-for {id}", "rename": "add --rename NAME",
+                 "change_precautions": "add --change-precautions LIST (comma-separated, or none)"}
+
+
+def _precaution_list(text: str | None) -> list[str] | None:
+    """--change-precautions: a comma-separated list, or "none" (or "") to clear them on purpose."""
+    if text is None:
+        return None
+    return [] if text.strip().lower() in ("", "none") else text.split(",")
+
+
 @bp.cli.command("enroll")
 @click.option("--clinic", "clinic_id", type=int, required=True, help="Clinic id.")
 @click.option("--phone", required=True, help="Patient's mobile number.")
-@click.option("--name", required=True, help="Patient's name, first name first.")
+@click.option("--name", default=None, help="Patient's name, first name first (a new patient's; required for one).")
 @click.option("--ended-at", required=True,
               help="When the session ended (ISO; no offset = the patient's clock, or the clinic's).")
 @click.option("--region", "regions", multiple=True, required=True,
               help=f"Needled region; repeat for several. One of: {', '.join(sorted(PROTOCOL.regions))}.")
 @click.option("--precaution", "precautions", multiple=True,
               help=f"A precaution; repeat for several. One of: {', '.join(sorted(PROTOCOL.precautions))}.")
-@click.option("--language", default="en", show_default=True, help=f"One of: {', '.join(PROTOCOL.languages)}.")
+@click.option("--language", default=None, help=f"One of: {', '.join(PROTOCOL.languages)} (a new patient: en; "
+                                               "a new session: the language on file).")
 @click.option("--timezone", "timezone_name", default=None, help="Patient's IANA zone if not the clinic's.")
 @click.option("--provider", "provider_id", type=int, default=None, help="Treating provider id.")
+@click.option("--new-session-for", "new_session_for", default=None, metavar="ID",
+              help="The number is on file for patient ID: record a new session for them (name, language and "
+                   "precautions kept).")
+@click.option("--rename", default=None, metavar="NAME", help="With --new-session-for: change the name on file.")
+@click.option("--change-precautions", "change_precautions", default=None, metavar="LIST",
+              help="With --new-session-for: replace the precautions on file (comma-separated, or none).")
 @click.option("--now", "now_text", default=None, help="Enrol as if it were this time (ISO; no offset = UTC).")
 @door
-def enroll_command(clinic_id: int, phone: str, name: str, ended_at: str, regions: tuple[str, ...],
-                   precautions: tuple[str, ...], language: str, timezone_name: str | None,
-                   provider_id: int | None, now_text: str | None) -> None:
-    """Enrol a patient after a session and plan their check-ins."""
+def enroll_command(clinic_id: int, phone: str, name: str | None, ended_at: str, regions: tuple[str, ...],
+                   precautions: tuple[str, ...], language: str | None, timezone_name: str | None,
+                   provider_id: int | None, new_session_for: str | None, rename: str | None,
+                   change_precautions: str | None, now_text: str | None) -> None:
+    """Enrol a patient after a session and plan their check-ins.
+
+    A number already on file is refused unless --new-session-for names its patient.
+    """
     now = _now(now_text)
     clinic = _clinic(clinic_id)
     clean = validation.enrolment(
-        dict(name=name, phone=phone, ended_at=ended_at, regions=regions, precautions=precautions,
-             language=language, timezone=timezone_name),
-        clinic_zone=clinic.timezone, now=now, phone_region=_phone_region())
+        dict(name=name, phone=phone, ended_at=ended_at, regions=regions, precautions=precautions or None,
+             language=language, timezone=timezone_name, new_session_for=new_session_for, rename=rename,
+             change_precautions=_precaution_list(change_precautions)),
+        clinic_zone=clinic.timezone, now=now, phone_region=_phone_region(), on_file=episodes.on_file(clinic),
+        choices=ENROL_CHOICES)
     provider = db.session.get(Provider, provider_id) if provider_id else None
     if provider_id and (provider is None or provider.clinic_id != clinic.id):
         raise validation.ValidationError("provider", f"No provider {provider_id} at clinic {clinic.id}.")
     try:
         enrolment = episodes.enroll(
-            clinic=clinic, phone=clean.phone, name=clean.name, ended_at=clean.ended_at, regions=clean.regions,
-            precautions=clean.precautions, language=clean.language, timezone_name=clean.timezone,
-            provider=provider, now=now, actor="cli")
+            clinic=clinic, phone=clean.phone, name=name and clean.name if clean.new_session_for is None else None,
+            ended_at=clean.ended_at, regions=clean.regions,
+            precautions=clean.precautions if clean.new_session_for is None else None,
+            language=language and clean.language, timezone_name=clean.timezone, provider=provider, now=now,
+            actor="cli", new_session_for=clean.new_session_for, rename=clean.rename,
+            change_precautions=clean.change_precautions)
     except validation.ValidationError:
         raise
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
     patient = enrolment.patient
-    click.echo(f"Enrolled patient {patient.id}, session {enrolment.session.id}. Planned texts ({patient.tz_name}):")
+    what = f"New session for patient {patient.id}" if clean.new_session_for else f"Enrolled patient {patient.id}"
+    click.echo(f"{what}, session {enrolment.session.id}. Planned texts ({patient.tz_name}):")
     for checkin in enrolment.checkins:
         note = f"  ({checkin.status_reason})" if checkin.status != "planned" else ""
         click.echo(f"  {checkin.protocol_id:<5} {_local(checkin.due_at, patient.tz_name)}{note}")

@@ -268,11 +268,16 @@ def _stop_reason(session: TreatmentSession) -> str | None:
 
 def _checkin_text(checkin: CheckIn) -> str:
     session, patient = checkin.session, checkin.session.patient
-    key = f"checkin.{checkin.protocol_id}"
-    if checkin.protocol_id == "C1" and PROTOCOL.is_lung_risk(session.regions):
+    return checkin_text(checkin.protocol_id, regions=session.regions, language=patient.language,
+                        clinic=patient.clinic.sms_name, name=patient.name)
+
+
+def checkin_text(protocol_id: str, *, regions: Sequence[str], language: str, clinic: str, name: str) -> str:
+    """The text a check-in sends: also what the enrolment form previews before saving."""
+    key = f"checkin.{protocol_id}"
+    if protocol_id == "C1" and PROTOCOL.is_lung_risk(regions):
         key = "checkin.C1.lung"
-    return messages.render(key, patient.language, clinic=patient.clinic.sms_name,
-                           name=messages.first_name(patient.name))
+    return messages.render(key, language, clinic=clinic, name=messages.first_name(name))
 
 
 def _load_checkins(ids: list[int]) -> list[CheckIn]:

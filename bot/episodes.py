@@ -6,7 +6,7 @@ every path cancels, re-plans and audits the same way. Callers commit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -36,31 +36,57 @@ class Enrolment:
     checkins: list[CheckIn]
 
 
-def enroll(*, clinic: Clinic, phone: str, name: str, ended_at: datetime, regions: Sequence[str],
-           precautions: Sequence[str] = (), language: str = "en", timezone_name: str | None = None,
-           provider: Provider | None = None, now: datetime, actor: str = "system") -> Enrolment:
-    """Start a new episode: the patient (created or updated), the session, and its planned check-ins.
+def on_file(clinic: Clinic) -> Callable[[str], validation.OnFile | None]:
+    """Whose number is this, at this clinic: the lookup `validation.enrolment` needs for a number on file."""
+    def owner(phone: str) -> validation.OnFile | None:
+        patient = db.session.scalar(sa.select(Patient).where(Patient.clinic_id == clinic.id, Patient.phone == phone))
+        if patient is None:
+            return None
+        return validation.OnFile(patient.id, patient.name, patient.language, list(patient.precautions),
+                                 patient.timezone)
+    return owner
 
-    A new session for the same patient starts a new episode: the old one's remaining schedule is
-    cancelled. A patient who has opted out gets the plan recorded but nothing sent until START.
-    Fields at fault raise `validation.ValidationError` naming each of them, before anything is written.
+
+def enroll(*, clinic: Clinic, phone: str, name: str | None, ended_at: datetime, regions: Sequence[str],
+           precautions: Sequence[str] | None = None, language: str | None = None, timezone_name: str | None = None,
+           provider: Provider | None = None, now: datetime, actor: str = "system",
+           new_session_for: int | None = None, rename: str | None = None,
+           change_precautions: Sequence[str] | None = None) -> Enrolment:
+    """Start a new episode: the patient (created, or the one on file), the session, its planned check-ins.
+
+    A number on file is never taken over silently: without `new_session_for` (that patient's id)
+    it is refused (`validation.PatientOnFile`, field `phone`, naming the patient by id). A new
+    session keeps the patient's name, language and precautions unless `rename`,
+    `change_precautions` or `language` change them on purpose; their open episode's remaining
+    schedule is cancelled (superseded). A patient who has opted out gets the plan recorded but
+    nothing sent until START. Fields at fault raise `validation.ValidationError` naming each of
+    them, before anything is written.
     """
     # The same rules as every door (the doors have cleaned these already; this is the guarantee).
-    clean = validation.enrolment(dict(name=name, phone=phone, ended_at=ended_at, regions=regions,
-                                      precautions=precautions, language=language, timezone=timezone_name),
-                                 clinic_zone=clinic.timezone, now=now)
-    name, phone, ended_at, language, timezone_name = (clean.name, clean.phone, clean.ended_at, clean.language,
-                                                      clean.timezone)
-    regions, precautions = clean.regions, clean.precautions
+    raw = dict(name=name, phone=phone, ended_at=ended_at, regions=regions, precautions=precautions,
+               language=language, timezone=timezone_name, new_session_for=new_session_for, rename=rename,
+               change_precautions=change_precautions)
+    clean = validation.enrolment(raw, clinic_zone=clinic.timezone, now=now, on_file=on_file(clinic))
 
-    patient = db.session.scalar(sa.select(Patient).where(Patient.clinic_id == clinic.id, Patient.phone == phone))
-    if patient is None:
-        patient = Patient(clinic=clinic, phone=phone, created_at=now)
-        db.session.add(patient)
-    patient.name, patient.language = name, language
-    patient.precautions = sorted(set(precautions))
-    if timezone_name is not None:
-        patient.timezone = timezone_name
+    if clean.new_session_for is None:
+        patient = Patient(clinic_id=clinic.id, phone=clean.phone, name=clean.name, language=clean.language,
+                          precautions=clean.precautions, created_at=now)
+        try:
+            with db.session.begin_nested():  # the unique (clinic, phone) index decides a race
+                db.session.add(patient)
+        except sa.exc.IntegrityError:
+            # Another door enrolled this number since it was checked: it is on file now, and said so.
+            validation.enrolment(raw, clinic_zone=clinic.timezone, now=now, on_file=on_file(clinic))
+            raise
+    else:
+        patient = db.session.get(Patient, clean.new_session_for)
+    # A new session's changes on purpose, by field name only (the audit log holds no names).
+    changed = [field for field, value in (("name", clean.name), ("language", clean.language),
+                                          ("precautions", clean.precautions), ("timezone", clean.timezone))
+               if clean.new_session_for is not None and value is not None and getattr(patient, field) != value]
+    patient.name, patient.language, patient.precautions = clean.name, clean.language, clean.precautions
+    if clean.timezone is not None:
+        patient.timezone = clean.timezone
     db.session.flush()
 
     for old in db.session.scalars(sa.select(TreatmentSession).where(
@@ -69,10 +95,10 @@ def enroll(*, clinic: Clinic, phone: str, name: str, ended_at: datetime, regions
         cancel_schedule(old, reason="new episode", now=now)
         audit("episode.superseded", actor=actor, clinic_id=clinic.id, subject=f"session:{old.id}", at=now)
 
-    session = TreatmentSession(patient=patient, provider=provider, ended_at=ended_at, regions=list(regions),
-                               created_at=now)
+    session = TreatmentSession(patient=patient, provider=provider, ended_at=clean.ended_at,
+                               regions=list(clean.regions), created_at=now)
     db.session.add(session)
-    planned = schedule.plan_checkins(ended_at=ended_at, regions=regions, precautions=precautions,
+    planned = schedule.plan_checkins(ended_at=clean.ended_at, regions=clean.regions, precautions=patient.precautions,
                                      tz=patient_zone(patient), quiet=quiet_hours(clinic), now=now)
     rows = [CheckIn(session=session, protocol_id=p.protocol_id, due_at=p.due_at, created_at=now) for p in planned]
     if patient.opted_out_at is not None:
@@ -81,7 +107,8 @@ def enroll(*, clinic: Clinic, phone: str, name: str, ended_at: datetime, regions
     db.session.add_all(rows)
     db.session.flush()
     audit("episode.enrolled", actor=actor, clinic_id=clinic.id, subject=f"session:{session.id}", at=now,
-          patient_id=patient.id, regions=list(regions), checkins=len(rows))
+          patient_id=patient.id, regions=list(clean.regions), checkins=len(rows),
+          new_session_for=clean.new_session_for, changed=changed)
     return Enrolment(patient, session, rows)
 
 

@@ -528,8 +528,45 @@ def clinic_settings(raw: Mapping[str, Any], *, phone_region: str | None = None) 
 # A whole enrolment -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class OnFile:
+    """What the record holds for the patient a phone number belongs to (at one clinic)."""
+
+    id: int
+    name: str
+    language: str
+    precautions: list[str]
+    timezone: str | None = None  # None: the clinic's
+
+
+# How each door says the explicit choices a number on file needs; `{id}` is the patient's id.
+# The rules are the same at every door; only the words for "say so" differ (an option, a field).
+CHOICES = {"new_session_for": "choose a new session for patient {id}",
+           "rename": "rename them on purpose", "change_precautions": "change them on purpose",
+           "change_language": "change it on purpose", "change_timezone": "change it on purpose"}
+
+
+class PatientOnFile(ValidationError):
+    """The phone number is on file for a patient and no new session for them was chosen.
+
+    `errors["phone"]` names the patient by id (never by name or number) and says how to record a
+    new session; `patient_id` lets a door show that patient or answer 409 naming them.
+    """
+
+    def __init__(self, patient_id: int, errors: Mapping[str, str]) -> None:
+        super().__init__("phone", errors["phone"])
+        self.errors = dict(errors)
+        self.args = ("; ".join(f"{f}: {m}" for f, m in errors.items()),)
+        self.patient_id = patient_id
+
+
+@dataclass(frozen=True)
 class Enrolment:
-    """An enrolment's fields, clean. `timezone` None: the patient lives on the clinic's clock."""
+    """An enrolment's fields, clean. `timezone` None: the patient keeps their zone (or the clinic's).
+
+    `name`, `precautions` and `language` are what to record on the patient: for a new session
+    (`new_session_for`), what is on file unless `rename` / `change_precautions` / `language` said
+    otherwise on purpose.
+    """
 
     name: str
     phone: str
@@ -538,24 +575,125 @@ class Enrolment:
     precautions: list[str]
     language: str
     timezone: str | None
+    new_session_for: int | None = None
+    rename: str | None = None
+    change_precautions: list[str] | None = None
 
 
-def enrolment(raw: Mapping[str, Any], *, clinic_zone: str, now: datetime,
-              phone_region: str | None = None) -> Enrolment:
+def _given(raw: Mapping[str, Any], key: str) -> bool:
+    return raw.get(key) is not None and raw.get(key) != ""
+
+
+def patient_id(raw: object, *, field: str) -> int:
+    """A patient's id as typed or sent (a positive whole number)."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise ValidationError(field, "Give the patient's id (a whole number).")
+    text = str(raw).strip()
+    if not text.isdigit() or not 0 < int(text) < 2**31:
+        raise ValidationError(field, "Give the patient's id (a whole number).")
+    return int(text)
+
+
+def _same_name(a: str, b: str) -> bool:
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+
+
+def enrolment(raw: Mapping[str, Any], *, clinic_zone: str, now: datetime, phone_region: str | None = None,
+              on_file: Callable[[str], OnFile | None] | None = None,
+              choices: Mapping[str, str] = CHOICES, sent_on_purpose: bool = True) -> Enrolment:
     """Clean the fields of an enrolment after a session, or refuse them with every error at once.
 
     `raw` has name, phone, ended_at, regions, and optionally precautions, language (default en)
     and timezone (default: the clinic's, and `ended_at` without an offset is read on that clock).
+
+    A number already on file is never taken over silently. `on_file(phone)` says whose it is
+    (None: nobody's; leave `on_file` out when the door cannot look, and the service checks again):
+    1. Without `new_session_for`, a number on file is refused (`PatientOnFile`, field `phone`).
+    2. `new_session_for` must be the id of that number's patient (field `new_session_for`).
+    3. For a new session, `name` and `precautions` may be left out (None keeps what is on file) or
+       given as on file; different ones are refused, so a form's stale copy never overwrites the
+       record. `rename` and `change_precautions` change them on purpose. `language` and `timezone`
+       given are changes made on purpose (a command's option, an API field), except from a door
+       that always sends them (a form's select: `sent_on_purpose=False`), where a different one
+       needs `change_language` / `change_timezone` too.
+    4. `rename` and `change_precautions` are refused for a new patient: there is nothing to change.
+    `choices` words the explicit choices the way the door offers them (see CHOICES).
     """
+    how = {**CHOICES, **choices}
     check = Checker()
-    zone = check(time_zone, raw["timezone"]) if raw.get("timezone") not in (None, "") else None
-    values = dict(
-        name=check(person_name, raw.get("name")),
-        phone=check(phone, raw.get("phone"), region=phone_region),
-        ended_at=check(session_end, raw.get("ended_at"), zone=zone or clinic_zone, now=now),
+
+    def refuse(field: str, message: str) -> None:
+        check.errors.setdefault(field, message)
+
+    zone = check(time_zone, raw["timezone"]) if _given(raw, "timezone") else None
+    number = check(phone, raw.get("phone"), region=phone_region)
+    session_for = check(patient_id, raw["new_session_for"], field="new_session_for") \
+        if _given(raw, "new_session_for") else None
+    owner = on_file(number) if on_file is not None and number is not None else None
+    their_zone = owner.timezone if owner is not None and owner.id == session_for else None
+    values = dict(  # a time without an offset is on the patient's clock: as given, as on file, or the clinic's
+        ended_at=check(session_end, raw.get("ended_at"), zone=zone or their_zone or clinic_zone, now=now),
         regions=check(regions, raw.get("regions")),
-        precautions=check(precautions, raw.get("precautions")),
-        language=check(language, raw.get("language") or "en"),
     )
+    given_name = check(person_name, raw["name"]) if _given(raw, "name") else None
+    given_precautions = check(precautions, raw["precautions"]) if raw.get("precautions") is not None else None
+    given_language = check(language, raw["language"]) if _given(raw, "language") else None
+    rename = check(person_name, raw["rename"], field="rename") if _given(raw, "rename") else None
+    change = check(precautions, raw["change_precautions"], field="change_precautions") \
+        if raw.get("change_precautions") is not None else None
+
+    asked = _given(raw, "new_session_for")  # even an id that cannot be read: no new-patient errors then
+    if owner is not None and not asked:
+        check.errors = {"phone": f"This number is on file for patient {owner.id}. To record a new session for "
+                                 f"them, {how['new_session_for'].format(id=owner.id)} (their name, language and "
+                                 f"precautions are kept).", **check.errors}
+    elif session_for is not None and number is not None and on_file is not None:
+        if owner is None:
+            refuse("new_session_for", f"Patient {session_for} is not on file with this number: "
+                                      f"check the number, or enrol a new patient.")
+        elif owner.id != session_for:
+            refuse("new_session_for", f"This number is on file for patient {owner.id}, "
+                                      f"not patient {session_for}.")
+    known = owner if owner is not None and owner.id == session_for else None
+
+    if not asked:  # a new patient (or a number on file, refused above)
+        if given_name is None and not _given(raw, "name"):
+            check(person_name, raw.get("name"))  # "Enter a name."
+        for field in ("rename", "change_precautions"):
+            if raw.get(field) not in (None, ""):  # an empty list of precautions is a change too
+                refuse(field, "Only for a new session for a patient on file: there is nothing to change.")
+        name, kept_precautions, kept_language = given_name, given_precautions or [], given_language or "en"
+    elif known is not None:
+        if given_name is not None and not _same_name(given_name, known.name) and rename is None:
+            refuse("name", f"Patient {known.id} is on file under another name: leave the name out to "
+                           f"keep it, or {how['rename']}.")
+        if given_precautions is not None and sorted(given_precautions) != sorted(known.precautions) \
+                and change is None:
+            refuse("precautions", f"Patient {known.id} has other precautions on file: leave them out "
+                                  f"to keep them, or {how['change_precautions']}.")
+        if not sent_on_purpose:
+            if given_language is not None and given_language != known.language and not raw.get("change_language"):
+                refuse("language", f"Patient {known.id}'s texts are in {known.language} on file: choose "
+                                   f"{known.language} to keep it, or {how['change_language']}.")
+            their = known.timezone or clinic_zone
+            if zone is not None and zone != their and not raw.get("change_timezone"):
+                refuse("timezone", f"Patient {known.id} is on {their} on file: enter {their} to keep it, "
+                                   f"or {how['change_timezone']}.")
+        name = rename or known.name
+        kept_precautions = sorted(change) if change is not None else sorted(known.precautions)
+        kept_language = given_language or known.language
+    else:  # the service will look the number up; until then, what was given
+        name, kept_language = rename or given_name, given_language or "en"
+        kept_precautions = change if change is not None else given_precautions or []
+
+    order = ["timezone", "name", "phone", "ended_at", "regions", "precautions", "language", "new_session_for",
+             "rename", "change_precautions"]
+    check.errors = dict(sorted(check.errors.items(), key=lambda item: order.index(item[0])
+                               if item[0] in order else len(order)))
+    if check.errors and owner is not None and not asked:
+        raise PatientOnFile(owner.id, check.errors)
     check.done()
-    return Enrolment(**values, timezone=zone)  # type: ignore[arg-type]  # done(): none is None
+    return Enrolment(name=name or "", phone=number, precautions=kept_precautions,  # type: ignore[arg-type]
+                     language=kept_language, timezone=zone, new_session_for=session_for, rename=rename,
+                     change_precautions=change, **values)  # type: ignore[arg-type]  # done(): none is None
+

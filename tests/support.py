@@ -51,13 +51,20 @@ def twiml_text(response: Any) -> str:
 
 def enroll(clinic: Any, *, ended: datetime, phone: str = "+12125550143", name: str = "Maria Lopez",
            regions: tuple[str, ...] = ("knee",), precautions: tuple[str, ...] = (), language: str = "en",
-           now: datetime | None = None) -> Any:
-    """Enrol a patient as the CLI does, at a controlled `now` (default: when the session ended)."""
+           now: datetime | None = None, new_session_for: int | None = None) -> Any:
+    """Enrol a patient as the CLI does, at a controlled `now` (default: when the session ended).
+
+    A number already on file needs `new_session_for` (its patient's id): the name, precautions
+    and language on file are then kept."""
     from bot import episodes
     from bot.extensions import db
 
-    enrolment = episodes.enroll(clinic=clinic, phone=phone, name=name, ended_at=ended, regions=list(regions),
-                                precautions=list(precautions), language=language, now=now or ended)
+    if new_session_for is not None:
+        enrolment = episodes.enroll(clinic=clinic, phone=phone, name=None, ended_at=ended, regions=list(regions),
+                                    now=now or ended, new_session_for=new_session_for)
+    else:
+        enrolment = episodes.enroll(clinic=clinic, phone=phone, name=name, ended_at=ended, regions=list(regions),
+                                    precautions=list(precautions), language=language, now=now or ended)
     db.session.commit()
     return enrolment
 

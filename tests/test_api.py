@@ -500,7 +500,7 @@ def test_an_address_the_api_does_not_have_is_a_404_problem_not_a_page(api, path)
 
 def test_a_problem_type_says_what_it_means(client):
     body = client.get("/api/v1/problems/patient-on-file").get_json()
-    assert body["type"] == "/api/v1/problems/patient-on-file" and "patient_id" in body["description"]
+    assert body["type"] == "/api/v1/problems/patient-on-file" and "new_session_for" in body["description"]
 
 
 def test_a_retry_while_the_first_request_still_runs_is_told_to_wait(api, maria, clock):

@@ -1,5 +1,5 @@
 """POST /api/v1/episodes: a practice system enrols a patient after a session. A new number is a new
-patient; a number on file is never taken over silently (409 naming the patient, then `patient_id` to
+patient; a number on file is never taken over silently (409 naming the patient, then `new_session_for` to
 record a new session for them), and their name and precautions change only when the request says so."""
 
 from __future__ import annotations
@@ -86,12 +86,14 @@ def test_a_number_on_file_is_refused_naming_the_patient_and_nothing_is_written(c
     body = response.get_json()
     assert body["type"] == "/api/v1/problems/patient-on-file"
     assert body["existing_patient"] == {"id": maria.patient.id, "short_name": "Maria L."}
+    assert f"new_session_for: {maria.patient.id}" in body["detail"] and "0143" not in body["detail"]
     assert [s.id for s in sessions()] == [maria.session.id]
 
 
 def test_a_new_session_for_a_patient_on_file_keeps_their_name_and_precautions(client, key, clinic, at_5pm):
     maria = enroll(clinic, ended=ny(2026, 11, 10, 15, 0), precautions=("diabetes",))
-    body = post(client, key, {"phone": MARIA, "patient_id": maria.patient.id, "ended_at": "2026-11-17T15:00:00-05:00",
+    body = post(client, key, {"phone": MARIA, "new_session_for": maria.patient.id,
+                                 "ended_at": "2026-11-17T15:00:00-05:00",
                               "regions": ["knee"]}).get_json()
     assert body["patient_created"] is False and body["patient"]["id"] == maria.patient.id
     assert (body["patient"]["name"], body["patient"]["precautions"]) == ("Maria Lopez", ["diabetes"])
@@ -101,7 +103,7 @@ def test_a_new_session_for_a_patient_on_file_keeps_their_name_and_precautions(cl
 
 def test_the_same_name_and_precautions_may_be_sent_again(client, key, clinic, at_5pm):
     maria = enroll(clinic, ended=ny(2026, 11, 10, 15, 0), precautions=("anticoagulant",))
-    response = post(client, key, visit(patient_id=maria.patient.id, phone=MARIA))
+    response = post(client, key, visit(new_session_for=maria.patient.id, phone=MARIA))
     assert response.status_code == 201
 
 
@@ -109,10 +111,12 @@ def test_the_same_name_and_precautions_may_be_sent_again(client, key, clinic, at
                                            ({"precautions": ["pregnancy"]}, "precautions")])
 def test_another_name_or_precautions_need_their_replace_flag(client, key, clinic, at_5pm, change, field):
     maria = enroll(clinic, ended=ny(2026, 11, 10, 15, 0))
-    refused = post(client, key, {"phone": MARIA, "patient_id": maria.patient.id, "ended_at": "2026-11-17T15:00:00-05:00",
+    refused = post(client, key, {"phone": MARIA, "new_session_for": maria.patient.id,
+                                 "ended_at": "2026-11-17T15:00:00-05:00",
                                  "regions": ["knee"], **change})
     assert problem_fields(refused, 422) == {field}
-    replaced = post(client, key, {"phone": MARIA, "patient_id": maria.patient.id, "ended_at": "2026-11-17T15:00:00-05:00",
+    replaced = post(client, key, {"phone": MARIA, "new_session_for": maria.patient.id,
+                                 "ended_at": "2026-11-17T15:00:00-05:00",
                                   "regions": ["knee"], f"replace_{field}": True, **change})
     assert replaced.status_code == 201
     db.session.expire_all()
@@ -134,6 +138,8 @@ def test_another_name_or_precautions_need_their_replace_flag(client, key, clinic
     (visit(ended_at="last tuesday"), "ended_at"),
     (visit(replace_name=True), "replace_name"),
     (visit(patient_id=2**40), "patient_id"),
+    (visit(new_session_for=2**40), "new_session_for"),
+    (visit(new_session_for=3, patient_id=4), "patient_id"),
     (visit(provider_id=999), "provider_id"),
     (visit(nickname="Mari"), "nickname"),
 ])
@@ -150,14 +156,16 @@ def test_every_field_at_fault_is_named_at_once(client, key, at_5pm):
 def test_a_patient_id_that_is_not_this_numbers_patient_is_refused(client, key, clinic, at_5pm):
     maria = enroll(clinic, ended=ny(2026, 11, 10, 15, 0))
     ana = enroll(clinic, ended=ny(2026, 11, 10, 15, 0), phone="+12125550177", name="Ana Ruiz")
-    response = post(client, key, visit(phone=MARIA, patient_id=ana.patient.id, name=None))
-    assert response.status_code == 409 and response.get_json()["existing_patient"]["id"] == maria.patient.id
-    assert "phone" in problem_fields(post(client, key, visit(phone="+12125550999", patient_id=ana.patient.id,
-                                                             name=None)), 422)
+    response = post(client, key, visit(phone=MARIA, new_session_for=ana.patient.id, name=None))
+    assert problem_fields(response, 422) == {"new_session_for"}
+    assert f"patient {maria.patient.id}" in response.get_json()["errors"][0]["message"]
+    assert "new_session_for" in problem_fields(post(client, key, visit(phone="+12125550999",
+                                                                       new_session_for=ana.patient.id, name=None)), 422)
 
 
 def test_another_clinics_patient_id_is_as_unknown_as_a_missing_one(client, key, at_5pm):
     theirs = enroll(lakeside(), ended=ny(2026, 11, 10, 15, 0), phone="+13125550177", name="Luis Lake")
+    assert problem_fields(post(client, key, visit(new_session_for=theirs.patient.id)), 422) == {"new_session_for"}
     assert problem_fields(post(client, key, visit(patient_id=theirs.patient.id)), 422) == {"patient_id"}
 
 
@@ -178,7 +186,7 @@ def test_a_retried_enrolment_is_one_enrolment(client, key, at_5pm):
 def test_a_refused_enrolment_does_not_use_up_its_idempotency_key(client, key, clinic, at_5pm):
     maria = enroll(clinic, ended=ny(2026, 11, 10, 15, 0))
     assert post(client, key, visit(phone=MARIA), **{"Idempotency-Key": "visit-9"}).status_code == 409
-    retry = post(client, key, visit(phone=MARIA, patient_id=maria.patient.id, name=None, precautions=None),
+    retry = post(client, key, visit(phone=MARIA, new_session_for=maria.patient.id, name=None, precautions=None),
                  **{"Idempotency-Key": "visit-9"})
     assert retry.status_code == 201 and "Idempotent-Replayed" not in retry.headers
 
@@ -186,14 +194,23 @@ def test_a_refused_enrolment_does_not_use_up_its_idempotency_key(client, key, cl
 def test_an_opted_out_patients_new_episode_is_planned_but_not_sent(client, key, clinic, at_5pm):
     maria = enroll(clinic, ended=ny(2026, 11, 10, 15, 0))
     client.post(f"/api/v1/patients/{maria.patient.id}/opt-out", headers=bearer(key))
-    body = post(client, key, visit(phone=MARIA, patient_id=maria.patient.id, name=None, precautions=None)).get_json()
+    body = post(client, key, visit(phone=MARIA, new_session_for=maria.patient.id, name=None,
+                                   precautions=None)).get_json()
     assert {c["status"] for c in body["episode"]["checkins"]} == {"cancelled"}
     assert {c["status_reason"] for c in body["episode"]["checkins"]} == {"opted out"}
 
 
+def test_the_former_name_patient_id_still_records_a_new_session(client, key, clinic, at_5pm):
+    maria = enroll(clinic, ended=ny(2026, 11, 10, 15, 0), precautions=("anticoagulant",))
+    body = post(client, key, {"phone": MARIA, "patient_id": maria.patient.id, "ended_at": "2026-11-17T15:00:00-05:00",
+                              "regions": ["knee"]}).get_json()
+    assert body["patient"]["id"] == maria.patient.id and body["patient"]["precautions"] == ["anticoagulant"]
+
+
 def test_a_patient_comes_with_their_episodes_newest_first(client, key, clinic, at_5pm):
     maria = enroll(clinic, ended=ny(2026, 11, 10, 15, 0))
-    later = post(client, key, visit(phone=MARIA, patient_id=maria.patient.id, name=None, precautions=None)).get_json()
+    later = post(client, key, visit(phone=MARIA, new_session_for=maria.patient.id, name=None,
+                                    precautions=None)).get_json()
     body = client.get(f"/api/v1/patients/{maria.patient.id}", headers=bearer(key)).get_json()
     assert [e["id"] for e in body["episodes"]] == [later["episode"]["id"], maria.session.id]
 
@@ -205,9 +222,25 @@ def test_an_episodes_record_holds_the_texts_until_the_next_enrolment(client, key
     clock.set(ny(2026, 11, 10, 16, 0))
     text_in(client, MARIA, "a 3")
     clock.set(ny(2026, 11, 17, 17, 0))
-    post(client, key, visit(phone=MARIA, patient_id=maria.patient.id, name=None, precautions=None))
+    post(client, key, visit(phone=MARIA, new_session_for=maria.patient.id, name=None, precautions=None))
     clock.set(ny(2026, 11, 17, 18, 0))
     text_in(client, MARIA, "a 5 now")
     first, second = sessions()
     assert [m.body for m in records.load(first).messages if m.direction == "in"] == ["a 3"]
     assert [m.body for m in records.load(second).messages if m.direction == "in"] == ["a 5 now"]
+
+
+def test_a_number_enrolled_by_another_request_meanwhile_is_a_409_not_a_500(client, key, clinic, at_5pm, monkeypatch):
+    from bot import episodes
+
+    maria = enroll(clinic, ended=ny(2026, 11, 10, 15, 0))
+    real, looks = episodes.on_file, []
+
+    def a_moment_too_early(of_clinic):
+        lookup = real(of_clinic)
+        return lambda number: None if not looks.append(number) and len(looks) <= 2 else lookup(number)
+
+    monkeypatch.setattr(episodes, "on_file", a_moment_too_early)
+    response = post(client, key, visit(name="Mario Lopez"))
+    assert response.status_code == 409 and response.get_json()["existing_patient"]["id"] == maria.patient.id
+    assert [s.id for s in sessions()] == [maria.session.id]

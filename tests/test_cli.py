@@ -245,3 +245,80 @@ def test_correct_session_refuses_a_time_outside_the_protocol_and_keeps_the_plan(
     db.session.expire_all()
     assert [c.due_at for c in e.session.checkins] == planned
     assert "episode.time_corrected" not in set(db.session.scalars(sa.select(AuditEvent.action)))
+
+
+# A number on file (issue 10, item 1): never overwritten without --new-session-for; a new session keeps the
+# patient's name, language and precautions unless --rename / --change-precautions say otherwise.
+
+def enrol_again(runner, clinic, *extra: str):
+    args = dict(ENROL, **{"--name": "Mario Lopez", "--ended-at": "2026-11-17T10:04"})
+    return runner.invoke(args=["enroll", "--clinic", str(clinic.id), *[x for kv in args.items() for x in kv], *extra])
+
+
+@pytest.fixture
+def maria_on_file(clinic):
+    return enroll(clinic, ended=datetime(2026, 11, 16, 15, 0, tzinfo=NY), precautions=("anticoagulant",),
+                  language="es").patient
+
+
+def test_enroll_refuses_a_number_on_file_and_says_how_to_record_a_new_session(runner, clinic, maria_on_file):
+    pid = maria_on_file.id
+    refused_quietly(enrol_again(runner, clinic),
+                    f"Error: phone: This number is on file for patient {pid}. To record a new session for them, "
+                    f"add --new-session-for {pid} (their name, language and precautions are kept).", phone="0143")
+    db.session.expire_all()
+    kept = db.session.get(Patient, pid)
+    assert (kept.name, kept.language, kept.precautions) == ("Maria Lopez", "es", ["anticoagulant"])
+    assert list(db.session.scalars(sa.select(TreatmentSession.status))) == ["open"]
+
+
+def test_enroll_new_session_for_keeps_the_patient_on_file(runner, clinic, maria_on_file):
+    args = dict(ENROL, **{"--ended-at": "2026-11-17T10:04"})
+    del args["--name"]
+    result = runner.invoke(args=["enroll", "--clinic", str(clinic.id), "--new-session-for", str(maria_on_file.id),
+                                 *[x for kv in args.items() for x in kv]])
+    assert result.exit_code == 0, result.output
+    assert f"New session for patient {maria_on_file.id}" in result.output
+    db.session.expire_all()
+    kept = db.session.get(Patient, maria_on_file.id)
+    assert (kept.name, kept.language, kept.precautions) == ("Maria Lopez", "es", ["anticoagulant"])
+    assert list(db.session.scalars(sa.select(TreatmentSession.status).order_by(TreatmentSession.id))) == \
+           ["superseded", "open"]
+
+
+def test_enroll_new_session_refuses_another_name_without_rename(runner, clinic, maria_on_file):
+    pid = maria_on_file.id
+    result = enrol_again(runner, clinic, "--new-session-for", str(pid))
+    assert result.exit_code == 2 and "Error: name: " in result.stderr and "--rename" in result.stderr
+    renamed = enrol_again(runner, clinic, "--new-session-for", str(pid), "--rename", "Mario Lopez",
+                          "--change-precautions", "anticoagulant,diabetes")
+    assert renamed.exit_code == 0, renamed.output
+    db.session.expire_all()
+    assert (db.session.get(Patient, pid).name, db.session.get(Patient, pid).precautions) == \
+           ("Mario Lopez", ["anticoagulant", "diabetes"])
+
+
+def test_enroll_new_session_for_another_patient_is_refused(runner, clinic, maria_on_file):
+    ana = enroll(clinic, ended=datetime(2026, 11, 16, 15, 0, tzinfo=NY), phone="+12125550177", name="Ana Ruiz")
+    result = enrol_again(runner, clinic, "--new-session-for", str(ana.patient.id))
+    assert result.exit_code == 2 and result.stderr.startswith("Error: new_session_for: ")
+    assert f"patient {maria_on_file.id}" in result.stderr
+
+
+def test_enroll_without_a_name_is_refused_for_a_new_number(runner, clinic):
+    args = {k: v for k, v in ENROL.items() if k != "--name"}
+    result = runner.invoke(args=["enroll", "--clinic", str(clinic.id), *[x for kv in args.items() for x in kv]])
+    refused_quietly(result, "Error: name: Enter a name.", phone="0143")
+
+
+def test_enroll_change_precautions_none_clears_them_on_purpose_and_only_for_a_new_session(runner, clinic,
+                                                                                          maria_on_file):
+    new_number = runner.invoke(args=["enroll", "--clinic", str(clinic.id), "--phone", "2125550177", "--name",
+                                     "Ana Ruiz", "--ended-at", "2026-11-17T10:04", "--region", "knee",
+                                     "--change-precautions", "none", "--now", "2026-11-17T15:05:00+00:00"])
+    assert new_number.exit_code == 2 and "Error: change_precautions: Only for a new session" in new_number.stderr
+    cleared = enrol_again(runner, clinic, "--new-session-for", str(maria_on_file.id), "--rename", "Mario Lopez",
+                          "--change-precautions", "none")
+    assert cleared.exit_code == 0, cleared.output
+    db.session.expire_all()
+    assert db.session.get(Patient, maria_on_file.id).precautions == []

@@ -87,7 +87,7 @@ def test_each_assessment_is_shown_beside_the_reply_it_read(client, maria):
 
 def test_texts_out_show_their_check_in_and_delivery_with_the_carriers_error(client, maria, clock):
     reminder = db.session.scalars(sa.select(Message).where(Message.purpose == "reminder")).one()
-    dispatch.record_status(reminder, "undelivered", 30003, reminder.twilio_sid, clock())
+    dispatch.record_status(reminder, "undelivered", 30003, clock())
     db.session.commit()
     sign_in(client)
     texts = rows(course(client, maria.patient.id), "texts")
@@ -125,7 +125,7 @@ def test_opening_the_course_is_written_to_the_access_log(client, maria):
 
 
 def test_a_new_session_starts_a_new_episode_shown_first_with_its_own_texts(client, clinic, maria, clock):
-    enroll(clinic, ended=ny(2026, 11, 24, 9, 0), name="Maria Lopez", phone=MARIA)
+    enroll(clinic, ended=ny(2026, 11, 24, 9, 0), phone=MARIA, new_session_for=maria.patient.id)
     clock.set(ny(2026, 11, 24, 15, 0))
     text_in(client, MARIA, "a 3 today")
     sign_in(client)
@@ -141,7 +141,7 @@ def test_a_new_session_starts_a_new_episode_shown_first_with_its_own_texts(clien
 
 def test_the_latest_three_episodes_are_charted_and_an_older_ones_chart_is_on_its_printable_page(client, clinic, maria):
     for day in (24, 25, 26):
-        enroll(clinic, ended=ny(2026, 11, day, 9, 0), name="Maria Lopez", phone=MARIA)
+        enroll(clinic, ended=ny(2026, 11, day, 9, 0), phone=MARIA, new_session_for=maria.patient.id)
     sign_in(client)
     sections = re.findall(r'<section class="episode".*?</section>', course(client, maria.patient.id), re.S)
     assert ["<svg" in s for s in sections] == [True, True, True, False]
@@ -163,7 +163,7 @@ def test_the_course_takes_as_many_statements_for_forty_texts_as_for_four(app, cl
 
     sign_in(client)
     few = statements()
-    enroll(clinic, ended=ny(2026, 11, 19, 11, 30), name="Maria Lopez", phone=MARIA)  # and a second episode
+    enroll(clinic, ended=ny(2026, 11, 19, 11, 30), phone=MARIA, new_session_for=maria.patient.id)  # a 2nd episode
     for minute in range(18):
         clock.set(ny(2026, 11, 19, 12, minute * 3))
         text_in(client, MARIA, f"note {minute}")

@@ -108,7 +108,7 @@ def test_closing_the_episode_cancels_the_rest(app, clinic, gateway):
 
 def test_a_new_session_starts_a_new_episode(app, clinic, gateway):
     first = enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
-    second = enroll(clinic, ended=ny(2026, 11, 18, 9, 0))
+    second = enroll(clinic, ended=ny(2026, 11, 18, 9, 0), new_session_for=first.patient.id)
     assert first.session.status == "superseded" and set(statuses(first.session).values()) == {"cancelled"}
     assert first.patient.id == second.patient.id
     run_once(now=ny(2026, 11, 18, 9, 0))

@@ -342,3 +342,64 @@ def test_an_enrolment_defaults_to_english_on_the_clinics_clock():
     clean = validation.enrolment({"name": "Ana", "phone": "+12125550143", "ended_at": "2026-11-17T10:00",
                                   "regions": "knee"}, clinic_zone="America/New_York", now=NOW)
     assert (clean.language, clean.timezone, clean.ended_at) == ("en", None, datetime(2026, 11, 17, 10, tzinfo=NY))
+
+
+# A number on file (issue 10, item 1): the rule is pure, given whose the number is.
+
+MARIA_ON_FILE = validation.OnFile(12, "Maria Lopez", "es", ["anticoagulant"], "America/Chicago")
+
+
+def again(**fields):
+    raw = {"phone": "+12125550143", "ended_at": "2026-11-17T10:00", "regions": ["knee"], **fields}
+    return validation.enrolment(raw, clinic_zone="America/New_York", now=NOW,
+                                on_file=lambda number: MARIA_ON_FILE if number == "+12125550143" else None)
+
+
+def test_a_number_on_file_is_refused_by_id_and_the_door_words_the_choice():
+    with pytest.raises(validation.PatientOnFile) as caught:
+        validation.enrolment({"name": "Mario Lopez", "phone": "+12125550143", "ended_at": "2026-11-17T10:00",
+                              "regions": ["knee"]}, clinic_zone="America/New_York", now=NOW,
+                             on_file=lambda number: MARIA_ON_FILE, choices={"new_session_for": "press {id}"})
+    assert caught.value.patient_id == 12
+    assert caught.value.errors == {"phone": "This number is on file for patient 12. To record a new session for "
+                                            "them, press 12 (their name, language and precautions are kept)."}
+
+
+def test_a_new_session_keeps_what_is_on_file_and_reads_the_time_on_the_patients_clock():
+    clean = again(new_session_for="12")
+    assert (clean.name, clean.language, clean.precautions, clean.new_session_for) == \
+           ("Maria Lopez", "es", ["anticoagulant"], 12)
+    assert clean.ended_at == datetime(2026, 11, 17, 10, 0, tzinfo=ZoneInfo("America/Chicago"))
+
+
+@pytest.mark.parametrize("fields, expected", [
+    ({"name": "Mario Lopez"}, {"name"}),
+    ({"precautions": []}, {"precautions"}),
+    ({"precautions": ["anticoagulant", "diabetes"]}, {"precautions"}),
+    ({"new_session_for": "13"}, {"new_session_for"}),
+    ({"new_session_for": "twelve"}, {"new_session_for"}),
+])
+def test_a_new_session_refuses_a_change_not_made_on_purpose(fields, expected):
+    with pytest.raises(ValidationError) as caught:
+        again(**{"new_session_for": 12, **fields})
+    assert set(caught.value.errors) == expected
+
+
+def test_a_form_that_always_sends_language_and_zone_changes_them_only_when_ticked():
+    raw = {"phone": "+12125550143", "ended_at": "2026-11-17T10:00", "regions": ["knee"], "new_session_for": 12,
+           "language": "en", "timezone": "America/New_York"}
+    with pytest.raises(ValidationError) as caught:
+        validation.enrolment(raw, clinic_zone="America/New_York", now=NOW, on_file=lambda n: MARIA_ON_FILE,
+                             sent_on_purpose=False)
+    assert set(caught.value.errors) == {"language", "timezone"}
+    clean = validation.enrolment(dict(raw, change_language=True, change_timezone=True), clinic_zone="America/New_York",
+                                 now=NOW, on_file=lambda n: MARIA_ON_FILE, sent_on_purpose=False)
+    assert (clean.language, clean.timezone) == ("en", "America/New_York")
+
+
+def test_a_change_on_purpose_is_recorded_and_is_only_for_a_new_session():
+    clean = again(new_session_for=12, rename="Maria Ruiz", change_precautions=[], language="en")
+    assert (clean.name, clean.precautions, clean.language) == ("Maria Ruiz", [], "en")
+    with pytest.raises(ValidationError) as caught:
+        again(phone="+12125550177", name="Ana Ruiz", rename="Ana R", change_precautions=["diabetes"])
+    assert set(caught.value.errors) == {"rename", "change_precautions"}

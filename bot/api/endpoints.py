@@ -131,75 +131,66 @@ def finding_out(e: Escalation) -> dict[str, Any]:
 @bp.doc(parameters=[IDEMPOTENCY_PARAMETER], summary="Enrol a patient after a session",
         description="Starts an episode of follow-up: the session, its planned check-ins (returned with local "
                     "times and the zone named) and, for a number not on file, the patient. A number on file "
-                    "is refused (409 `patient-on-file`, naming the patient) unless `patient_id` says this is a "
-                    "new session for them; their name and precautions are then kept unless `replace_name` or "
-                    "`replace_precautions` is true. A patient's open episode is superseded by the new one.")
+                    "is refused (409 `patient-on-file`, naming the patient) unless `new_session_for` says this "
+                    "is a new session for them; their name, language and precautions are then kept unless "
+                    "`replace_name`, `language` or `replace_precautions` change them. A patient's open episode "
+                    "is superseded by the new one.")
 @bp.arguments(schemas.EnrolmentIn)
 @bp.response(201, schemas.EnrolmentOut)
 @_errors(*WRITE_ERRORS)
 def enrol(data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     clinic = g.api_key.clinic
     now = clock.now()
-    patient_id = data.get("patient_id")
-    on_file = db.session.get(Patient, patient_id) if patient_id else None
-    if patient_id and (on_file is None or on_file.clinic_id != clinic.id):
-        raise invalid("patient_id", "no patient with this id at your clinic")
-    zone = data.get("timezone") or (on_file.tz_name if on_file else clinic.timezone)
+    chosen_field = "patient_id" if data.get("patient_id") is not None else "new_session_for"
+    if None not in (data.get("patient_id"), data.get("new_session_for")) \
+            and data["patient_id"] != data["new_session_for"]:
+        raise invalid("patient_id", "patient_id is the former name of new_session_for: send one of them")
+    session_for = data.get("new_session_for") or data.get("patient_id")
+    if session_for is not None and not _owned(Patient, session_for):
+        raise invalid(chosen_field, "no patient with this id at your clinic")
+    if data["replace_name"] and not data.get("name"):
+        raise invalid("name", "replace_name needs the new name")
+    # The API's words for the explicit choices (the rules are validation.enrolment's, as at every door).
+    fields = {"new_session_for": chosen_field, "rename": "replace_name", "change_precautions": "replace_precautions"}
+    choices = {"new_session_for": "send new_session_for: {id}", "rename": "set replace_name with the new name",
+               "change_precautions": "set replace_precautions"}
     try:
-        ended_at = validation.session_end(data["ended_at"], zone=zone, now=now)
-    except validation.ValidationError as exc:
-        raise invalid(exc.field, exc.message) from None
-    found = db.session.scalar(sa.select(Patient).where(Patient.clinic_id == clinic.id,
-                                                       Patient.phone == data["phone"]))
-    if found is not None and found is not on_file:
-        raise Problem(409, "patient-on-file", "Patient on file",
-                      f"This number is on file for patient {found.id}. Send patient_id: {found.id} to "
-                      f"record a new session for them (their name and precautions are kept).",
-                      existing_patient={"id": found.id, "short_name": found.short_name})
-    if found is None and on_file is not None:
-        raise invalid("phone", f"patient {on_file.id} has another number, so this cannot be a new session for them")
-    name, precautions = _kept(on_file, data)
-    language = data.get("language")
-    if on_file is not None:  # what the request does not change on purpose stays as it is on file
-        name = name or on_file.name
-        precautions = on_file.precautions if precautions is None else precautions
-        language = language or on_file.language
-    try:
+        clean = validation.enrolment(
+            dict(phone=data["phone"], ended_at=data["ended_at"], regions=data["regions"],
+                 name=None if data["replace_name"] else data.get("name"),
+                 rename=data.get("name") if data["replace_name"] else None,
+                 precautions=None if data["replace_precautions"] else data.get("precautions"),
+                 change_precautions=(data.get("precautions") or []) if data["replace_precautions"] else None,
+                 language=data.get("language"), timezone=data.get("timezone"), new_session_for=session_for),
+            clinic_zone=clinic.timezone, now=now, on_file=episodes.on_file(clinic), choices=choices)
         enrolment = episodes.enroll(
-            clinic=clinic, phone=data["phone"], name=name, ended_at=ended_at, regions=data["regions"],
-            precautions=precautions, language=language or "en", timezone_name=data.get("timezone"),
-            provider=_provider(data.get("provider_id")), now=now, actor=_actor())
+            clinic=clinic, phone=clean.phone, name=None if session_for else clean.name, ended_at=clean.ended_at,
+            regions=clean.regions, precautions=None if session_for else clean.precautions,
+            language=clean.language, timezone_name=clean.timezone, provider=_provider(data.get("provider_id")),
+            now=now, actor=_actor(), new_session_for=clean.new_session_for, rename=clean.rename,
+            change_precautions=clean.change_precautions)
+    except validation.PatientOnFile as exc:  # on file when checked, or enrolled by another request since
+        db.session.rollback()
+        found = db.session.get(Patient, exc.patient_id)
+        raise Problem(409, "patient-on-file", "Patient on file", exc.errors["phone"],
+                      errors=_field_errors(exc, fields),
+                      existing_patient={"id": found.id, "short_name": found.short_name}) from None
     except validation.ValidationError as exc:
-        raise invalid(exc.field, exc.message) from None
+        raise Problem(422, "invalid-fields", "Invalid fields", "; ".join(
+            f"{fields.get(f, f)}: {m}" for f, m in exc.errors.items()), errors=_field_errors(exc, fields)) from None
     body = dict(patient=patient_out(enrolment.patient), episode=episode_out(enrolment.session),
-                patient_created=on_file is None)
+                patient_created=session_for is None)
     return body, 201, {"Location": _url("get_episode", episode_id=enrolment.session.id)}
 
 
-def _kept(on_file: Patient | None, data: dict[str, Any]) -> tuple[str | None, list[str] | None]:
-    """Name and precautions to record: a new patient's as given; a patient on file's only on purpose.
+def _owned(model: type, row_id: int) -> bool:
+    row = db.session.get(model, row_id) if row_id <= schemas.MAX_ID else None
+    return row is not None and getattr(row, "clinic_id", None) == _clinic_id()
 
-    A name or precautions that differ from the record without their `replace_` flag are refused
-    rather than ignored or applied: either would surprise the caller.
-    """
-    name, precautions = data.get("name"), data.get("precautions")
-    if on_file is None:
-        for flag in ("replace_name", "replace_precautions"):
-            if data.get(flag):
-                raise invalid(flag, "only for a patient on file (with patient_id)")
-        if not name:
-            raise invalid("name", "Enter a name: this is a new patient.")
-        return name, precautions or []
-    if data["replace_name"] and not name:
-        raise invalid("name", "replace_name needs the new name")
-    if name and name != on_file.name and not data["replace_name"]:
-        raise invalid("name", f"patient {on_file.id} is on file under another name; leave name out to keep it, "
-                              "or set replace_name to change it")
-    if precautions is not None and sorted(precautions) != sorted(on_file.precautions) \
-            and not data["replace_precautions"]:
-        raise invalid("precautions", f"patient {on_file.id} has other precautions on file; leave precautions out "
-                                     "to keep them, or set replace_precautions to replace them")
-    return (name if data["replace_name"] else None), (precautions if data["replace_precautions"] else None)
+
+def _field_errors(error: validation.ValidationError, names: dict[str, str]) -> list[dict[str, str]]:
+    """validation's field names as this API calls them."""
+    return [{"field": names.get(field, field), "message": message} for field, message in error.errors.items()]
 
 
 @bp.route("/episodes/<int:episode_id>", methods=["GET"])

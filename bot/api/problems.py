@@ -28,7 +28,7 @@ TYPES = {
     "malformed-request": "The body is not JSON, or not a JSON object.",
     "unauthenticated": "No API key, or one that is unknown or revoked. Send `Authorization: Bearer <key>`.",
     "not-found": "No such resource at your clinic.",
-    "patient-on-file": "The phone number is on file for a patient; send `patient_id` to record a new session "
+    "patient-on-file": "The phone number is on file for a patient; send `new_session_for` to record a new session "
                        "for them (`existing_patient` says who), or correct the number.",
     "idempotency-key-reused": "This Idempotency-Key was first used with another request (method, path or body).",
     "request-in-progress": "A request with this Idempotency-Key is still being processed; retry shortly.",

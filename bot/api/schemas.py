@@ -102,18 +102,21 @@ class EnrolmentIn(Strict):
     phone = Phone(required=True)
     ended_at = SessionTime(required=True)
     regions = _regions(required=True)
-    name = _name(allow_none=True, metadata={"description": "Required for a new patient. For a patient on file (`patient_id`), "
-                                          "leave it out to keep the name on file, or send it with "
-                                          "`replace_name: true` to change it."})
-    precautions = _precautions(allow_none=True, metadata={"description": "For a new patient (default none). For a patient on "
-                                                        "file, only with `replace_precautions: true`."})
-    language = _language(allow_none=True, metadata={"description": "Language of the texts; a new patient's "
-                                                                   "default is en."})
+    name = _name(allow_none=True, metadata={"description": "Required for a new patient. For a new session "
+                                                           "(`new_session_for`), leave it out to keep the name on "
+                                                           "file, or send it with `replace_name: true` to change it."})
+    precautions = _precautions(allow_none=True, metadata={"description": "For a new patient (default none). For a new "
+                                                                         "session, left out they are kept; other "
+                                                                         "ones need `replace_precautions: true`."})
+    language = _language(allow_none=True, metadata={"description": "Language of the texts; a new patient's default "
+                                                                   "is en, a new session keeps the one on file."})
     timezone = _zone(allow_none=True, metadata={"description": "The patient's zone, when not the clinic's."})
     provider_id = _id(metadata={"description": "The treating provider (alerts and digests)."})
-    patient_id = _id(metadata={
+    new_session_for = _id(allow_none=True, metadata={
         "description": "The number is on file for this patient: record a new session for them. Without it, "
                        "a number on file is refused (409 `patient-on-file`, naming the patient)."})
+    patient_id = _id(allow_none=True, metadata={"deprecated": True,
+                                                "description": "The former name of `new_session_for`."})
     replace_name = ma.fields.Boolean(load_default=False)
     replace_precautions = ma.fields.Boolean(load_default=False)
 

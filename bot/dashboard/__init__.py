@@ -134,4 +134,4 @@ def close_session(session_id: int) -> ResponseReturnValue:
     return redirect(url_for("dashboard.patient", patient_id=session.patient_id))
 
 
-from . import access_log, auth, burden, course, set_password, settings  # noqa: E402,F401  (their views register on `bp`)
+from . import access_log, auth, burden, course, enrolment, set_password, settings  # noqa: E402,F401  (views on `bp`)

@@ -78,6 +78,7 @@ def test_a_provider_signs_in_and_acknowledges_a_patients_emergency(new_page, red
     expect(error).to_have_text("That email and password do not match an active account.")
     expect(password).to_have_accessible_description("That email and password do not match an active account.")
     expect(page.get_by_label("Email", exact=True)).to_have_value("dana@harbor.example")
+    page.wait_for_load_state("load")  # the stylesheet laid out, under a loaded CI machine too
     field, message = password.bounding_box(), error.bounding_box()
     assert 0 <= message["y"] - (field["y"] + field["height"]) < 30, (field, message)  # right under the field
 

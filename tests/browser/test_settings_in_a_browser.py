@@ -95,7 +95,7 @@ def test_an_admin_moves_quiet_hours_at_phone_width_and_sees_the_next_text_move(a
     expect(page.get_by_role("heading", name="Alert burden")).to_be_visible()
     chart = page.locator("img.chart")
     expect(chart).to_be_visible()
-    assert page.evaluate("document.querySelector('img.chart').naturalWidth") > 0  # the SVG loaded
+    page.wait_for_function("document.querySelector('img.chart').naturalWidth > 0")  # the SVG loaded
     _fits(page)
     page.screenshot(path=str(shots / f"burden-{WIDTH}.png"), full_page=True)
     assert blocked == []
@@ -117,6 +117,6 @@ def test_the_burden_chart_draws_the_weeks_bars_at_phone_width(app, clinic, clock
     page.get_by_role("button", name="Sign in").click()
     page.goto("/burden?weeks=4")
     expect(page.locator("tbody tr")).to_have_count(4)
-    assert page.evaluate("document.querySelector('img.chart').naturalWidth") > 0
+    page.wait_for_function("document.querySelector('img.chart').naturalWidth > 0")
     _fits(page)
     page.screenshot(path=str(_shots_dir(tmp_path) / f"burden-data-{WIDTH}.png"), full_page=True)
