@@ -1,0 +1,131 @@
+"""The patients list: find a patient by name or phone, narrow to those who need a look, page through.
+
+Each page is two SQL statements whatever the clinic's size (a count, and the page's rows with each
+patient's latest episode, soreness, open finding and missed check-ins as subqueries), never one
+query per patient. The indexes it leans on are in migration 0009.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import render_template, request
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from .. import clock, validation
+from ..extensions import db
+from ..models import Assessment, CheckIn, Escalation, Patient, TreatmentSession
+from ..protocol import PROTOCOL
+from . import _clinic, bp
+from .queue import LEVELS, ago
+
+PAGE_SIZE = 50
+FILTERS = {
+    "open": "Open episode",
+    "missed": "Missed a check-in",
+    "opted_out": "Opted out",
+    "cannot_text": "Number cannot take texts",
+}
+_DIGITS_ONLY = re.compile(r"^[\d\s()+\-./]+$")
+
+
+@dataclass(frozen=True)
+class PatientRow:
+    patient: Patient
+    session: TreatmentSession | None
+    soreness: int | None
+    soreness_at: datetime | None
+    open_level: str | None
+    missed: int
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    rows: list[PatientRow]
+    total: int
+    page: int
+    pages: int
+
+
+def search_condition(query: str) -> sa.ColumnElement[bool] | None:
+    """Digits (three or more, as people write a number) search phones; anything else, names. Pure."""
+    if not query:
+        return None
+    digits = re.sub(r"\D", "", query)
+    if _DIGITS_ONLY.match(query) and len(digits) >= 3:
+        return Patient.phone.contains(digits, autoescape=True)
+    return Patient.name.ilike(f"%{_escape_like(query)}%", escape="\\")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def patient_page(clinic_id: int, *, query: str = "", filters: frozenset[str] = frozenset(),
+                 page: int = 1, per_page: int = PAGE_SIZE) -> PatientPage:
+    """One page of a clinic's patients, by name, with what the list shows of each (two statements)."""
+    latest = so.aliased(TreatmentSession, name="latest")
+    latest_id = (sa.select(TreatmentSession.id).where(TreatmentSession.patient_id == Patient.id)
+                 .order_by(TreatmentSession.ended_at.desc(), TreatmentSession.id.desc()).limit(1)
+                 .correlate(Patient).scalar_subquery())
+    conditions: list[sa.ColumnElement[bool]] = [Patient.clinic_id == clinic_id]
+    found = search_condition(query)
+    if found is not None:
+        conditions.append(found)
+    if "open" in filters:
+        conditions.append(latest.status == "open")
+    if "missed" in filters:
+        conditions.append(sa.exists().where(CheckIn.session_id == latest.id, CheckIn.status == "missed"))
+    if "opted_out" in filters:
+        conditions.append(Patient.opted_out_at.is_not(None))
+    if "cannot_text" in filters:
+        conditions.append(Patient.phone_problem_code.is_not(None))
+
+    base = sa.select(Patient).outerjoin(latest, latest.id == latest_id).where(*conditions)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(base.with_only_columns(Patient.id).subquery()))
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+
+    def latest_reply(column: Any) -> sa.ScalarSelect[Any]:
+        return (sa.select(column).where(Assessment.patient_id == Patient.id, Assessment.soreness.is_not(None))
+                .order_by(Assessment.created_at.desc(), Assessment.id.desc()).limit(1)
+                .correlate(Patient).scalar_subquery())
+
+    rank = sa.case({level: PROTOCOL.rank(level) for level in LEVELS}, value=Escalation.level, else_=0)
+    open_rank = (sa.select(sa.func.max(rank)).where(Escalation.patient_id == Patient.id, Escalation.status == "open")
+                 .correlate(Patient).scalar_subquery())
+    missed = (sa.select(sa.func.count()).where(CheckIn.session_id == latest.id, CheckIn.status == "missed")
+              .correlate(latest).scalar_subquery())
+    rows = db.session.execute(
+        base.add_columns(latest, latest_reply(Assessment.soreness).label("soreness"),
+                         latest_reply(Assessment.created_at).label("soreness_at"),
+                         open_rank.label("open_rank"), missed.label("missed"))
+        .order_by(Patient.name, Patient.id).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    by_rank = {PROTOCOL.rank(level): level for level in LEVELS}
+    return PatientPage([PatientRow(p, s, sore, sore_at, by_rank.get(r or 0), m or 0)
+                        for p, s, sore, sore_at, r, m in rows], total, page, pages)
+
+
+@bp.get("/patients")
+@login_required
+def patients() -> ResponseReturnValue:
+    clinic = _clinic()
+    errors: dict[str, str] = {}
+    try:
+        query = validation.search(request.args.get("q"))
+    except validation.ValidationError as error:
+        errors, query = error.errors, ""
+    filters = frozenset(f for f in request.args.getlist("show") if f in FILTERS)
+    page_number = request.args.get("page", "1")
+    page = patient_page(current_user.clinic_id, query=query, filters=filters,
+                        page=int(page_number) if page_number.isdigit() else 1)
+    return render_template("dashboard/patients.html", clinic=clinic, result=page, query=request.args.get("q", ""),
+                           filters=filters, filter_names=FILTERS, errors=errors, now=clock.now(), ago=ago,
+                           status=400 if errors else 200), 400 if errors else 200
