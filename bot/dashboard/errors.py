@@ -25,7 +25,9 @@ PAGES = {
 
 
 def _html_wanted() -> bool:
-    return not request.path.startswith("/api/") and request.accept_mimetypes.accept_html
+    """A person's browser, not the API or a program asking for JSON."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"], default="text/html")
+    return not request.path.startswith("/api/") and best == "text/html"
 
 
 @bp.app_errorhandler(403)
