@@ -95,11 +95,11 @@ def index() -> ResponseReturnValue:
         sa.select(Assessment).join(Patient).where(Patient.clinic_id == clinic.id)
         .order_by(Assessment.created_at.desc()).limit(25)
     ).all()
-    queue.patients_by_id({a.patient_id for a in recent})
+    names = queue.patients_by_id({a.patient_id for a in recent})
     flagged = db.session.scalar(
         sa.select(sa.func.count()).where(Patient.clinic_id == clinic.id, Patient.phone_problem_code.is_not(None))
     )
-    return render_template("dashboard/index.html", clinic=clinic, recent=recent, flagged=flagged,
+    return render_template("dashboard/index.html", clinic=clinic, recent=recent, patients=names, flagged=flagged,
                            **queue.queue_page_args(findings))
 
 
