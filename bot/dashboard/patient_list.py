@@ -127,5 +127,5 @@ def patients() -> ResponseReturnValue:
     page = patient_page(current_user.clinic_id, query=query, filters=filters,
                         page=int(page_number) if page_number.isdigit() else 1)
     return render_template("dashboard/patients.html", clinic=clinic, result=page, query=request.args.get("q", ""),
-                           filters=filters, filter_names=FILTERS, errors=errors, now=clock.now(), ago=ago,
-                           status=400 if errors else 200), 400 if errors else 200
+                           filters=filters, filter_names=FILTERS, errors=errors, now=clock.now(),
+                           ago=ago), 400 if errors else 200
