@@ -28,7 +28,7 @@ from .queue import LEVELS, ago
 PAGE_SIZE = 50
 FILTERS = {
     "open": "Open episode",
-    "missed": "Missed a check-in",
+    "missed": "Missed a check-in (open episode)",
     "opted_out": "Opted out",
     "cannot_text": "Number cannot take texts",
 }
@@ -78,19 +78,27 @@ def patient_page(clinic_id: int, *, query: str = "", filters: frozenset[str] = f
     found = search_condition(query)
     if found is not None:
         conditions.append(found)
+    # The filters are semi-joins driven from the small sets they select (open episodes, missed
+    # check-ins by their status index), not a probe of every patient's latest episode.
+    open_episodes = sa.select(TreatmentSession.patient_id).where(TreatmentSession.status == "open")
     if "open" in filters:
-        conditions.append(latest.status == "open")
+        conditions.append(Patient.id.in_(open_episodes))
     if "missed" in filters:
-        conditions.append(sa.exists().where(CheckIn.session_id == latest.id, CheckIn.status == "missed"))
+        conditions.append(Patient.id.in_(open_episodes.join(CheckIn, CheckIn.session_id == TreatmentSession.id)
+                                         .where(CheckIn.status == "missed")))
     if "opted_out" in filters:
         conditions.append(Patient.opted_out_at.is_not(None))
     if "cannot_text" in filters:
         conditions.append(Patient.phone_problem_code.is_not(None))
 
-    base = sa.select(Patient).outerjoin(latest, latest.id == latest_id).where(*conditions)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(base.with_only_columns(Patient.id).subquery()))
+    total = db.session.scalar(sa.select(sa.func.count(Patient.id)).where(*conditions))
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
+    # The page's ids first (an index scan, however far the page), then what the list shows of those alone.
+    on_page = (sa.select(Patient.id).where(*conditions).order_by(Patient.name, Patient.id)
+               .limit(per_page).offset((page - 1) * per_page).subquery())
+    base = (sa.select(Patient).join(on_page, on_page.c.id == Patient.id)
+            .outerjoin(latest, latest.id == latest_id))
 
     def latest_reply(column: Any) -> sa.ScalarSelect[Any]:
         return (sa.select(column).where(Assessment.patient_id == Patient.id, Assessment.soreness.is_not(None))
@@ -106,7 +114,7 @@ def patient_page(clinic_id: int, *, query: str = "", filters: frozenset[str] = f
         base.add_columns(latest, latest_reply(Assessment.soreness).label("soreness"),
                          latest_reply(Assessment.created_at).label("soreness_at"),
                          open_rank.label("open_rank"), missed.label("missed"))
-        .order_by(Patient.name, Patient.id).limit(per_page).offset((page - 1) * per_page)
+        .order_by(Patient.name, Patient.id)
     ).all()
     by_rank = {PROTOCOL.rank(level): level for level in LEVELS}
     return PatientPage([PatientRow(p, s, sore, sore_at, by_rank.get(r or 0), m or 0)
