@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -263,12 +264,14 @@ def main() -> None:
             ("patients, page 500", "/patients?page=500"),
             ("one patient's course", f"/patients/{some.id}"),
         ]
-        print(f"\n{'page':28} {'p50 ms':>8} {'p95 ms':>8} {'SQL':>5}")
+        print(f"\nload average before measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(f"{'page':28} {'p50 ms':>8} {'p95 ms':>8} {'SQL':>5}")
         worst = 0.0
         for name, path in pages:
             p50, p95, statements = measure(client, path, args.requests)
             worst = max(worst, p95)
             print(f"{name:28} {p50:8.1f} {p95:8.1f} {statements:5d}")
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
         print(f"\nworst p95 {worst:.1f} ms (target < {TARGET_P95_MS} ms): {'met' if worst < TARGET_P95_MS else 'NOT met'}")
         db.session.remove()
         db.engine.dispose()

@@ -60,7 +60,8 @@ def search_condition(query: str) -> sa.ColumnElement[bool] | None:
     digits = re.sub(r"\D", "", query)
     if _DIGITS_ONLY.match(query) and len(digits) >= 3:
         return Patient.phone.contains(digits, autoescape=True)
-    return Patient.name.ilike(f"%{_escape_like(query)}%", escape="\\")
+    # lower() LIKE rather than ILIKE: PostgreSQL's ILIKE under a locale is several times slower.
+    return sa.func.lower(Patient.name).like(f"%{_escape_like(query.lower())}%", escape="\\")
 
 
 def _escape_like(text: str) -> str:
