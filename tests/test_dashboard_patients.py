@@ -118,6 +118,7 @@ def test_pages_of_fifty(client, clinic):
     second = client.get("/patients?page=2").get_data(as_text=True)
     assert "Patient 050" in second and "Patient 049" not in second and 'rel="prev"' in second
     assert "Patient 050" in client.get("/patients?page=99").get_data(as_text=True)  # past the end: the last page
+    assert "Patient 050" in client.get("/patients?page=" + "9" * 30).get_data(as_text=True)
     assert "Patient 000" in client.get("/patients?page=abc").get_data(as_text=True)
 
 

@@ -1,8 +1,8 @@
 """The patients list: find a patient by name or phone, narrow to those who need a look, page through.
 
-Each page is two SQL statements whatever the clinic's size (a count, and the page's rows with each
-patient's latest episode, soreness, open finding and missed check-ins as subqueries), never one
-query per patient. The indexes it leans on are in migration 0009.
+Each page is one SQL statement whatever the clinic's size (the page's rows, the count of all that
+match, and each patient's latest episode, soreness, open finding and missed check-ins as
+subqueries), never one query per patient. The indexes it leans on are in migration 0009.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from . import _clinic, bp
 from .queue import LEVELS, ago
 
 PAGE_SIZE = 50
+MAX_PAGE = 1_000_000  # a longer number in the address is taken as the last page, not a database error
 FILTERS = {
     "open": "Open episode",
     "missed": "Missed a check-in (open episode)",
@@ -70,11 +71,8 @@ def _escape_like(text: str) -> str:
 
 def patient_page(clinic_id: int, *, query: str = "", filters: frozenset[str] = frozenset(),
                  page: int = 1, per_page: int = PAGE_SIZE) -> PatientPage:
-    """One page of a clinic's patients, by name, with what the list shows of each (two statements)."""
-    latest = so.aliased(TreatmentSession, name="latest")
-    latest_id = (sa.select(TreatmentSession.id).where(TreatmentSession.patient_id == Patient.id)
-                 .order_by(TreatmentSession.ended_at.desc(), TreatmentSession.id.desc()).limit(1)
-                 .correlate(Patient).scalar_subquery())
+    """One page of a clinic's patients, by name, with what the list shows of each: one statement
+    (three for a page past the end)."""
     conditions: list[sa.ColumnElement[bool]] = [Patient.clinic_id == clinic_id]
     found = search_condition(query)
     if found is not None:
@@ -92,12 +90,27 @@ def patient_page(clinic_id: int, *, query: str = "", filters: frozenset[str] = f
     if "cannot_text" in filters:
         conditions.append(Patient.phone_problem_code.is_not(None))
 
-    total = db.session.scalar(sa.select(sa.func.count(Patient.id)).where(*conditions))
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    # The page's ids first (an index scan, however far the page), then what the list shows of those alone.
-    on_page = (sa.select(Patient.id).where(*conditions).order_by(Patient.name, Patient.id)
-               .limit(per_page).offset((page - 1) * per_page).subquery())
+    page = max(page, 1)
+    rows = _page_rows(conditions, page, per_page)
+    if not rows and page > 1:  # past the end (an old link): the last page instead
+        total = db.session.scalar(sa.select(sa.func.count(Patient.id)).where(*conditions)) or 0
+        page = max(1, -(-total // per_page))
+        rows = _page_rows(conditions, page, per_page)
+    total = rows[0].total if rows else 0
+    by_rank = {PROTOCOL.rank(level): level for level in LEVELS}
+    return PatientPage([PatientRow(p, s, sore, sore_at, by_rank.get(r or 0), m or 0)
+                        for p, s, sore, sore_at, r, m, _ in rows], total, page, max(1, -(-total // per_page)))
+
+
+def _page_rows(conditions: list[sa.ColumnElement[bool]], page: int, per_page: int) -> list[Any]:
+    """One statement: the page's ids picked first (with the count of all matches, read in the same
+    scan), then what the list shows of those patients alone."""
+    latest = so.aliased(TreatmentSession, name="latest")
+    latest_id = (sa.select(TreatmentSession.id).where(TreatmentSession.patient_id == Patient.id)
+                 .order_by(TreatmentSession.ended_at.desc(), TreatmentSession.id.desc()).limit(1)
+                 .correlate(Patient).scalar_subquery())
+    on_page = (sa.select(Patient.id, sa.func.count().over().label("total")).where(*conditions)
+               .order_by(Patient.name, Patient.id).limit(per_page).offset((page - 1) * per_page).subquery())
     base = (sa.select(Patient).join(on_page, on_page.c.id == Patient.id)
             .outerjoin(latest, latest.id == latest_id))
 
@@ -111,15 +124,12 @@ def patient_page(clinic_id: int, *, query: str = "", filters: frozenset[str] = f
                  .correlate(Patient).scalar_subquery())
     missed = (sa.select(sa.func.count()).where(CheckIn.session_id == latest.id, CheckIn.status == "missed")
               .correlate(latest).scalar_subquery())
-    rows = db.session.execute(
+    return db.session.execute(
         base.add_columns(latest, latest_reply(Assessment.soreness).label("soreness"),
                          latest_reply(Assessment.created_at).label("soreness_at"),
-                         open_rank.label("open_rank"), missed.label("missed"))
+                         open_rank.label("open_rank"), missed.label("missed"), on_page.c.total)
         .order_by(Patient.name, Patient.id)
     ).all()
-    by_rank = {PROTOCOL.rank(level): level for level in LEVELS}
-    return PatientPage([PatientRow(p, s, sore, sore_at, by_rank.get(r or 0), m or 0)
-                        for p, s, sore, sore_at, r, m in rows], total, page, pages)
 
 
 @bp.get("/patients")
@@ -134,7 +144,7 @@ def patients() -> ResponseReturnValue:
     filters = frozenset(f for f in request.args.getlist("show") if f in FILTERS)
     page_number = request.args.get("page", "1")
     page = patient_page(current_user.clinic_id, query=query, filters=filters,
-                        page=int(page_number) if page_number.isdigit() else 1)
+                        page=min(int(page_number), MAX_PAGE) if page_number.isdigit() else 1)
     return render_template("dashboard/patients.html", clinic=clinic, result=page, query=request.args.get("q", ""),
                            filters=filters, filter_names=FILTERS, errors=errors, now=clock.now(),
                            ago=ago), 400 if errors else 200
