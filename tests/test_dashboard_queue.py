@@ -250,6 +250,7 @@ def test_resolving_without_a_csrf_token_is_refused(database_url, tmp_path, clini
             response = client.post(f"/escalations/{esc.id}/resolve", data=action, follow_redirects=True)
             assert "This page expired. Please try again." in response.get_data(as_text=True)
         db.session.remove()
+        db.engine.dispose()  # this app's own pool: closed now, not when garbage collected
     db.session.refresh(esc)
     assert esc.status == "open" and audit_actions(esc) == []
 
