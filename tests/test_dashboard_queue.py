@@ -8,12 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from conftest import app_config
+from markupsafe import escape
 from support import enroll, lakeside, sign_in, text_in
 
-from markupsafe import escape
-
-from bot import create_app
 from bot.extensions import db
 from bot.models import AccessEvent, AuditEvent, Escalation, Patient
 
@@ -237,20 +234,17 @@ def test_resolving_needs_a_login(client, clinic):
     assert esc.status == "open"
 
 
-def test_resolving_without_a_csrf_token_is_refused(database_url, tmp_path, clinic):
+def test_resolving_without_a_csrf_token_is_refused(app, client, clinic):
     esc = finding(clinic, name="Maria Lopez", phone="+12125550143", level="urgent", raised=ny(2026, 11, 18, 11, 0))
-    app = create_app(app_config(database_url, tmp_path, WTF_CSRF_ENABLED=True))
-    with app.app_context():
-        client = app.test_client()
-        login_page = client.get("/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login_page).group(1)
-        client.post("/login", data={"email": "dana@harbor.example", "password": "correct horse battery",
-                                    "csrf_token": token})
-        for action in ({"note": "done", "resolve": "Resolve"}, {"not_actionable": "Not actionable"}):
-            response = client.post(f"/escalations/{esc.id}/resolve", data=action, follow_redirects=True)
-            assert "This page expired. Please try again." in response.get_data(as_text=True)
-        db.session.remove()
-        db.engine.dispose()  # this app's own pool: closed now, not when garbage collected
+    app.config["WTF_CSRF_ENABLED"] = True  # off in the unit tests; on, as in production
+    login_page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login_page).group(1)
+    client.post("/login", data={"email": "dana@harbor.example", "password": "correct horse battery",
+                                "csrf_token": token})
+    assert client.get("/").status_code == 200  # signed in
+    for action in ({"note": "done", "resolve": "Resolve"}, {"not_actionable": "Not actionable"}):
+        response = client.post(f"/escalations/{esc.id}/resolve", data=action, follow_redirects=True)
+        assert "This page expired. Please try again." in response.get_data(as_text=True)
     db.session.refresh(esc)
     assert esc.status == "open" and audit_actions(esc) == []
 
