@@ -347,3 +347,15 @@ def test_every_page_has_the_favicon(client):
     data = icon.get_data()
     icon.close()
     assert icon.status_code == 200 and icon.mimetype == "image/svg+xml" and b"<svg" in data
+
+
+@pytest.mark.parametrize("seconds, said", [
+    (59, "just now"), (60, "1 min ago"), (59 * 60 + 59, "59 min ago"), (60 * 60, "1 h ago"),
+    (61 * 60, "1 h 1 min ago"), (24 * 3600 - 1, "23 h 59 min ago"), (24 * 3600, "1 day ago"),
+    (48 * 3600, "2 days ago"), (-30, "just now"),
+])
+def test_how_long_ago_at_each_boundary(seconds, said):
+    from bot.dashboard.queue import ago
+
+    now = ny(2026, 11, 18, 12, 0)
+    assert ago(now - timedelta(seconds=seconds), now) == said

@@ -102,7 +102,7 @@ def _latest(*moments: datetime | None) -> datetime | None:
 
 
 def ago(moment: datetime | None, now: datetime) -> str:
-    """How long ago, as a provider glances at it: "just now", "12 min", "3 h 5 min", "2 days". Pure."""
+    """How long ago, as a provider glances at it: "just now", "12 min ago", "3 h 5 min ago", "2 days ago". Pure."""
     if moment is None:
         return ""
     minutes = max(0, int((now - moment).total_seconds() // 60))
