@@ -318,6 +318,26 @@ def resolve(esc: Escalation, provider: Provider | None, now: datetime, *, via: s
     return True
 
 
+RESOLUTIONS = ("handled", "not_actionable")
+
+
+def close_finding(esc: Escalation, provider: Provider, now: datetime, *, resolution: str, note: str,
+                  via: str) -> bool:
+    """Resolve a finding saying how: `handled` (with a note for the chart) or `not_actionable`
+    (nothing was wrong: the alert burden counts these). False if it was already resolved.
+
+    The note stays on the finding, not in the audit log, which keeps ids only.
+    """
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"resolution must be one of {RESOLUTIONS}")
+    if not resolve(esc, provider, now, via=via):
+        return False
+    esc.resolution, esc.resolution_note = resolution, note or None
+    audit("escalation.resolution_recorded", actor=f"provider:{provider.id}", clinic_id=esc.clinic_id,
+          subject=f"escalation:{esc.id}", at=now, via=via, resolution=resolution, note=bool(note))
+    return True
+
+
 def acknowledge_by_text(provider: Provider, text: str, now: datetime) -> str:
     """A provider's text: "ACK <code>" acknowledges that alert, "ACK" alone their latest open one."""
     words = text.strip().upper().split()

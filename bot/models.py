@@ -133,7 +133,8 @@ class Provider(UserMixin, db.Model):
 
 class Patient(db.Model):
     __tablename__ = "patients"
-    __table_args__ = (sa.UniqueConstraint("clinic_id", "phone", name="uq_patients_clinic_phone"),)
+    __table_args__ = (sa.UniqueConstraint("clinic_id", "phone", name="uq_patients_clinic_phone"),
+                      sa.Index("ix_patients_clinic_name", "clinic_id", "name"))  # the patients list
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     clinic_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("clinics.id"), index=True)
@@ -177,6 +178,7 @@ class TreatmentSession(db.Model):
     """One dry-needling session and the follow-up episode it starts."""
 
     __tablename__ = "treatment_sessions"
+    __table_args__ = (sa.Index("ix_treatment_sessions_patient_ended", "patient_id", "ended_at"),)  # latest episode
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     patient_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("patients.id"), index=True)
@@ -273,6 +275,10 @@ class Assessment(db.Model):
     """What triage decided about one reply, and under which protocol version."""
 
     __tablename__ = "assessments"
+    __table_args__ = (
+        sa.Index("ix_assessments_patient_created", "patient_id", "created_at"),  # a patient's latest soreness
+        sa.Index("ix_assessments_created_at", "created_at"),  # the latest replies
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     message_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("messages.id"), index=True)
@@ -306,6 +312,7 @@ class Escalation(db.Model):
     # (`escalation.open_escalation`). Two indexes because a unique index never matches NULLs.
     __table_args__ = (
         sa.Index("ix_escalations_status_next_alert", "status", "next_alert_at"),
+        sa.Index("ix_escalations_clinic_status_created", "clinic_id", "status", "created_at"),  # the queue
         sa.Index("uq_escalations_open_per_session", "patient_id", "session_id", unique=True,
                  sqlite_where=sa.text("status = 'open' AND session_id IS NOT NULL"),
                  postgresql_where=sa.text("status = 'open' AND session_id IS NOT NULL")),
@@ -337,6 +344,10 @@ class Escalation(db.Model):
     # The care team has dealt with it (from the dashboard or the practice system through the API).
     resolved_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("providers.id"))
     resolved_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime)
+    # How it was closed on the dashboard: handled | not_actionable (None: closed elsewhere), and the
+    # provider's note for the chart. Not in the audit log (a note may hold health details).
+    resolution: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
+    resolution_note: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
 
     patient: so.Mapped[Patient] = so.relationship()

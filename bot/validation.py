@@ -232,6 +232,36 @@ def phone_display(number: str, *, region: str) -> str:
     return phonenumbers.format_number(parsed, PhoneNumberFormat.NATIONAL if home else PhoneNumberFormat.INTERNATIONAL)
 
 
+# A provider's note and a search -------------------------------------------------------------------
+
+NOTE_MAX = 1000  # a few sentences for the chart; a longer story belongs in the practice system's note
+SEARCH_MAX = NAME_MAX
+
+
+def note(raw: object, *, required: bool, field: str = "note") -> str:
+    """A provider's free-text note (line breaks kept), or "" when it may be left out."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if required:
+            raise ValidationError(field, "Write a short note: what was done, for the chart.")
+        return ""
+    if not isinstance(raw, str):
+        raise ValidationError(field, "Enter the note as text.")
+    text = unicodedata.normalize("NFC", raw).replace("\r\n", "\n").strip()
+    for ch in text:
+        if ch not in "\n\t" and unicodedata.category(ch)[0] == "C" and ch not in _JOINERS:
+            raise ValidationError(field, "Remove the invisible control characters from the note.")
+    if len(text) > NOTE_MAX:
+        raise ValidationError(field, f"Use at most {NOTE_MAX} characters (this note has {len(text)}).")
+    return text
+
+
+def search(raw: object, *, field: str = "q") -> str:
+    """What a provider typed to find a patient (a name or part of a phone number); "" for none."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return ""
+    return _at_most(_text(raw, field, missing="", what="the search"), field, SEARCH_MAX)
+
+
 # Email and password ------------------------------------------------------------------------------
 
 def email(raw: object, *, field: str = "email") -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
@@ -24,8 +24,7 @@ from werkzeug.wrappers import Response
 
 from .. import clock, episodes, escalation
 from ..extensions import db
-from ..models import AccessEvent, Assessment, Clinic, Escalation, Message, Patient, TreatmentSession
-from ..protocol import PROTOCOL
+from ..models import AccessEvent, Assessment, Clinic, Escalation, Patient, TreatmentSession
 from . import sessions
 from .forms import ConfirmForm
 
@@ -36,6 +35,8 @@ bp = Blueprint("dashboard", __name__)
 def keep_no_copy(response: Response) -> Response:
     """Dashboard pages show patient data: no browser or proxy cache may keep them."""
     response.headers["Cache-Control"] = "no-store"
+    if g.get("background_poll"):  # the queue's refresh is not the provider's activity
+        return response
     return sessions.keep_alive(response)
 
 
@@ -87,21 +88,19 @@ def form_expired(error: CSRFError) -> ResponseReturnValue:
 @bp.get("/")
 @login_required
 def index() -> ResponseReturnValue:
+    """The findings queue (bot/dashboard/queue.py), then the latest replies."""
     clinic = _clinic()
-    open_findings = db.session.scalars(
-        sa.select(Escalation).where(Escalation.clinic_id == clinic.id, Escalation.status == "open")
-        .order_by(Escalation.created_at.desc())
-    ).all()
-    open_findings = sorted(open_findings, key=lambda e: -PROTOCOL.rank(e.level))
+    findings = queue.findings_queue(clinic.id, clock.now())
     recent = db.session.scalars(
         sa.select(Assessment).join(Patient).where(Patient.clinic_id == clinic.id)
         .order_by(Assessment.created_at.desc()).limit(25)
     ).all()
-    flagged = db.session.scalars(
-        sa.select(Patient).where(Patient.clinic_id == clinic.id, Patient.phone_problem_code.is_not(None))
-    ).all()
-    return render_template("dashboard/index.html", clinic=clinic, findings=open_findings, recent=recent,
-                           flagged=flagged, form=ConfirmForm())
+    names = queue.patients_by_id({a.patient_id for a in recent})
+    flagged = db.session.scalar(
+        sa.select(sa.func.count()).where(Patient.clinic_id == clinic.id, Patient.phone_problem_code.is_not(None))
+    )
+    return render_template("dashboard/index.html", clinic=clinic, recent=recent, patients=names, flagged=flagged,
+                           **queue.queue_page_args(findings))
 
 
 @bp.post("/escalations/<int:escalation_id>/ack")
@@ -115,14 +114,6 @@ def acknowledge(escalation_id: int) -> ResponseReturnValue:
     return redirect(url_for("dashboard.index"))
 
 
-@bp.get("/patients")
-@login_required
-def patients() -> ResponseReturnValue:
-    clinic = _clinic()
-    rows = db.session.scalars(sa.select(Patient).where(Patient.clinic_id == clinic.id).order_by(Patient.name)).all()
-    return render_template("dashboard/patients.html", clinic=clinic, patients=rows)
-
-
 @bp.post("/sessions/<int:session_id>/close")
 @login_required
 def close_session(session_id: int) -> ResponseReturnValue:
@@ -134,4 +125,5 @@ def close_session(session_id: int) -> ResponseReturnValue:
     return redirect(url_for("dashboard.patient", patient_id=session.patient_id))
 
 
-from . import access_log, auth, burden, course, enrolment, set_password, settings  # noqa: E402,F401  (views on `bp`)
+from . import (access_log, auth, burden, course, enrolment, errors,  # noqa: E402,F401  (views on `bp`)
+               patient_list, queue, set_password, settings)

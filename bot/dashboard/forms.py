@@ -1,7 +1,7 @@
 """Dashboard forms: validated server-side, each error shown beside its field."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField
+from wtforms import BooleanField, EmailField, PasswordField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length
 
 
@@ -14,3 +14,12 @@ class LoginForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """An empty form: a POST button with its CSRF token."""
+
+
+class ResolveForm(FlaskForm):
+    """Resolve a finding: handled (a note is needed) or not actionable. The note is checked by
+    `validation.note`, as at every door."""
+
+    note = TextAreaField("Note for the chart")
+    resolve = SubmitField("Resolve")
+    not_actionable = SubmitField("Not actionable")

@@ -86,16 +86,16 @@ def test_a_provider_signs_in_and_acknowledges_a_patients_emergency(new_page, red
     password.fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Open findings")).to_contain_text("Harbor Physical Therapy")
-    finding = page.get_by_role("row").filter(has_text="Maria Lopez").filter(has=page.get_by_role("button"))
+    finding = page.get_by_role("article").filter(has_text="Maria Lopez")
     expect(finding).to_have_count(1)
     expect(finding).to_contain_text("emergency")
     expect(finding).to_contain_text(RED_FLAG)
     expect(finding).to_contain_text("Tue Nov 17, 15:00 EST")
     expect(page.get_by_text("Zed Other")).to_have_count(0)
-    code = finding.locator("td strong").first.inner_text()  # the finding's code, as in the alert texts
+    code = finding.locator(".code").inner_text()  # the finding's code, as in the alert texts
 
     # Her page: the schedule and the finding on her clock (her first check-in was due at 14:00).
-    finding.get_by_role("link", name="Maria Lopez").click()
+    finding.get_by_role("link", name="Maria Lopez", exact=True).click()
     expect(page.get_by_role("heading", name="Maria Lopez")).to_be_visible()
     expect(page.get_by_text("Times in the patient's zone, America/New_York")).to_be_visible()
     first_checkin = page.get_by_role("row").filter(has=page.get_by_role("cell", name="C1", exact=True))
@@ -141,7 +141,7 @@ def test_a_provider_of_another_clinic_does_not_see_the_open_emergency(new_page, 
 
     # Her own patient's finding, on her clinic's clock (15:00 in New York is 14:00 in Chicago).
     expect(page.get_by_role("heading", name="Open findings")).to_contain_text("Lakeside Rehab")
-    finding = page.get_by_role("row").filter(has_text="Zed Other").filter(has=page.get_by_role("button"))
+    finding = page.get_by_role("article").filter(has_text="Zed Other")
     expect(finding).to_contain_text("Tue Nov 17, 14:00 CST")
     expect(page.get_by_text("Maria Lopez")).to_have_count(0)
     expect(page.get_by_role("button", name="Acknowledge")).to_have_count(1)

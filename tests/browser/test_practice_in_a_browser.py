@@ -97,7 +97,7 @@ def test_the_practice_loop_enrol_reply_with_a_red_flag_see_the_finding_and_ackno
     # 4. The finding is in the clinic's findings on the dashboard, in another tab.
     dashboard = page.context.new_page()
     dashboard.goto("/")
-    finding = dashboard.get_by_role("row").filter(has_text="Pat Practice").filter(has=dashboard.get_by_role("button"))
+    finding = dashboard.get_by_role("article").filter(has_text="Pat Practice")
     expect(finding).to_contain_text("emergency")
     expect(finding).to_contain_text(code)
 
