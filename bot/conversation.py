@@ -69,8 +69,9 @@ _GROUP = (
            _messages.c.purpose == "reply", _messages.c.created_at >= sa.bindparam("since"))
     .order_by(_messages.c.created_at.desc(), _messages.c.id.desc()).limit(GROUP_LIMIT)
 )
-_HISTORY_COLUMNS = (_assessments.c.message_id, _assessments.c.level, _assessments.c.soreness, _assessments.c.rules,
-                    _assessments.c.symptoms, _assessments.c.checkin_id, _assessments.c.created_at)
+_HISTORY_COLUMNS = (_assessments.c.message_id, _assessments.c.kind, _assessments.c.level, _assessments.c.soreness,
+                    _assessments.c.rules, _assessments.c.symptoms, _assessments.c.checkin_id,
+                    _assessments.c.created_at)
 _HISTORY = (sa.select(*_HISTORY_COLUMNS)
             .where(_assessments.c.patient_id == sa.bindparam("patient_id"),
                    _assessments.c.session_id == sa.bindparam("session_id"))
@@ -236,55 +237,135 @@ def in_context(result: Triage, previous_level: str | None) -> tuple[str, list[st
     return level, rules, reasons
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What triage read in some words, with the protocol's rules about the reply before applied."""
+
+    text: str
+    result: Triage
+    level: str
+    rules: list[str]
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class ReplyDecision:
+    own: Reading  # what the text alone said: always recorded, shown beside it
+    together: Reading | None  # the group's reading, kept only when it says more than the text alone
+    finding: Reading | None  # the reading that opens or raises a finding, if one does
+    answer: Reading | None  # the reading the patient is answered for; None: no answer at all
+
+
+def read(text: str, previous_level: str | None, **context: object) -> Reading:
+    result = classify(text, **context)
+    level, rules, reasons = in_context(result, previous_level)
+    return Reading(text, result, level, rules, reasons)
+
+
+def decide_reply(own: Reading, together: Reading | None, *, already: str | None, opted_out: bool) -> ReplyDecision:
+    """What a text sets off, given its own reading and its group's. Pure.
+
+    - The text alone acts as it would if it came alone: its own finding, at its own level.
+    - The group's reading counts only where it says more than the text alone. It raises a finding
+      only above `already`, the highest level the group's earlier texts were read at: their words
+      have had their finding (open, acknowledged or closed) and are never paged for again.
+    - After STOP nothing is sent back (Twilio would block it, and the patient asked for silence),
+      and only a red flag (urgent, emergency) reaches a provider: a person still sees a chest or
+      breathing complaint (PROTOCOL 1).
+    """
+    rank = PROTOCOL.rank
+    together = together if together is not None and rank(together.level) > rank(own.level) else None
+    if together is not None and rank(together.level) > rank(already or "") and rank(together.level) >= rank("routine"):
+        finding: Reading | None = together
+    else:
+        finding = own if rank(own.level) >= rank("routine") else None
+    if opted_out and finding is not None and finding.level not in escalation.ALERTED_LEVELS:
+        finding = None
+    return ReplyDecision(own=own, together=together, finding=finding, answer=None if opted_out else together or own)
+
+
 def _reply(patient: Patient, session: TreatmentSession | None, inbound_id: int, body: str, now: datetime) -> str:
+    """A patient's reply: 1. gather what came before, 2. read the text and its group, 3. decide,
+    4. record each reading, 5. escalate, 6. re-plan the schedule, 7. answer."""
     execute = db.session.execute
+    # 1. The episode's readings so far, and the texts of the last two minutes. Every text is read
+    # as it is stored, so a group exists only if the latest reading is this recent; most replies
+    # come alone and skip the query.
     if session is not None:
         history = execute(_HISTORY, {"patient_id": patient.id, "session_id": session.id}).all()
     else:
         history = execute(_HISTORY_WITHOUT_SESSION, {"patient_id": patient.id}).all()
-    # Every reply is assessed as it is stored, so texts to read together with this one exist only
-    # if the latest assessment is this recent; most replies come alone and skip the query.
     since = now - GROUP_WINDOW
     if history and history[-1].created_at >= since:
         group = execute(_GROUP, {"patient_id": patient.id, "since": since}).all()[::-1]
     else:
         group = [_Text(inbound_id, body)]
-    group_ids = {m.id for m in group}
-    text = " ".join(m.body.strip() for m in group if m.body.strip())[:MAX_TRIAGE_CHARS]
-    history = [a for a in history if a.message_id not in group_ids]
+    group_ids = [m.id for m in group]
+    earlier = [a for a in history if a.message_id in group_ids]  # the group's texts before this one
+    history = [a for a in history if a.message_id not in group_ids]  # the replies before the group
     previous = history[-1] if history else None
-    previous_score = next((a.soreness for a in reversed(history) if a.soreness is not None), None)
+    previous_level = previous.level if previous else None
+
+    # 2. Read the text alone, and the group together when there is one.
     hours = (now - session.ended_at).total_seconds() / 3600 if session else 0.0
-    result = classify(text, hours_since_session=hours, region=primary_region(session.regions) if session else None,
-                      precautions=tuple(patient.precautions), previous_soreness=previous_score)
+    context = dict(hours_since_session=hours, region=primary_region(session.regions) if session else None,
+                   precautions=tuple(patient.precautions),
+                   previous_soreness=next((a.soreness for a in reversed(history) if a.soreness is not None), None))
+    own = read(body.strip()[:MAX_TRIAGE_CHARS], previous_level, **context)
+    together = None
+    if len(group) > 1:
+        words = " ".join(m.body.strip() for m in group if m.body.strip())[:MAX_TRIAGE_CHARS]
+        together = read(words, previous_level, **context)
 
-    level, rules, reasons = in_context(result, previous.level if previous else None)
-    wants_stop = asks_to_stop(text) and PROTOCOL.rank(level) < PROTOCOL.rank("routine")
+    # 3. Decide.
+    already = max((a.level for a in earlier), key=PROTOCOL.rank, default=None)
+    decision = decide_reply(own, together, already=already, opted_out=patient.opted_out_at is not None)
 
+    # 4. Record: the check-in it answers, its own reading, and the group's if it said more.
     checkins = execute(_CHECKINS, {"session_id": session.id}).all() if session else []
     checkin = _attributed_checkin(checkins, now)
     if checkin is not None and checkin.status != "replied":
         execute(_MARK_REPLIED, {"checkin_id": checkin.id, "at": now})
-    assessment = dict(message_id=inbound_id, patient_id=patient.id, session_id=session.id if session else None,
-                      checkin_id=checkin.id if checkin else None, level=level, text=text,
-                      soreness=result.soreness, symptoms=sorted(result.symptoms), rules=rules, reasons=reasons,
-                      hours_since_session=round(hours, 2), protocol_version=result.protocol_version, created_at=now)
-    assessment_id = execute(_ASSESS, assessment).scalar_one()
+    common = dict(message_id=inbound_id, patient_id=patient.id, session_id=session.id if session else None,
+                  checkin_id=checkin.id if checkin else None, hours_since_session=round(hours, 2), created_at=now)
+    recorded = [_assessment_row(decision.own, kind="text", message_ids=[], **common)]
+    own_id = execute(_ASSESS, recorded[0]).scalar_one()
+    if decision.together is not None:
+        recorded.append(_assessment_row(decision.together, kind="group", message_ids=group_ids, **common))
+        together_id = execute(_ASSESS, recorded[1]).scalar_one()
 
-    if PROTOCOL.rank(level) >= PROTOCOL.rank("routine"):
-        escalation.open_escalation(patient=patient, session=session, level=level, rule=rules[0] if rules else "",
+    # 5. Escalate: a finding is opened, or an open one raised; its alert quotes the words it read.
+    finding = decision.finding
+    if finding is not None:
+        assessment_id = together_id if finding is decision.together else own_id
+        escalation.open_escalation(patient=patient, session=session, level=finding.level,
+                                   rule=finding.rules[0] if finding.rules else "",
                                    assessment=db.session.get(Assessment, assessment_id), now=now)
-    if session is not None and session.status == "open":
+
+    # 6. Re-plan: C4, C5 and the extra check-in follow from every reading of the episode.
+    if session is not None and session.status == "open" and patient.opted_out_at is None:
         protocol_ids = {c.id: c.protocol_id for c in checkins}
         findings = [schedule.Finding(level=a["level"], rules=frozenset(a["rules"]), symptoms=frozenset(a["symptoms"]),
                                      protocol_id=protocol_ids.get(a["checkin_id"]), at=a["created_at"])
-                    for a in [*(h._asdict() for h in history), assessment]]
+                    for a in [*(h._asdict() for h in [*history, *earlier]), *recorded]]
         states = [schedule.CheckInState(c.id, c.protocol_id, "replied" if c is checkin else c.status, c.due_at)
                   for c in checkins]
         _replan(session, patient, states, findings, now)
-    if wants_stop:
+
+    # 7. Answer: for the reply read whole (after STOP, nothing).
+    answer = decision.answer
+    if answer is None:
+        return ""
+    if asks_to_stop(answer.text) and PROTOCOL.rank(answer.level) < PROTOCOL.rank("routine"):
         return messages.render("answer.stop_question", patient.language, clinic=patient.clinic.sms_name)
-    return answer_for(level, patient, session, result.symptoms, turn=len(history))
+    turns = sum(1 for a in history if a.kind == "text")
+    return answer_for(answer.level, patient, session, answer.result.symptoms, turn=turns)
+
+
+def _assessment_row(reading: Reading, **columns: object) -> dict[str, object]:
+    return dict(columns, level=reading.level, text=reading.text, soreness=reading.result.soreness,
+                symptoms=sorted(reading.result.symptoms), rules=reading.rules, reasons=reading.reasons,
+                protocol_version=reading.result.protocol_version)
 
 
 def _replan(session: TreatmentSession, patient: Patient, states: list[schedule.CheckInState],

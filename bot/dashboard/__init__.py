@@ -22,9 +22,9 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
-from .. import clock, episodes, escalation
+from .. import clock, episodes, escalation, replies
 from ..extensions import db
-from ..models import AccessEvent, Assessment, Clinic, Escalation, Message, Patient, TreatmentSession
+from ..models import AccessEvent, Clinic, Escalation, Message, Patient, TreatmentSession
 from ..protocol import PROTOCOL
 from . import sessions
 from .forms import ConfirmForm
@@ -93,10 +93,7 @@ def index() -> ResponseReturnValue:
         .order_by(Escalation.created_at.desc())
     ).all()
     open_findings = sorted(open_findings, key=lambda e: -PROTOCOL.rank(e.level))
-    recent = db.session.scalars(
-        sa.select(Assessment).join(Patient).where(Patient.clinic_id == clinic.id)
-        .order_by(Assessment.created_at.desc()).limit(25)
-    ).all()
+    recent = replies.latest_replies(clinic.id)
     flagged = db.session.scalars(
         sa.select(Patient).where(Patient.clinic_id == clinic.id, Patient.phone_problem_code.is_not(None))
     ).all()
@@ -131,12 +128,11 @@ def patient(patient_id: int) -> ResponseReturnValue:
                                .order_by(Message.created_at.desc(), Message.id.desc()).limit(100)).all()
     findings = db.session.scalars(sa.select(Escalation).where(Escalation.patient_id == row.id)
                                   .order_by(Escalation.created_at.desc())).all()
-    assessments = {a.message_id: a for a in db.session.scalars(
-        sa.select(Assessment).where(Assessment.patient_id == row.id))}
+    assessments, together = replies.readings_by_text([m.id for m in texts if m.direction == "in"])
     record_access(row, "course")
     db.session.commit()
     return render_template("dashboard/patient.html", clinic=_clinic(), patient=row, texts=texts,
-                           findings=findings, assessments=assessments, form=ConfirmForm())
+                           findings=findings, assessments=assessments, together=together, form=ConfirmForm())
 
 
 @bp.post("/sessions/<int:session_id>/close")
