@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -119,12 +118,14 @@ def handle_inbound(msg: Inbound, *, secret: str, default_region: str) -> str:
 
     1. Who wrote: a patient (with their latest episode), else a provider, else an unknown number,
        which gets one short answer while only a keyed hash of the number is kept.
-    2. The text is stored; a MessageSid seen before (a Twilio retry) hits the unique index and
+    2. What it is: a provider's ACK command, a keyword (opt-out, opt-in, help, CALL/WAIT: before
+       triage), or else a reply.
+    3. The text is stored; a MessageSid seen before (a Twilio retry) hits the unique index and
        gets the answer it got then, so it is stored and triaged once.
-    3. A provider's text: ACK commands.
-    4. Keywords before triage: opt-out, opt-in, help, CALL/WAIT.
-    5. Anything else is a reply: attributed to its check-in, read together with texts sent in the
-       last two minutes, triaged, escalated by level, and the schedule adjusted.
+    4. It is acted on: an ACK acknowledges; a keyword does what it says; a reply is attributed to
+       its check-in, read alone and with the texts of the last two minutes, escalated by level,
+       and the schedule adjusted (`_reply`).
+    5. The answer is stored beside it and everything is committed at once.
     """
     now = msg.received_at
     sender = phones.try_normalise(msg.sender, default_region)
@@ -132,22 +133,49 @@ def handle_inbound(msg: Inbound, *, secret: str, default_region: str) -> str:
     provider = None
     if sender and (patient is None or msg.body.strip().upper().startswith("ACK")):
         provider = _provider_for(sender)
-    if provider is not None:
-        return _store_and_answer(msg, provider.clinic_id, None, provider.id, "provider",
-                                 lambda inbound_id: escalation.acknowledge_by_text(provider, msg.body, now))
-    if patient is None:
+    if provider is None and patient is None:
         audit("sms.unknown_sender", at=now, sender=phones.pseudonym(sender or msg.sender, secret))
         db.session.commit()
         log.info("inbound text from an unknown number; answered and not stored")
         return messages.render("answer.unknown", "en")
-    keyword = keyword_of(msg.body)
+
+    keyword = keyword_of(msg.body) if provider is None else None
     if keyword in ("call", "wait") and escalation.awaiting_choice(patient) is None:
         keyword = None  # nothing waits on this answer: read it as an ordinary reply
-    if keyword is not None:
-        return _store_and_answer(msg, patient.clinic_id, patient.id, None, "keyword",
-                                 lambda inbound_id: _keyword(patient, keyword, now))
-    return _store_and_answer(msg, patient.clinic_id, patient.id, None, "reply",
-                             lambda inbound_id: _reply(patient, session, inbound_id, msg.body, now))
+    purpose = "provider" if provider is not None else "keyword" if keyword is not None else "reply"
+
+    common = dict(clinic_id=provider.clinic_id if provider else patient.clinic_id,
+                  patient_id=patient.id if provider is None else None,
+                  provider_id=provider.id if provider else None,
+                  created_at=now, updated_at=now, attempts=0)
+    inbound_id = _store(msg, purpose, common)
+    if inbound_id is None:  # this MessageSid was stored before: a Twilio retry gets the same answer
+        return _answer_to(msg.sid)
+
+    if provider is not None:
+        answer = escalation.acknowledge_by_text(provider, msg.body, now)
+    elif keyword is not None:
+        answer = _keyword(patient, keyword, now)
+    else:
+        answer = _reply(patient, session, inbound_id, msg.body, now)
+
+    if answer:
+        db.session.execute(_STORE, dict(direction="out", purpose="answer", body=answer, reply_to_id=inbound_id,
+                                        status="twiml", **common))
+    db.session.commit()
+    log.info("inbound message id=%s purpose=%s answered=%s", inbound_id, purpose, bool(answer))
+    return answer
+
+
+def _store(msg: Inbound, purpose: str, common: dict[str, object]) -> int | None:
+    """The inbound text's id, written with a plain INSERT (the ORM's unit of work costs more than the
+    rest of a reply); None, with the transaction rolled back, if its MessageSid is already stored."""
+    try:
+        return db.session.execute(_STORE, dict(direction="in", purpose=purpose, body=msg.body, twilio_sid=msg.sid,
+                                               status="received", **common)).scalar_one()
+    except IntegrityError:
+        db.session.rollback()
+        return None
 
 
 def _answer_to(sid: str) -> str:
@@ -169,30 +197,6 @@ def _patient_for(number: str) -> tuple[Patient | None, TreatmentSession | None]:
 
 def _provider_for(number: str) -> Provider | None:
     return db.session.scalar(sa.select(Provider).where(Provider.phone == number, Provider.active.is_(True)).limit(1))
-
-
-def _store_and_answer(msg: Inbound, clinic_id: int, patient_id: int | None, provider_id: int | None, purpose: str,
-                      decide: Callable[[int], str]) -> str:
-    """Store the text, let `decide` act on it and word the answer, store the answer, commit.
-
-    The two texts are written with plain INSERTs: this is the path every reply takes, and the
-    ORM's unit of work costs more than the rest of the request put together.
-    """
-    common = dict(clinic_id=clinic_id, patient_id=patient_id, provider_id=provider_id,
-                  created_at=msg.received_at, updated_at=msg.received_at, attempts=0)
-    try:
-        inbound_id = db.session.execute(_STORE, dict(direction="in", purpose=purpose, body=msg.body,
-                                                     twilio_sid=msg.sid, status="received", **common)).scalar_one()
-    except IntegrityError:  # this MessageSid was stored before: a Twilio retry gets the same answer
-        db.session.rollback()
-        return _answer_to(msg.sid)
-    answer = decide(inbound_id)
-    if answer:
-        db.session.execute(_STORE, dict(direction="out", purpose="answer", body=answer, reply_to_id=inbound_id,
-                                        status="twiml", **common))
-    db.session.commit()
-    log.info("inbound message id=%s purpose=%s answered=%s", inbound_id, purpose, bool(answer))
-    return answer
 
 
 def _keyword(patient: Patient, keyword: str, now: datetime) -> str:

@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from support import enroll, sign_in, text_in, twiml_text
+from support import enroll, lakeside, sign_in, text_in, twiml_text
 
-from bot.replies import latest_replies
+from bot import conversation
 from bot.extensions import db
 from bot.models import Assessment, CheckIn, Escalation, Message
+from bot.replies import latest_replies
 
 NY = ZoneInfo("America/New_York")
 MARIA = "+12125550143"
@@ -185,7 +186,6 @@ def test_latest_replies_show_a_group_reading_beside_the_text_that_completed_it(m
 
 
 def test_latest_replies_are_one_clinics(maria, client, clock, clinic):
-    from support import lakeside
     other = lakeside()
     say(client, clock, START, "about a 4")
     assert latest_replies(other.id) == []
@@ -226,3 +226,42 @@ def test_a_text_after_start_is_answered_again(maria, client, clock):
     say(client, clock, START, "STOP")
     say(client, clock, START + timedelta(minutes=10), "START")
     assert say(client, clock, START + timedelta(minutes=30), "about a 4").startswith("Thanks Maria")
+
+
+# -- the decision itself (pure) ---------------------------------------------------------------
+
+def reading(words: str) -> conversation.Reading:
+    return conversation.read(words, None, hours_since_session=24.0, region="knee", precautions=(),
+                             previous_soreness=None)
+
+
+@pytest.mark.parametrize("already, raises", [(None, True), ("unclear", True), ("expected", True), ("routine", True),
+                                             ("urgent", False), ("emergency", False)])
+def test_a_group_reading_raises_a_finding_only_above_what_its_earlier_texts_were_read_at(already, raises):
+    together = reading("my leg feels weak")  # urgent, U2
+    decision = conversation.decide_reply(reading("feels weak"), together, already=already, opted_out=False)
+    assert decision.together is together and decision.answer is together
+    assert (decision.finding is together) is raises
+
+
+def test_a_group_reading_that_says_no_more_than_the_text_is_not_kept():
+    own = reading("like an 8 honestly")
+    decision = conversation.decide_reply(own, reading("still sore like an 8 honestly"), already="expected",
+                                         opted_out=False)
+    assert decision.together is None and decision.finding is own and decision.answer is own
+
+
+def test_a_text_raises_its_own_finding_whatever_its_group_said_before():
+    own = reading("and now it hurts when I breathe in")
+    decision = conversation.decide_reply(own, reading("my calf is red and hot and now it hurts when I breathe in"),
+                                         already="urgent", opted_out=False)
+    assert decision.finding is own and decision.finding.level == "emergency"
+
+
+@pytest.mark.parametrize("words, paged", [("about a 4", False), ("a 7 right now", False),
+                                          ("i will stop the treatment, too sore", False),
+                                          ("my calf is red and hot", True), ("my chest feels tight", True)])
+def test_after_stop_nothing_is_answered_and_only_a_red_flag_is_a_finding(words, paged):
+    own = reading(words)
+    decision = conversation.decide_reply(own, None, already=None, opted_out=True)
+    assert decision.answer is None and (decision.finding is own) is paged
