@@ -310,12 +310,14 @@ def _reply(patient: Patient, session: TreatmentSession | None, inbound_id: int, 
     previous = history[-1] if history else None
     previous_level = previous.level if previous else None
 
-    # 2. Read the text alone, and the group together when there is one.
+    # 2. Read the text alone, and the group together when there is one. The rules about the reply
+    # before (a second monitor, a second unclear) belong to a reply, not to each of its texts: they
+    # apply to its first text and to the group's reading, never again to a later text alone.
     hours = (now - session.ended_at).total_seconds() / 3600 if session else 0.0
     context = dict(hours_since_session=hours, region=primary_region(session.regions) if session else None,
                    precautions=tuple(patient.precautions),
                    previous_soreness=next((a.soreness for a in reversed(history) if a.soreness is not None), None))
-    own = read(body.strip()[:MAX_TRIAGE_CHARS], previous_level, **context)
+    own = read(body.strip()[:MAX_TRIAGE_CHARS], None if earlier else previous_level, **context)
     together = None
     if len(group) > 1:
         words = " ".join(m.body.strip() for m in group if m.body.strip())[:MAX_TRIAGE_CHARS]

@@ -123,6 +123,19 @@ def test_a_group_raises_an_acknowledged_finding_only_to_a_higher_level(maria, cl
     assert [(f.level, f.status) for f in findings()] == [("urgent", "acknowledged")]
 
 
+def test_a_second_monitor_is_one_finding_however_many_texts_say_it(maria, client, clock):
+    """PROTOCOL 5: a second monitor in a row becomes routine, once a reply, not once a text."""
+    say(client, clock, START, "a 7 right now")  # monitor: an extra check-in
+    later = START + timedelta(hours=6)
+    say(client, clock, later, "still a 7")  # the second monitor in a row: routine
+    (finding,) = findings()
+    assert (finding.level, finding.rule) == ("routine", "M-again")
+    clock.set(later + timedelta(seconds=20))
+    text_in(client, DANA, f"ACK {finding.code}")
+    say(client, clock, later + timedelta(seconds=40), "a 7")
+    assert [(f.rule, f.status) for f in findings()] == [("M-again", "acknowledged")]
+
+
 # -- (b) what is shown beside a text is what that text said ---------------------------------------
 
 def test_each_text_keeps_its_own_reading_and_the_group_reading_points_at_its_texts(maria, client, clock):
