@@ -6,6 +6,8 @@ times in "latest replies"; a text after STOP got a full triage answer. Each test
 the code before the fix. A group may raise a level; what is shown beside a text is what it said.
 """
 
+import csv
+import io
 import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -14,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from support import enroll, lakeside, sign_in, text_in, twiml_text
 
-from bot import conversation
+from bot import conversation, records
 from bot.extensions import db
 from bot.models import Assessment, CheckIn, Escalation, Message
 from bot.replies import latest_replies
@@ -174,6 +176,17 @@ def test_the_patients_page_shows_beside_each_text_what_it_said(maria, client, cl
     assert "U2" not in triage_cell(page, "my leg")
     weak = triage_cell(page, "feels weak")
     assert "expected" in weak and "read with the text before it" in weak and "U2" in weak
+
+
+def test_the_episode_csv_keeps_each_texts_reading_and_names_the_texts_a_group_read(maria, client, clock):
+    say(client, clock, START, "my leg")
+    say(client, clock, START + timedelta(seconds=40), "feels weak")
+    rows = list(csv.DictReader(io.StringIO(records.to_csv(records.load(maria.session)))))
+    read = [(r["kind"], r["level"], r["text"]) for r in rows if r["kind"].endswith("assessment")]
+    leg, weak = text_id("my leg"), text_id("feels weak")
+    assert read == [("assessment", "unclear", "unclear: nothing assessable"),
+                    ("assessment", "expected", "expected: 'weak'"),
+                    ("group_assessment", "urgent", f"texts {leg}, {weak} read together: U2: 'leg feels weak'")]
 
 
 # -- (c) "latest replies" shows each text once ------------------------------------------------
