@@ -115,12 +115,12 @@ def test_a_breathing_word_is_never_unclear(app, clinic, clock, client):
     assert latest().level == "emergency"
 
 
-def test_a_reply_from_an_opted_out_patient_is_still_triaged_and_escalated(app, clinic, clock, client):
+def test_a_red_flag_from_an_opted_out_patient_is_still_escalated_but_not_answered(app, clinic, clock, client):
     enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
     clock.set(ny(2026, 11, 17, 15, 0))
     text_in(client, MARIA, "STOP")
     clock.set(ny(2026, 11, 17, 16, 0))
-    text_in(client, MARIA, "my chest feels tight")
+    assert twiml_text(text_in(client, MARIA, "my chest feels tight")) == ""
     assert db.session.scalars(sa.select(Escalation.level)).one() == "emergency"
 
 
