@@ -291,3 +291,38 @@ def test_after_stop_nothing_is_answered_and_only_a_red_flag_is_a_finding(words, 
     own = reading(words)
     decision = conversation.decide_reply(own, None, already=None, opted_out=True)
     assert decision.answer is None and (decision.finding is own) is paged
+
+
+# -- readings stored before this change --------------------------------------------------------
+
+def test_the_migration_calls_a_reading_longer_than_its_text_a_group_reading(tmp_path):
+    """Before, a text read with its group kept only the group's words; they are not what it said."""
+    import flask_migrate
+    from conftest import app_config
+
+    from bot import create_app
+
+    old = create_app(app_config(f"sqlite:///{tmp_path / 'old.db'}", tmp_path))
+    with old.app_context():
+        flask_migrate.upgrade(revision="0006")
+        run = db.session.execute
+        run(sa.text("INSERT INTO clinics (id, name, sms_name, phone, timezone, quiet_start, quiet_end, business_open, "
+                    "business_close, business_days, emergency_realert_minutes, emergency_backup_minutes, "
+                    "urgent_backup_minutes, daily_text_limit, session_idle_minutes, created_at) VALUES (1, 'C', 'C', "
+                    "'+12125550100', 'UTC', '21:00:00', '08:00:00', '08:00:00', '17:00:00', '12345', 5, 15, 30, 10, "
+                    "480, '2026-11-18 15:00:00')"))
+        run(sa.text("INSERT INTO patients (id, clinic_id, name, phone, language, precautions, created_at) "
+                    "VALUES (1, 1, 'P', '+12125550143', 'en', '[]', '2026-11-18 15:00:00')"))
+        for i, body, words in ((1, "my leg", "my leg"), (2, "feels weak  ", "my leg feels weak")):
+            run(sa.text("INSERT INTO messages (id, clinic_id, direction, patient_id, purpose, body, status, attempts, "
+                        "created_at, updated_at) VALUES (:i, 1, 'in', 1, 'reply', :body, 'received', 0, "
+                        "'2026-11-18 15:00:00', '2026-11-18 15:00:00')"), {"i": i, "body": body})
+            run(sa.text("INSERT INTO assessments (id, message_id, patient_id, level, text, symptoms, rules, reasons, "
+                        "protocol_version, created_at) VALUES (:i, :i, 1, 'urgent', :words, '[]', '[]', '[]', '1', "
+                        "'2026-11-18 15:00:00')"), {"i": i, "words": words})
+        db.session.commit()
+        flask_migrate.upgrade()
+        assert run(sa.text("SELECT text, kind FROM assessments ORDER BY id")).all() == [
+            ("my leg", "text"), ("my leg feels weak", "group")]
+        db.session.remove()
+        db.engine.dispose()

@@ -21,6 +21,12 @@ def upgrade():
     with op.batch_alter_table('assessments', schema=None) as batch_op:
         batch_op.add_column(sa.Column('kind', sa.String(length=8), server_default='text', nullable=False))
         batch_op.add_column(sa.Column('message_ids', sa.JSON(), server_default='[]', nullable=False))
+    # Before this, a text read with its group kept only the group's reading, whose words are longer
+    # than the text (a text's own reading is its body, stripped): call those what they are, so they
+    # are no longer shown as what the text said. Which texts they read was not kept.
+    op.execute("UPDATE assessments SET kind = 'group' WHERE length(text) > "
+               "(SELECT length(body) FROM messages WHERE messages.id = assessments.message_id)")
+    with op.batch_alter_table('assessments', schema=None) as batch_op:
         batch_op.create_index('uq_assessments_message_id_kind', ['message_id', 'kind'], unique=True)
 
 
