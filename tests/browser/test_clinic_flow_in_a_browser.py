@@ -96,6 +96,7 @@ def test_the_clinic_flow_from_enrolment_to_export(app, clinic, clock, new_page, 
 
     # The findings queue, open in another tab of the same browser.
     findings = page.context.new_page()
+    findings.set_viewport_size({"width": width, "height": 900})  # a new tab starts at Playwright's 1280 px
     findings.goto("/")
     expect(findings).to_have_title("Findings · Aftercare")
 
