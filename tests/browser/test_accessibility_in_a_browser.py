@@ -12,6 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from support import enroll
 
 from bot.extensions import db
@@ -38,7 +39,8 @@ def test_no_page_has_a_serious_accessibility_violation(app, clinic, clock, new_p
     pat = practice_patients.create(clinic, {"name": "Pat Practice", "regions": ["knee"], "ended_at": "2026-11-17 10:00"},
                                    provider=dana, now=clock(), phone_region="US")
     db.session.commit()
-    maria_id, pat_id = maria.patient.id, pat.id
+    maria_id, pat_id, session_id = maria.patient.id, pat.id, maria.session.id
+    finding_id = db.session.scalar(sa.select(Escalation.id).where(Escalation.code == "AXE1"))
     db.session.close()
 
     found: list[str] = []  # every page's violations, so that one run names them all
@@ -60,7 +62,8 @@ def test_no_page_has_a_serious_accessibility_violation(app, clinic, clock, new_p
 
     for path in ["/", "/patients", f"/patients/{maria_id}", "/patients/new", "/settings", "/settings/providers",
                  "/burden", "/access-log", "/admin/integrations", "/practice/", f"/practice/patients/{pat_id}",
-                 "/no-such-page"]:
+                 f"/findings/{finding_id}", f"/sessions/{session_id}/print", f"/sessions/{session_id}/time",
+                 f"/patients/{maria_id}/sessions/new", "/no-such-page"]:
         response = page.goto(path)
         assert response.status == (404 if path == "/no-such-page" else 200), path
         check(path)
@@ -72,4 +75,13 @@ def test_no_page_has_a_serious_accessibility_violation(app, clinic, clock, new_p
     page.get_by_role("button", name="Show the planned texts").click()
     expect(page.get_by_role("heading", name="Planned texts, in America/New_York")).to_be_visible()
     check("the enrolment preview")
+    page.goto("/patients/new")  # the form with its errors shown beside the fields
+    page.get_by_role("button", name="Show the planned texts").click()
+    expect(page.locator(".error").first).to_be_visible()
+    check("the enrolment form with errors")
+    page.goto("/settings")
+    page.get_by_label("From").fill("19:00")  # quiet hours longer than 12 h: refused, said beside the field
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Nothing was saved")).to_be_visible()
+    check("the settings with an error")
     assert not found, "\n".join(found)
