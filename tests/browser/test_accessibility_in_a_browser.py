@@ -27,6 +27,7 @@ NY = ZoneInfo("America/New_York")
 def test_no_page_has_a_serious_accessibility_violation(app, clinic, clock, new_page, axe_check, width):
     from playwright.sync_api import expect
 
+    from bot import providers
     from bot.practice import patients as practice_patients
 
     clock.set(datetime(2026, 11, 17, 15, 0, tzinfo=NY))
@@ -40,6 +41,8 @@ def test_no_page_has_a_serious_accessibility_violation(app, clinic, clock, new_p
                                    provider=dana, now=clock(), phone_region="US")
     db.session.commit()
     maria_id, pat_id, session_id = maria.patient.id, pat.id, maria.session.id
+    link = providers.password_link(db.session.get(Provider, 2), "reset")  # Ben's one-time link
+    set_password_path = link[link.index("/set-password/"):]
     finding_id = db.session.scalar(sa.select(Escalation.id).where(Escalation.code == "AXE1"))
     db.session.close()
 
@@ -57,6 +60,10 @@ def test_no_page_has_a_serious_accessibility_violation(app, clinic, clock, new_p
     # axe is checked under the real policy, which allows no inline script (conftest.py says why it still runs)
     assert "script-src 'self'" in response.headers["content-security-policy"]
     check("sign-in")
+    page.goto(set_password_path)
+    expect(page.get_by_role("heading", name="Choose a password")).to_be_visible()
+    check("set-password (a link in an invitation)")
+    page.goto("/login")
     page.get_by_label("Email", exact=True).fill("dana@harbor.example")
     page.get_by_label("Password", exact=True).fill("correct horse battery")
     page.get_by_role("button", name="Sign in").click()
