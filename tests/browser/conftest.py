@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 TIMEOUT_MS = 10_000
-BLOCKING_IMPACTS = ("serious", "critical")  # axe-core's two worst: what a screen-reader or low-vision user cannot get past
+BLOCKING_IMPACTS = ("serious", "critical")  # axe-core's worst two: what blocks a screen-reader or low-vision user
 
 
 def serious_violations(page: Any) -> list[str]:

@@ -37,7 +37,8 @@ def test_no_page_has_a_serious_accessibility_violation(app, clinic, clock, new_p
                               created_at=datetime(2026, 11, 17, 14, 50, tzinfo=NY)))
     dana = db.session.get(Provider, 1)
     dana.role = "admin"
-    pat = practice_patients.create(clinic, {"name": "Pat Practice", "regions": ["knee"], "ended_at": "2026-11-17 10:00"},
+    pat = practice_patients.create(clinic, {"name": "Pat Practice", "regions": ["knee"],
+                                            "ended_at": "2026-11-17 10:00"},
                                    provider=dana, now=clock(), phone_region="US")
     db.session.commit()
     maria_id, pat_id, session_id = maria.patient.id, pat.id, maria.session.id
