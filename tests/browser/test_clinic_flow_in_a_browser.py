@@ -62,8 +62,12 @@ def test_the_clinic_flow_from_enrolment_to_export(app, clinic, clock, new_page, 
     page = new_page()
     page.set_viewport_size({"width": width, "height": 900})
     refused: list[str] = []  # what the Content-Security-Policy blocked
-    page.on("console", lambda message: refused.append(message.text)
-            if "Content Security Policy" in message.text or "Refused to" in message.text else None)
+
+    def watch(tab) -> None:
+        tab.on("console", lambda message: refused.append(message.text)
+               if "Content Security Policy" in message.text or "Refused to" in message.text else None)
+
+    watch(page)
     visited: list[str] = []
 
     def shot(name: str) -> None:
@@ -97,8 +101,10 @@ def test_the_clinic_flow_from_enrolment_to_export(app, clinic, clock, new_page, 
     # The findings queue, open in another tab of the same browser.
     findings = page.context.new_page()
     findings.set_viewport_size({"width": width, "height": 900})  # a new tab starts at Playwright's 1280 px
+    watch(findings)
     findings.goto("/")
     expect(findings).to_have_title("Findings · Aftercare")
+    findings.evaluate("window.openedOnce = true")  # gone if the page were reloaded
 
     # On the practice phone: the clock to C1, a score, then a red flag.
     page.get_by_role("button", name="Next check-in").click()
@@ -120,6 +126,7 @@ def test_the_clinic_flow_from_enrolment_to_export(app, clinic, clock, new_page, 
     expect(finding).to_contain_text("emergency")
     expect(finding).to_contain_text("my chest feels tight")
     expect(finding.get_by_role("link", name="Call (212) 555-0101")).to_have_attribute("href", "tel:+12125550101")
+    assert page.evaluate("window.openedOnce === true"), "the queue was reloaded, not updated in place"
     shot("4-queue-new-finding")
     finding.get_by_role("button", name="Acknowledge").click()
     expect(page.locator(".flash")).to_contain_text("Acknowledged")
@@ -146,6 +153,7 @@ def test_the_clinic_flow_from_enrolment_to_export(app, clinic, clock, new_page, 
     shot("6-course")
 
     # Settings: quiet hours move the next planned text.
+    # (Pat's clock moved 4 h, so their C2, 10:00 on their second day, falls due at 06:00 on the real clock.)
     page.goto("/settings")
     expect(page.get_by_text("Next planned text: Wed Nov 18, 06:00 EST.")).to_be_visible()
     shot("7-settings")
