@@ -20,6 +20,28 @@ from werkzeug.serving import make_server
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 TIMEOUT_MS = 20_000  # a loaded 2-core CI machine has taken over 10 s to lay out a page
+BLOCKING_IMPACTS = ("serious", "critical")  # axe-core's worst two: what blocks a screen-reader or low-vision user
+
+
+def serious_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now, one line each (rule, targets).
+
+    axe-playwright-python injects its bundled axe.min.js with `page.evaluate`, which runs through the
+    DevTools protocol and so is not subject to the page's Content-Security-Policy (no inline script
+    is needed, none is allowed)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page).response
+    return [f"{violation['id']} ({violation['impact']}): {violation['help']} at "
+            + "; ".join(" ".join(node["target"]) + (f" ({node['any'][0]['message']})" if node.get("any") else "")
+                        for node in violation["nodes"])
+            for violation in results["violations"] if violation["impact"] in BLOCKING_IMPACTS]
+
+
+def assert_accessible(page: Any, where: str = "") -> None:
+    """Fails naming every serious or critical axe-core violation on the page, with its rule id and targets."""
+    found = serious_violations(page)
+    assert found == [], f"axe-core on {where or page.url}:\n" + "\n".join(found)
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +103,9 @@ def pytest_runtest_makereport(item, call):
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+@pytest.fixture
+def axe_check() -> Any:
+    """`axe_check(page, where)`: fails listing each serious or critical axe-core violation on the page."""
+    return assert_accessible
