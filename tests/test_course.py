@@ -288,3 +288,19 @@ def test_another_clinics_episode_is_not_found_and_not_logged(client, clinic, mar
 def test_the_course_and_exports_need_a_login(client, path):
     response = client.get(path)
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_a_red_flag_read_with_the_score_before_it_charts_one_score_and_one_finding(client, clinic, maria, clock):
+    """"a 3, sore like after a workout" then, a minute later, "my chest feels tight": the score is
+    charted once, at the text that gave it; the emergency is marked at the later text, with no score."""
+    enroll(clinic, ended=ny(2026, 11, 24, 9, 0), phone=MARIA, new_session_for=maria.patient.id,
+           regions=("upper_back",))
+    clock.set(ny(2026, 11, 24, 15, 0))
+    text_in(client, MARIA, "about a 3, sore like after a workout")
+    clock.set(ny(2026, 11, 24, 15, 1))
+    text_in(client, MARIA, "my chest feels tight")
+    sign_in(client)
+    newest = re.findall(r'<section class="episode".*?</section>', course(client, maria.patient.id), re.S)[0]
+    points = rows(newest, "points")
+    assert [p for p in points if "3/10" in p] == ["Tue Nov 24, 15:00 EST 6 h - 3/10 0-6, early (0-12 h) -"]
+    assert len(points) == 2 and "emergency" in points[1] and "3/10" not in points[1]
