@@ -353,3 +353,106 @@ def test_a_patients_call_is_audited_as_their_choice_and_as_an_upgrade(maria):
     assert (upgrade.clinic_id, upgrade.created_at.astimezone(NY), upgrade.detail) == (
         maria.patient.clinic_id, ny(2026, 11, 20, 11, 3),
         {"previous": "routine", "level": "urgent", "rule": "R1", "why": "patient asked for a call"})
+
+
+# -- Resolving: the care team has dealt with a finding ---------------------------------------------
+
+def other_clinics_provider() -> Provider:
+    from bot.models import Clinic
+    other = Clinic(name="Elsewhere PT", sms_name="Elsewhere", phone="+13125550100", timezone="America/Chicago")
+    olga = Provider(clinic=other, name="Olga Other", email="olga@elsewhere.example", phone="+13125550111",
+                    password_hash="x", duty="on_call")
+    db.session.add(olga)
+    db.session.commit()
+    return olga
+
+
+def test_resolving_an_open_emergency_stops_its_pages_and_counts_as_acknowledged_then(maria):
+    esc = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    at = ny(2026, 11, 17, 23, 3).astimezone(timezone.utc)
+    assert escalation.resolve(esc, ben(), at, via="dashboard") is True
+    db.session.commit()
+    assert (esc.status, esc.next_alert_at, esc.resolved_by_id, esc.acknowledged_by_id) == (
+        "resolved", None, ben().id, ben().id)
+    assert esc.resolved_at.astimezone(NY) == esc.acknowledged_at.astimezone(NY) == ny(2026, 11, 17, 23, 3)
+    assert escalation.run_timers(ny(2026, 11, 17, 23, 20).astimezone(timezone.utc)) == 0
+    assert len(to(DANA)) == 1 and to(BEN) == [] and to(CLINIC) == []
+    (event,) = events(esc, "escalation.resolved")
+    assert (event.actor, event.clinic_id, event.created_at.astimezone(NY), event.detail) == (
+        f"provider:{ben().id}", maria.patient.clinic_id, ny(2026, 11, 17, 23, 3), {"via": "dashboard"})
+
+
+def test_resolving_an_acknowledged_finding_keeps_who_acknowledged_it_and_when(maria):
+    esc = open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    escalation.acknowledge(esc, dana(), ny(2026, 11, 18, 11, 2).astimezone(timezone.utc), via="sms")
+    assert escalation.resolve(esc, ben(), ny(2026, 11, 18, 12, 0).astimezone(timezone.utc), via="dashboard") is True
+    assert (esc.acknowledged_by_id, esc.resolved_by_id) == (dana().id, ben().id)
+    assert esc.acknowledged_at.astimezone(NY) == ny(2026, 11, 18, 11, 2)
+    assert esc.resolved_at.astimezone(NY) == ny(2026, 11, 18, 12, 0)
+
+
+def test_a_finding_is_resolved_once_and_only_by_its_own_clinic(maria):
+    esc = open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    olga = other_clinics_provider()
+    assert escalation.resolve(esc, olga, ny(2026, 11, 18, 11, 5), via="dashboard") is False
+    assert escalation.acknowledge(esc, olga, ny(2026, 11, 18, 11, 5), via="sms") is False
+    assert (esc.status, esc.acknowledged_at) == ("open", None)
+    assert escalation.resolve(esc, dana(), ny(2026, 11, 18, 11, 10).astimezone(timezone.utc), via="dashboard") is True
+    assert escalation.resolve(esc, ben(), ny(2026, 11, 18, 11, 20).astimezone(timezone.utc), via="dashboard") is False
+    assert esc.resolved_by_id == dana().id and esc.resolved_at.astimezone(NY) == ny(2026, 11, 18, 11, 10)
+    assert len(events(esc, "escalation.resolved")) == 1
+
+
+def test_a_practice_system_resolving_without_a_provider_is_audited_as_its_key(maria):
+    esc = open_finding(maria, "routine", "R1", ny(2026, 11, 18, 11, 0))
+    assert escalation.resolve(esc, None, ny(2026, 11, 18, 11, 5).astimezone(timezone.utc), via="api",
+                              actor="api_key:7") is True
+    assert (esc.status, esc.resolved_by_id, esc.acknowledged_by_id) == ("resolved", None, None)
+    (event,) = events(esc, "escalation.resolved")
+    assert (event.actor, event.detail) == ("api_key:7", {"via": "api"})
+
+
+def test_an_api_acknowledgement_without_a_provider_is_audited_as_its_key(maria):
+    esc = open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    assert escalation.acknowledge(esc, None, ny(2026, 11, 18, 11, 5).astimezone(timezone.utc), via="api",
+                                  actor="api_key:7") is True
+    assert (esc.status, esc.acknowledged_by_id, esc.next_alert_at) == ("acknowledged", None, None)
+    (event,) = events(esc, "escalation.acknowledged")
+    assert (event.actor, event.detail) == ("api_key:7", {"via": "api"})
+
+
+def test_closing_as_handled_keeps_the_note_on_the_finding_and_only_that_there_was_one_in_the_audit(maria):
+    esc = open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    at = ny(2026, 11, 18, 12, 30).astimezone(timezone.utc)
+    assert escalation.close_finding(esc, dana(), at, resolution="handled", note="Called her: easing, ice advised.",
+                                    via="dashboard") is True
+    db.session.commit()
+    assert (esc.status, esc.resolution, esc.resolution_note, esc.resolved_by_id) == (
+        "resolved", "handled", "Called her: easing, ice advised.", dana().id)
+    (event,) = events(esc, "escalation.resolution_recorded")
+    assert (event.actor, event.clinic_id, event.created_at.astimezone(NY), event.detail) == (
+        f"provider:{dana().id}", maria.patient.clinic_id, ny(2026, 11, 18, 12, 30),
+        {"via": "dashboard", "resolution": "handled", "note": True})
+    assert len(events(esc, "escalation.resolved")) == 1
+
+
+def test_closing_as_not_actionable_with_no_note_stores_no_note(maria):
+    esc = open_finding(maria, "routine", "R1", ny(2026, 11, 18, 11, 0))
+    assert escalation.close_finding(esc, dana(), ny(2026, 11, 18, 11, 30), resolution="not_actionable", note="",
+                                    via="dashboard") is True
+    assert (esc.status, esc.resolution, esc.resolution_note) == ("resolved", "not_actionable", None)
+    (event,) = events(esc, "escalation.resolution_recorded")
+    assert event.detail == {"via": "dashboard", "resolution": "not_actionable", "note": False}
+
+
+def test_closing_says_which_resolutions_there_are_and_a_closed_finding_keeps_its_first(maria):
+    esc = open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    with pytest.raises(ValueError, match=r"resolution must be one of \('handled', 'not_actionable'\)"):
+        escalation.close_finding(esc, dana(), ny(2026, 11, 18, 11, 30), resolution="fixed", note="x", via="dashboard")
+    assert esc.status == "open"
+    assert escalation.close_finding(esc, dana(), ny(2026, 11, 18, 11, 30), resolution="handled", note="Called.",
+                                    via="dashboard") is True
+    assert escalation.close_finding(esc, ben(), ny(2026, 11, 18, 11, 40), resolution="not_actionable", note="",
+                                    via="dashboard") is False
+    assert (esc.resolution, esc.resolution_note, esc.resolved_by_id) == ("handled", "Called.", dana().id)
+    assert len(events(esc, "escalation.resolution_recorded")) == 1
