@@ -456,3 +456,34 @@ def test_closing_says_which_resolutions_there_are_and_a_closed_finding_keeps_its
                                     via="dashboard") is False
     assert (esc.resolution, esc.resolution_note, esc.resolved_by_id) == ("handled", "Called.", dana().id)
     assert len(events(esc, "escalation.resolution_recorded")) == 1
+
+
+def test_a_mistyped_code_lists_the_open_findings_the_provider_was_paged_for_most_urgent_first_then_oldest(app, clinic):
+    """Dana was paged for four findings, one of them since acknowledged; a fifth, routine and not yet
+    digested, she has not heard of."""
+    def patient(k: int):
+        return enroll(clinic, ended=ny(2026, 11, 19, 9, 0), phone=f"+1212555017{k}", name=f"Pat{k} Test")
+
+    urgent = open_finding(patient(1), "urgent", "U1", ny(2026, 11, 23, 9, 0))
+    first = open_finding(patient(2), "emergency", "E1", ny(2026, 11, 23, 9, 5))
+    second = open_finding(patient(3), "emergency", "E6", ny(2026, 11, 23, 9, 10))
+    done = open_finding(patient(4), "emergency", "E1", ny(2026, 11, 23, 9, 15))
+    escalation.acknowledge(done, dana(), ny(2026, 11, 23, 9, 16).astimezone(timezone.utc), via="sms")
+    open_finding(patient(5), "routine", "R2", ny(2026, 11, 23, 9, 20))
+    db.session.commit()
+    answer = escalation.acknowledge_by_text(dana(), "ACK zzzzz", ny(2026, 11, 23, 9, 30).astimezone(timezone.utc))
+    assert answer == f"Aftercare: no alert ZZZZZ. Your open alerts: {first.code}; {second.code}; {urgent.code}"
+    assert escalation.acknowledge_by_text(ben(), "ACK ZZZZZ", ny(2026, 11, 23, 9, 30)) == (
+        "Aftercare: no alert ZZZZZ. You have no open alerts.")
+    assert [e.status for e in (urgent, first, second)] == ["open"] * 3
+
+
+@pytest.mark.xfail(strict=True, reason="a digest's outbox row names no finding (escalation_id is None), so "
+                                       "alerted_open and a bare ACK never see digested findings: needs a link "
+                                       "from a digest to its findings (a migration), left to the escalation owner")
+def test_a_provider_who_got_a_digest_can_ack_it_and_a_mistyped_code_lists_its_findings(maria):
+    digested = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
+    escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc))
+    assert escalation.acknowledge_by_text(dana(), "ACK ZZZZZ", ny(2026, 11, 23, 8, 5)) == (
+        f"Aftercare: no alert ZZZZZ. Your open alerts: {digested.code}")
+    assert escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 23, 8, 6)).startswith(f"Acknowledged {digested.code}")
