@@ -487,3 +487,15 @@ def test_a_provider_who_got_a_digest_can_ack_it_and_a_mistyped_code_lists_its_fi
     assert escalation.acknowledge_by_text(dana(), "ACK ZZZZZ", ny(2026, 11, 23, 8, 5)) == (
         f"Aftercare: no alert ZZZZZ. Your open alerts: {digested.code}")
     assert escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 23, 8, 6)).startswith(f"Acknowledged {digested.code}")
+
+
+def test_a_bare_ack_acknowledges_the_finding_of_the_providers_latest_page_even_an_older_finding(app, clinic, maria):
+    """Maria's emergency (23:00) re-pages Dana at 23:05, after Tom's urgent finding (23:01) paged her:
+    the page on Dana's phone when she answers ACK is Maria's."""
+    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    older = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    newer = open_finding(tom, "urgent", "U1", ny(2026, 11, 17, 23, 1))
+    escalation.run_timers(ny(2026, 11, 17, 23, 5).astimezone(timezone.utc))
+    answer = escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 17, 23, 6).astimezone(timezone.utc))
+    assert answer == f"Acknowledged {older.code} (Maria L., EMERGENCY). Re-alerts stopped."
+    assert (older.status, newer.status) == ("acknowledged", "open")
