@@ -259,6 +259,8 @@ def test_an_ack_in_any_case_and_spacing_acknowledges(maria):
     assert answer == f"Acknowledged {esc.code} (Maria L., EMERGENCY). Re-alerts stopped."
     assert (esc.status, esc.acknowledged_by_id, esc.next_alert_at) == ("acknowledged", ben().id, None)
     assert esc.acknowledged_at.astimezone(NY) == ny(2026, 11, 17, 23, 2)
+    (event,) = events(esc, "escalation.acknowledged")
+    assert (event.actor, event.detail) == (f"provider:{ben().id}", {"via": "sms"})
 
 
 def test_a_bare_ack_acknowledges_the_latest_open_finding_the_provider_was_paged_for(app, clinic, maria):
