@@ -501,3 +501,22 @@ def test_a_bare_ack_acknowledges_the_finding_of_the_providers_latest_page_even_a
     answer = escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 17, 23, 6).astimezone(timezone.utc))
     assert answer == f"Acknowledged {older.code} (Maria L., EMERGENCY). Re-alerts stopped."
     assert (older.status, newer.status) == ("acknowledged", "open")
+
+
+def test_a_findings_code_is_five_characters_a_provider_cannot_misread(app, clinic):
+    """The code a provider types back after ACK: five capitals or digits, never 0/O or 1/I."""
+    codes = [open_finding(enroll(clinic, ended=ny(2026, 11, 17, 9, 0), phone=f"+121255502{k:02d}", name=f"Pat{k} Test"),
+                          "routine", "R1", ny(2026, 11, 17, 12, 0)).code for k in range(40)]
+    assert len(set(codes)) == 40
+    assert all(len(code) == 5 and set(code) <= set("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for code in codes)
+    assert not set("".join(codes)) & set("0O1I")
+
+
+def test_opening_a_finding_is_audited_with_its_level_rule_and_evidence(maria):
+    esc = open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    (event,) = events(esc, "escalation.opened")
+    assert (event.clinic_id, event.created_at.astimezone(NY), event.detail) == (
+        maria.patient.clinic_id, ny(2026, 11, 18, 11, 0), {"level": "urgent", "rule": "U1", "assessment_id": None})
+    open_finding(maria, "routine", "R1", ny(2026, 11, 18, 11, 5))
+    (added,) = events(esc, "escalation.finding_added")
+    assert added.detail == {"level": "routine", "rule": "R1", "assessment_id": None}
