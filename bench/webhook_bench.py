@@ -437,9 +437,11 @@ def check_stored(database: str, sent: int, all_answered: bool) -> bool:
     with psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{database}") as conn:
         inbound = conn.execute(f"SELECT count(*) FROM messages WHERE direction = 'in' AND {BENCH_SID}").fetchone()[0]
         assessed = conn.execute("SELECT count(*) FROM assessments a JOIN messages m ON m.id = a.message_id "
-                                f"WHERE {BENCH_SID}").fetchone()[0]
+                                f"WHERE a.kind = 'text' AND {BENCH_SID}").fetchone()[0]
+        together = conn.execute("SELECT count(*) FROM assessments a JOIN messages m ON m.id = a.message_id "
+                                f"WHERE a.kind = 'group' AND {BENCH_SID}").fetchone()[0]
         escalations = conn.execute("SELECT level, count(*) FROM escalations GROUP BY level ORDER BY level").fetchall()
-    print(f"stored: {inbound:,} inbound texts, {assessed:,} assessments, escalations "
+    print(f"stored: {inbound:,} inbound texts, {assessed:,} assessments (and {together:,} of groups), escalations "
           f"{dict(escalations) or 'none'} ({sent:,} replies sent, warm-up included)")
     if inbound > sent or assessed != inbound or (all_answered and inbound != sent):
         print("*** FAILED: every reply must be stored once, with its assessment ***")

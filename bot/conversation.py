@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -69,8 +68,9 @@ _GROUP = (
            _messages.c.purpose == "reply", _messages.c.created_at >= sa.bindparam("since"))
     .order_by(_messages.c.created_at.desc(), _messages.c.id.desc()).limit(GROUP_LIMIT)
 )
-_HISTORY_COLUMNS = (_assessments.c.message_id, _assessments.c.level, _assessments.c.soreness, _assessments.c.rules,
-                    _assessments.c.symptoms, _assessments.c.checkin_id, _assessments.c.created_at)
+_HISTORY_COLUMNS = (_assessments.c.message_id, _assessments.c.kind, _assessments.c.level, _assessments.c.soreness,
+                    _assessments.c.rules, _assessments.c.symptoms, _assessments.c.checkin_id,
+                    _assessments.c.created_at)
 _HISTORY = (sa.select(*_HISTORY_COLUMNS)
             .where(_assessments.c.patient_id == sa.bindparam("patient_id"),
                    _assessments.c.session_id == sa.bindparam("session_id"))
@@ -118,12 +118,14 @@ def handle_inbound(msg: Inbound, *, secret: str, default_region: str) -> str:
 
     1. Who wrote: a patient (with their latest episode), else a provider, else an unknown number,
        which gets one short answer while only a keyed hash of the number is kept.
-    2. The text is stored; a MessageSid seen before (a Twilio retry) hits the unique index and
+    2. What it is: a provider's ACK command, a keyword (opt-out, opt-in, help, CALL/WAIT: before
+       triage), or else a reply.
+    3. The text is stored; a MessageSid seen before (a Twilio retry) hits the unique index and
        gets the answer it got then, so it is stored and triaged once.
-    3. A provider's text: ACK commands.
-    4. Keywords before triage: opt-out, opt-in, help, CALL/WAIT.
-    5. Anything else is a reply: attributed to its check-in, read together with texts sent in the
-       last two minutes, triaged, escalated by level, and the schedule adjusted.
+    4. It is acted on: an ACK acknowledges; a keyword does what it says; a reply is attributed to
+       its check-in, read alone and with the texts of the last two minutes, escalated by level,
+       and the schedule adjusted (`_reply`).
+    5. The answer is stored beside it and everything is committed at once.
     """
     now = msg.received_at
     sender = phones.try_normalise(msg.sender, default_region)
@@ -131,22 +133,49 @@ def handle_inbound(msg: Inbound, *, secret: str, default_region: str) -> str:
     provider = None
     if sender and (patient is None or msg.body.strip().upper().startswith("ACK")):
         provider = _provider_for(sender)
-    if provider is not None:
-        return _store_and_answer(msg, provider.clinic_id, None, provider.id, "provider",
-                                 lambda inbound_id: escalation.acknowledge_by_text(provider, msg.body, now))
-    if patient is None:
+    if provider is None and patient is None:
         audit("sms.unknown_sender", at=now, sender=phones.pseudonym(sender or msg.sender, secret))
         db.session.commit()
         log.info("inbound text from an unknown number; answered and not stored")
         return messages.render("answer.unknown", "en")
-    keyword = keyword_of(msg.body)
+
+    keyword = keyword_of(msg.body) if provider is None else None
     if keyword in ("call", "wait") and escalation.awaiting_choice(patient) is None:
         keyword = None  # nothing waits on this answer: read it as an ordinary reply
-    if keyword is not None:
-        return _store_and_answer(msg, patient.clinic_id, patient.id, None, "keyword",
-                                 lambda inbound_id: _keyword(patient, keyword, now))
-    return _store_and_answer(msg, patient.clinic_id, patient.id, None, "reply",
-                             lambda inbound_id: _reply(patient, session, inbound_id, msg.body, now))
+    purpose = "provider" if provider is not None else "keyword" if keyword is not None else "reply"
+
+    common = dict(clinic_id=provider.clinic_id if provider else patient.clinic_id,
+                  patient_id=patient.id if provider is None else None,
+                  provider_id=provider.id if provider else None,
+                  created_at=now, updated_at=now, attempts=0)
+    inbound_id = _store(msg, purpose, common)
+    if inbound_id is None:  # this MessageSid was stored before: a Twilio retry gets the same answer
+        return _answer_to(msg.sid)
+
+    if provider is not None:
+        answer = escalation.acknowledge_by_text(provider, msg.body, now)
+    elif keyword is not None:
+        answer = _keyword(patient, keyword, now)
+    else:
+        answer = _reply(patient, session, inbound_id, msg.body, now)
+
+    if answer:
+        db.session.execute(_STORE, dict(direction="out", purpose="answer", body=answer, reply_to_id=inbound_id,
+                                        status="twiml", **common))
+    db.session.commit()
+    log.info("inbound message id=%s purpose=%s answered=%s", inbound_id, purpose, bool(answer))
+    return answer
+
+
+def _store(msg: Inbound, purpose: str, common: dict[str, object]) -> int | None:
+    """The inbound text's id, written with a plain INSERT (the ORM's unit of work costs more than the
+    rest of a reply); None, with the transaction rolled back, if its MessageSid is already stored."""
+    try:
+        return db.session.execute(_STORE, dict(direction="in", purpose=purpose, body=msg.body, twilio_sid=msg.sid,
+                                               status="received", **common)).scalar_one()
+    except IntegrityError:
+        db.session.rollback()
+        return None
 
 
 def _answer_to(sid: str) -> str:
@@ -168,30 +197,6 @@ def _patient_for(number: str) -> tuple[Patient | None, TreatmentSession | None]:
 
 def _provider_for(number: str) -> Provider | None:
     return db.session.scalar(sa.select(Provider).where(Provider.phone == number, Provider.active.is_(True)).limit(1))
-
-
-def _store_and_answer(msg: Inbound, clinic_id: int, patient_id: int | None, provider_id: int | None, purpose: str,
-                      decide: Callable[[int], str]) -> str:
-    """Store the text, let `decide` act on it and word the answer, store the answer, commit.
-
-    The two texts are written with plain INSERTs: this is the path every reply takes, and the
-    ORM's unit of work costs more than the rest of the request put together.
-    """
-    common = dict(clinic_id=clinic_id, patient_id=patient_id, provider_id=provider_id,
-                  created_at=msg.received_at, updated_at=msg.received_at, attempts=0)
-    try:
-        inbound_id = db.session.execute(_STORE, dict(direction="in", purpose=purpose, body=msg.body,
-                                                     twilio_sid=msg.sid, status="received", **common)).scalar_one()
-    except IntegrityError:  # this MessageSid was stored before: a Twilio retry gets the same answer
-        db.session.rollback()
-        return _answer_to(msg.sid)
-    answer = decide(inbound_id)
-    if answer:
-        db.session.execute(_STORE, dict(direction="out", purpose="answer", body=answer, reply_to_id=inbound_id,
-                                        status="twiml", **common))
-    db.session.commit()
-    log.info("inbound message id=%s purpose=%s answered=%s", inbound_id, purpose, bool(answer))
-    return answer
 
 
 def _keyword(patient: Patient, keyword: str, now: datetime) -> str:
@@ -236,55 +241,137 @@ def in_context(result: Triage, previous_level: str | None) -> tuple[str, list[st
     return level, rules, reasons
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What triage read in some words, with the protocol's rules about the reply before applied."""
+
+    text: str
+    result: Triage
+    level: str
+    rules: list[str]
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class ReplyDecision:
+    own: Reading  # what the text alone said: always recorded, shown beside it
+    together: Reading | None  # the group's reading, kept only when it says more than the text alone
+    finding: Reading | None  # the reading that opens or raises a finding, if one does
+    answer: Reading | None  # the reading the patient is answered for; None: no answer at all
+
+
+def read(text: str, previous_level: str | None, **context: object) -> Reading:
+    result = classify(text, **context)
+    level, rules, reasons = in_context(result, previous_level)
+    return Reading(text, result, level, rules, reasons)
+
+
+def decide_reply(own: Reading, together: Reading | None, *, already: str | None, opted_out: bool) -> ReplyDecision:
+    """What a text sets off, given its own reading and its group's. Pure.
+
+    - The text alone acts as it would if it came alone: its own finding, at its own level.
+    - The group's reading counts only where it says more than the text alone. It raises a finding
+      only above `already`, the highest level the group's earlier texts were read at: their words
+      have had their finding (open, acknowledged or closed) and are never paged for again.
+    - After STOP nothing is sent back (Twilio would block it, and the patient asked for silence),
+      and only a red flag (urgent, emergency) reaches a provider: a person still sees a chest or
+      breathing complaint (PROTOCOL 1).
+    """
+    rank = PROTOCOL.rank
+    together = together if together is not None and rank(together.level) > rank(own.level) else None
+    if together is not None and rank(together.level) > rank(already or "") and rank(together.level) >= rank("routine"):
+        finding: Reading | None = together
+    else:
+        finding = own if rank(own.level) >= rank("routine") else None
+    if opted_out and finding is not None and finding.level not in escalation.ALERTED_LEVELS:
+        finding = None
+    return ReplyDecision(own=own, together=together, finding=finding, answer=None if opted_out else together or own)
+
+
 def _reply(patient: Patient, session: TreatmentSession | None, inbound_id: int, body: str, now: datetime) -> str:
+    """A patient's reply: 1. gather what came before, 2. read the text and its group, 3. decide,
+    4. record each reading, 5. escalate, 6. re-plan the schedule, 7. answer."""
     execute = db.session.execute
+    # 1. The episode's readings so far, and the texts of the last two minutes. Every text is read
+    # as it is stored, so a group exists only if the latest reading is this recent; most replies
+    # come alone and skip the query.
     if session is not None:
         history = execute(_HISTORY, {"patient_id": patient.id, "session_id": session.id}).all()
     else:
         history = execute(_HISTORY_WITHOUT_SESSION, {"patient_id": patient.id}).all()
-    # Every reply is assessed as it is stored, so texts to read together with this one exist only
-    # if the latest assessment is this recent; most replies come alone and skip the query.
     since = now - GROUP_WINDOW
     if history and history[-1].created_at >= since:
         group = execute(_GROUP, {"patient_id": patient.id, "since": since}).all()[::-1]
     else:
         group = [_Text(inbound_id, body)]
-    group_ids = {m.id for m in group}
-    text = " ".join(m.body.strip() for m in group if m.body.strip())[:MAX_TRIAGE_CHARS]
-    history = [a for a in history if a.message_id not in group_ids]
+    group_ids = [m.id for m in group]
+    earlier = [a for a in history if a.message_id in group_ids]  # the group's texts before this one
+    history = [a for a in history if a.message_id not in group_ids]  # the replies before the group
     previous = history[-1] if history else None
-    previous_score = next((a.soreness for a in reversed(history) if a.soreness is not None), None)
+    previous_level = previous.level if previous else None
+
+    # 2. Read the text alone, and the group together when there is one. The rules about the reply
+    # before (a second monitor, a second unclear) belong to a reply, not to each of its texts: they
+    # apply to its first text and to the group's reading, never again to a later text alone.
     hours = (now - session.ended_at).total_seconds() / 3600 if session else 0.0
-    result = classify(text, hours_since_session=hours, region=primary_region(session.regions) if session else None,
-                      precautions=tuple(patient.precautions), previous_soreness=previous_score)
+    context = dict(hours_since_session=hours, region=primary_region(session.regions) if session else None,
+                   precautions=tuple(patient.precautions),
+                   previous_soreness=next((a.soreness for a in reversed(history) if a.soreness is not None), None))
+    own = read(body.strip()[:MAX_TRIAGE_CHARS], None if earlier else previous_level, **context)
+    together = None
+    if len(group) > 1:
+        words = " ".join(m.body.strip() for m in group if m.body.strip())[:MAX_TRIAGE_CHARS]
+        together = read(words, previous_level, **context)
 
-    level, rules, reasons = in_context(result, previous.level if previous else None)
-    wants_stop = asks_to_stop(text) and PROTOCOL.rank(level) < PROTOCOL.rank("routine")
+    # 3. Decide.
+    already = max((a.level for a in earlier), key=PROTOCOL.rank, default=None)
+    decision = decide_reply(own, together, already=already, opted_out=patient.opted_out_at is not None)
 
+    # 4. Record: the check-in it answers, its own reading, and the group's if it said more.
     checkins = execute(_CHECKINS, {"session_id": session.id}).all() if session else []
     checkin = _attributed_checkin(checkins, now)
     if checkin is not None and checkin.status != "replied":
         execute(_MARK_REPLIED, {"checkin_id": checkin.id, "at": now})
-    assessment = dict(message_id=inbound_id, patient_id=patient.id, session_id=session.id if session else None,
-                      checkin_id=checkin.id if checkin else None, level=level, text=text,
-                      soreness=result.soreness, symptoms=sorted(result.symptoms), rules=rules, reasons=reasons,
-                      hours_since_session=round(hours, 2), protocol_version=result.protocol_version, created_at=now)
-    assessment_id = execute(_ASSESS, assessment).scalar_one()
+    common = dict(message_id=inbound_id, patient_id=patient.id, session_id=session.id if session else None,
+                  checkin_id=checkin.id if checkin else None, hours_since_session=round(hours, 2), created_at=now)
+    recorded = [_assessment_row(decision.own, kind="text", message_ids=[], **common)]
+    own_id = execute(_ASSESS, recorded[0]).scalar_one()
+    if decision.together is not None:
+        recorded.append(_assessment_row(decision.together, kind="group", message_ids=group_ids, **common))
+        together_id = execute(_ASSESS, recorded[1]).scalar_one()
 
-    if PROTOCOL.rank(level) >= PROTOCOL.rank("routine"):
-        escalation.open_escalation(patient=patient, session=session, level=level, rule=rules[0] if rules else "",
+    # 5. Escalate: a finding is opened, or an open one raised; its alert quotes the words it read.
+    finding = decision.finding
+    if finding is not None:
+        assessment_id = together_id if finding is decision.together else own_id
+        escalation.open_escalation(patient=patient, session=session, level=finding.level,
+                                   rule=finding.rules[0] if finding.rules else "",
                                    assessment=db.session.get(Assessment, assessment_id), now=now)
-    if session is not None and session.status == "open":
+
+    # 6. Re-plan: C4, C5 and the extra check-in follow from every reading of the episode.
+    if session is not None and session.status == "open" and patient.opted_out_at is None:
         protocol_ids = {c.id: c.protocol_id for c in checkins}
         findings = [schedule.Finding(level=a["level"], rules=frozenset(a["rules"]), symptoms=frozenset(a["symptoms"]),
                                      protocol_id=protocol_ids.get(a["checkin_id"]), at=a["created_at"])
-                    for a in [*(h._asdict() for h in history), assessment]]
+                    for a in [*(h._asdict() for h in [*history, *earlier]), *recorded]]
         states = [schedule.CheckInState(c.id, c.protocol_id, "replied" if c is checkin else c.status, c.due_at)
                   for c in checkins]
         _replan(session, patient, states, findings, now)
-    if wants_stop:
+
+    # 7. Answer: for the reply read whole (after STOP, nothing).
+    answer = decision.answer
+    if answer is None:
+        return ""
+    if asks_to_stop(answer.text) and PROTOCOL.rank(answer.level) < PROTOCOL.rank("routine"):
         return messages.render("answer.stop_question", patient.language, clinic=patient.clinic.sms_name)
-    return answer_for(level, patient, session, result.symptoms, turn=len(history))
+    turns = sum(1 for a in history if a.kind == "text")
+    return answer_for(answer.level, patient, session, answer.result.symptoms, turn=turns)
+
+
+def _assessment_row(reading: Reading, **columns: object) -> dict[str, object]:
+    return dict(columns, level=reading.level, text=reading.text, soreness=reading.result.soreness,
+                symptoms=sorted(reading.result.symptoms), rules=reading.rules, reasons=reading.reasons,
+                protocol_version=reading.result.protocol_version)
 
 
 def _replan(session: TreatmentSession, patient: Patient, states: list[schedule.CheckInState],

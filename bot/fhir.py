@@ -183,13 +183,14 @@ def bundle(record: EpisodeRecord, *, base_url: str, now: datetime) -> str:
     message_urls = {m.id: ids.full_url("Communication", m.id) for m in record.messages}
     responses: dict[int, str] = {}
     answered = {c.id: c for c in record.checkins if c.status == "replied"}
-    for answer in record.assessments:  # the first reply attributed to a check-in answers it
+    texts_read = [a for a in record.assessments if a.kind == "text"]  # a group's reading repeats its texts'
+    for answer in texts_read:  # the first reply attributed to a check-in answers it
         checkin = answered.get(answer.checkin_id) if answer.checkin_id else None
         if checkin is not None and checkin.id not in responses:
             entry = _questionnaire_response(record, ids, checkin, answer, patient, message_urls.get(answer.message_id))
             responses[checkin.id] = entry["fullUrl"]
             entries.append(entry)
-    for answer in record.assessments:
+    for answer in texts_read:
         if answer.soreness is not None:
             entries.append(_observation(ids, answer, patient, responses.get(answer.checkin_id or 0)))
     entries.extend(_communication(ids, m, patient, org) for m in record.messages)

@@ -272,12 +272,20 @@ class Message(db.Model):
 
 
 class Assessment(db.Model):
-    """What triage decided about one reply, and under which protocol version."""
+    """What triage decided about one text, or about texts sent within two minutes read together,
+    and under which protocol version.
+
+    Every text has its own reading (`kind` "text"): what it said, shown beside it. When the texts
+    of a group read together say more than the latest one alone, that reading is kept too (`kind`
+    "group", on the latest text, `message_ids` naming every text it read), and it is the one a
+    finding it raised points at. At most one of each a text.
+    """
 
     __tablename__ = "assessments"
     __table_args__ = (
         sa.Index("ix_assessments_patient_created", "patient_id", "created_at"),  # a patient's latest soreness
         sa.Index("ix_assessments_created_at", "created_at"),  # the latest replies
+        sa.Index("uq_assessments_message_id_kind", "message_id", "kind", unique=True),  # one of each a text
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -285,8 +293,11 @@ class Assessment(db.Model):
     patient_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("patients.id"), index=True)
     session_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("treatment_sessions.id"), index=True)
     checkin_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("checkins.id"))
+    kind: so.Mapped[str] = so.mapped_column(sa.String(8), default="text", server_default="text")  # text | group
+    # The texts a group reading read, oldest first (empty for a text's own reading: message_id).
+    message_ids: so.Mapped[list[int]] = so.mapped_column(sa.JSON, default=list, server_default="[]")
     level: so.Mapped[str] = so.mapped_column(sa.String(16))
-    # What triage read: the reply, or several texts sent within two minutes read as one.
+    # What triage read: the text, or the group's texts joined.
     text: so.Mapped[str] = so.mapped_column(sa.Text)
     soreness: so.Mapped[Optional[int]] = so.mapped_column()
     symptoms: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)

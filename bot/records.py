@@ -125,16 +125,18 @@ def to_csv(record: EpisodeRecord, *, named: bool = False) -> str:
     for m in record.messages:
         rows.append((m.created_at, dict(kind="message", id=m.id, status=m.status, direction=m.direction,
                                         text=m.body)))
-    for a in record.assessments:
-        rows.append((a.created_at, dict(kind="assessment", id=a.id, level=a.level, soreness=a.soreness,
-                                        rule=" ".join(a.rules), text="; ".join(a.reasons))))
+    for a in record.assessments:  # a group's reading follows its latest text's own, naming the texts it read
+        read = "" if a.kind == "text" else "texts " + ", ".join(map(str, a.message_ids)) + " read together: "
+        rows.append((a.created_at, dict(kind="assessment" if a.kind == "text" else "group_assessment", id=a.id,
+                                        level=a.level, soreness=a.soreness, rule=" ".join(a.rules),
+                                        text=read + "; ".join(a.reasons))))
     for f in record.findings:
         rows.append((f.created_at, dict(kind="finding", id=f.id, status=f.status, level=f.level, rule=f.rule,
                                         text=f.code)))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=NAMED_CSV_COLUMNS if named else CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    order = {"checkin": 0, "message": 1, "assessment": 2, "finding": 3}
+    order = {"checkin": 0, "message": 1, "assessment": 2, "group_assessment": 3, "finding": 4}
     for moment, row in sorted(rows, key=lambda r: (r[0], order[str(r[1]["kind"])], r[1]["id"])):
         row.update(episode_id=record.session.id, patient_id=record.patient.id,
                    time_utc=moment.isoformat(), local_time=moment.astimezone(record.zone).isoformat(),

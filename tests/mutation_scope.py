@@ -18,7 +18,8 @@ OWN_TESTS = {
     "bot.schedule": ("tests/test_schedule.py", "tests/test_protocol_schedule.py"),
     "bot.messages": ("tests/test_messages.py", "tests/test_protocol_messages.py"),
     "bot.escalation": ("tests/test_escalation.py", "tests/test_protocol_escalation.py"),
-    "bot.conversation": ("tests/test_conversation.py", "tests/test_protocol_conversation.py"),
+    "bot.conversation": ("tests/test_conversation.py", "tests/test_protocol_conversation.py",
+                         "tests/test_reply_groups.py"),
     "bot.triage.rules": ("tests/triage/",),
 }
 

@@ -54,12 +54,12 @@ def test_a_late_reply_after_a_checkin_was_marked_missed_still_counts_for_it(app,
 def test_texts_sent_within_two_minutes_are_read_as_one_reply(app, clinic, clock, client):
     enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
     clock.set(ny(2026, 11, 18, 10, 30))
-    first = twiml_text(text_in(client, MARIA, "still sore"))
+    first = twiml_text(text_in(client, MARIA, "my leg"))
     clock.set(ny(2026, 11, 18, 10, 31, 30))
-    second = twiml_text(text_in(client, MARIA, "like an 8 honestly"))
-    assessment = latest()
-    assert assessment.text == "still sore like an 8 honestly"
-    assert (assessment.level, assessment.soreness) == ("urgent", 8)
+    second = twiml_text(text_in(client, MARIA, "feels weak"))
+    together = latest()  # the group's reading, kept beside the text's own (tests/test_reply_groups.py)
+    assert (together.kind, together.text, together.level, together.rules) == ("group", "my leg feels weak",
+                                                                               "urgent", ["U2"])
     assert first != second and second.startswith("Maria, the clinic will call you today")
 
 
@@ -115,12 +115,12 @@ def test_a_breathing_word_is_never_unclear(app, clinic, clock, client):
     assert latest().level == "emergency"
 
 
-def test_a_reply_from_an_opted_out_patient_is_still_triaged_and_escalated(app, clinic, clock, client):
+def test_a_red_flag_from_an_opted_out_patient_is_still_escalated_but_not_answered(app, clinic, clock, client):
     enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
     clock.set(ny(2026, 11, 17, 15, 0))
     text_in(client, MARIA, "STOP")
     clock.set(ny(2026, 11, 17, 16, 0))
-    text_in(client, MARIA, "my chest feels tight")
+    assert twiml_text(text_in(client, MARIA, "my chest feels tight")) == ""
     assert db.session.scalars(sa.select(Escalation.level)).one() == "emergency"
 
 

@@ -22,9 +22,9 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
-from .. import clock, episodes, escalation
+from .. import clock, episodes, escalation, replies
 from ..extensions import db
-from ..models import AccessEvent, Assessment, Clinic, Escalation, Patient, TreatmentSession
+from ..models import AccessEvent, Clinic, Escalation, Patient, TreatmentSession
 from . import sessions
 from .forms import ConfirmForm
 
@@ -91,15 +91,11 @@ def index() -> ResponseReturnValue:
     """The findings queue (bot/dashboard/queue.py), then the latest replies."""
     clinic = _clinic()
     findings = queue.findings_queue(clinic.id, clock.now())
-    recent = db.session.scalars(
-        sa.select(Assessment).join(Patient).where(Patient.clinic_id == clinic.id)
-        .order_by(Assessment.created_at.desc()).limit(25)
-    ).all()
-    names = queue.patients_by_id({a.patient_id for a in recent})
+    recent = replies.latest_replies(clinic.id)
     flagged = db.session.scalar(
         sa.select(sa.func.count()).where(Patient.clinic_id == clinic.id, Patient.phone_problem_code.is_not(None))
     )
-    return render_template("dashboard/index.html", clinic=clinic, recent=recent, patients=names, flagged=flagged,
+    return render_template("dashboard/index.html", clinic=clinic, recent=recent, flagged=flagged,
                            **queue.queue_page_args(findings))
 
 

@@ -53,8 +53,10 @@ class Line:
     """One text on the course, with the assessment of the reply it ended (if any) and its finding."""
     message: Message
     sender: str
-    assessment: Assessment | None
+    assessment: Assessment | None          # what this text alone said
     finding: Escalation | None
+    together: Assessment | None = None     # the reading of the texts it ended, when that said more
+    together_finding: Escalation | None = None
 
     @property
     def carrier_error(self) -> str:
@@ -66,8 +68,8 @@ class Line:
 
     @property
     def read_together(self) -> bool:
-        """Triage read this text together with the ones just before it (sent within minutes)."""
-        return self.assessment is not None and self.assessment.text.strip() != self.message.body.strip()
+        """Triage also read this text together with the ones just before it (sent within minutes)."""
+        return self.together is not None
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,8 @@ def _hours_after(session: TreatmentSession, moment: datetime) -> float:
 def lines_of(messages: list[Message], assessments: list[Assessment], findings: list[Escalation],
              checkins: list[CheckIn]) -> list[Line]:
     """Each text beside the assessment of what it ended and the finding that assessment raised."""
-    read = {a.message_id: a for a in assessments}
+    read = {a.message_id: a for a in assessments if a.kind == "text"}
+    together = {a.message_id: a for a in assessments if a.kind == "group"}
     raised = {f.assessment_id: f for f in findings if f.assessment_id is not None}
     planned = {c.id: c.protocol_id for c in checkins}
     lines = []
@@ -119,8 +122,9 @@ def lines_of(messages: list[Message], assessments: list[Assessment], findings: l
             sender = SENDERS.get(m.purpose, m.purpose.capitalize())
             if m.checkin_id in planned:
                 sender += f" {planned[m.checkin_id]}"
-        assessment = read.get(m.id)
-        lines.append(Line(m, sender, assessment, raised.get(assessment.id) if assessment else None))
+        assessment, group = read.get(m.id), together.get(m.id)
+        lines.append(Line(m, sender, assessment, raised.get(assessment.id) if assessment else None,
+                          group, raised.get(group.id) if group else None))
     return lines
 
 
@@ -132,6 +136,8 @@ def points_of(record: records.EpisodeRecord) -> list[Point]:
     points = []
     for a in record.assessments:
         finding = raised.get(a.id)
+        if a.kind == "group" and finding is None:
+            continue                    # a group's score is its latest text's, charted from that text
         if a.soreness is None and finding is None:
             continue
         hours = a.hours_since_session if a.hours_since_session is not None else _hours_after(session, a.created_at)

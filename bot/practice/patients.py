@@ -18,7 +18,7 @@ from typing import Any
 import phonenumbers
 import sqlalchemy as sa
 
-from .. import episodes, validation
+from .. import episodes, replies, validation
 from ..extensions import db
 from ..models import (Assessment, AuditEvent, CheckIn, Clinic, Escalation, Message, Patient, Provider,
                       TreatmentSession, audit)
@@ -183,8 +183,7 @@ def page(patient: Patient) -> Page:
         .options(sa.orm.selectinload(Message.checkin))))[::-1]
     total = db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(
         Message.patient_id == patient.id, Message.status.not_in(("cancelled", "held"))))
-    assessments = {a.message_id: a for a in db.session.scalars(
-        sa.select(Assessment).where(Assessment.message_id.in_([m.id for m in texts if m.direction == "in"])))}
+    assessments, _ = replies.readings_by_text([m.id for m in texts if m.direction == "in"])
     bubbles = [Bubble(m, _label(m), assessments.get(m.id)) for m in texts]
     session = episodes.open_session(patient) or db.session.scalar(
         sa.select(TreatmentSession).where(TreatmentSession.patient_id == patient.id)

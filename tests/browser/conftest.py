@@ -19,7 +19,7 @@ import pytest
 from werkzeug.serving import make_server
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 20_000  # a loaded 2-core CI machine has taken over 10 s to lay out a page
 
 
 @pytest.fixture(scope="session")
