@@ -435,7 +435,10 @@ def test_closing_as_handled_keeps_the_note_on_the_finding_and_only_that_there_wa
     assert (event.actor, event.clinic_id, event.created_at.astimezone(NY), event.detail) == (
         f"provider:{dana().id}", maria.patient.clinic_id, ny(2026, 11, 18, 12, 30),
         {"via": "dashboard", "resolution": "handled", "note": True})
-    assert len(events(esc, "escalation.resolved")) == 1
+    (resolved,) = events(esc, "escalation.resolved")
+    assert (resolved.created_at.astimezone(NY), resolved.detail) == (ny(2026, 11, 18, 12, 30), {"via": "dashboard"})
+    db.session.refresh(esc)
+    assert esc.resolved_at.astimezone(NY) == esc.acknowledged_at.astimezone(NY) == ny(2026, 11, 18, 12, 30)
 
 
 def test_closing_as_not_actionable_with_no_note_stores_no_note(maria):
