@@ -520,6 +520,20 @@ def test_opening_a_finding_is_audited_with_its_level_rule_and_evidence(maria):
     (event,) = events(esc, "escalation.opened")
     assert (event.clinic_id, event.created_at.astimezone(NY), event.detail) == (
         maria.patient.clinic_id, ny(2026, 11, 18, 11, 0), {"level": "urgent", "rule": "U1", "assessment_id": None})
+    assert esc.created_at.astimezone(NY) == ny(2026, 11, 18, 11, 0)  # "raised ... ago" on the queue counts from here
     open_finding(maria, "routine", "R1", ny(2026, 11, 18, 11, 5))
     (added,) = events(esc, "escalation.finding_added")
-    assert added.detail == {"level": "routine", "rule": "R1", "assessment_id": None}
+    assert (added.clinic_id, added.created_at.astimezone(NY), added.detail) == (
+        maria.patient.clinic_id, ny(2026, 11, 18, 11, 5), {"level": "routine", "rule": "R1", "assessment_id": None})
+    open_finding(maria, "emergency", "E1", ny(2026, 11, 18, 11, 10))
+    (upgraded,) = events(esc, "escalation.upgraded")
+    assert (upgraded.clinic_id, upgraded.created_at.astimezone(NY), upgraded.detail) == (
+        maria.patient.clinic_id, ny(2026, 11, 18, 11, 10), {"previous": "urgent", "level": "emergency", "rule": "E1"})
+
+
+def test_a_new_session_of_the_same_patient_is_a_new_episode_with_its_own_finding(app, clinic, maria):
+    old = open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    again = enroll(clinic, ended=ny(2026, 11, 24, 18, 0), new_session_for=maria.patient.id)
+    new = open_finding(again, "urgent", "U1", ny(2026, 11, 25, 11, 0))
+    assert new.id != old.id and (old.status, new.status) == ("open", "open")
+    assert len(to(DANA)) == 2
