@@ -148,6 +148,28 @@ def test_stop_opts_out_and_start_opts_back_in(maria, client, clock):
     assert say(client, clock, ny(2026, 11, 18, 11, 0), "START").startswith("Welcome back. Harbor PT will text you")
     db.session.expire_all()
     assert db.session.scalars(sa.select(Patient.opted_out_at)).one() is None
+    from bot.models import AuditEvent
+    (event,) = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "patient.opted_out")).all()
+    assert (event.actor, event.created_at.astimezone(NY), event.detail) == (
+        f"patient:{maria.patient.id}", ny(2026, 11, 18, 10, 0), {"source": "sms"})
+
+
+def test_a_spanish_patient_gets_help_stop_and_start_in_spanish(lucia, client, clock):
+    number = "+12125550160"
+    assert say(client, clock, ny(2026, 11, 18, 10, 0), "AYUDA", number) == (
+        "Harbor PT: mensajes de seguimiento tras la puncion seca. Preguntas: llame al (212) 555-0100. "
+        "Emergencia: 911. STOP para salir.")
+    assert say(client, clock, ny(2026, 11, 18, 10, 5), "STOP", number).startswith("No recibira mas mensajes de Harbor PT.")
+    assert say(client, clock, ny(2026, 11, 18, 11, 0), "START", number).startswith(
+        "Bienvenido de nuevo. Harbor PT le escribira otra vez")
+
+
+def test_a_text_and_its_answer_are_kept_at_the_moment_the_text_arrived(maria, client, clock):
+    say(client, clock, ny(2026, 11, 18, 10, 0), "a 3, bit sore")
+    db.session.expire_all()
+    rows = db.session.scalars(sa.select(Message).order_by(Message.id)).all()
+    assert [(m.direction, m.purpose) for m in rows] == [("in", "reply"), ("out", "answer")]
+    assert [m.created_at.astimezone(NY) for m in rows] == [ny(2026, 11, 18, 10, 0)] * 2
 
 
 def test_asking_in_words_to_stop_is_asked_to_confirm_with_stop(maria, client, clock):
@@ -165,6 +187,9 @@ def test_an_unknown_number_gets_one_answer_in_both_languages_and_nothing_is_stor
     answer = say(client, clock, ny(2026, 11, 18, 10, 0), "hi is this the clinic", "+13105550199")
     assert answer.startswith("Sorry, we don't recognize this number. / Lo sentimos")
     assert db.session.scalars(sa.select(Message)).all() == []
+    from bot.models import AuditEvent
+    (event,) = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "sms.unknown_sender")).all()
+    assert event.created_at.astimezone(NY) == ny(2026, 11, 18, 10, 0) and "3105550199" not in str(event.detail)
 
 
 def test_a_twilio_retry_gets_the_same_answer_and_is_triaged_once(maria, client, clock):
@@ -229,6 +254,9 @@ def test_an_on_call_providers_ack_through_the_webhook_acknowledges_their_alert(m
     code = db.session.scalars(sa.select(Escalation.code)).one()
     assert say(client, clock, ny(2026, 11, 17, 23, 2), "ACK", "+12125550111") == (
         f"Acknowledged {code} (Maria L., EMERGENCY). Re-alerts stopped.")
+    db.session.expire_all()
+    esc = db.session.scalars(sa.select(Escalation)).one()
+    assert (esc.status, esc.acknowledged_at.astimezone(NY)) == ("acknowledged", ny(2026, 11, 17, 23, 2))
 
 
 def test_a_deactivated_providers_text_is_from_an_unknown_number(maria, client, clock):
