@@ -183,6 +183,11 @@ def test_asking_to_stop_does_not_hide_a_finding_that_needs_a_person(maria, clien
     assert answer.startswith("Maria, the clinic will call you today")
 
 
+def test_asking_to_stop_does_not_hide_a_routine_finding_either(maria, client, clock):
+    answer = say(client, clock, ny(2026, 11, 20, 9, 0), "bruise is getting bigger, please stop texting me")
+    assert answer.startswith("Thanks Maria. Your PT will contact you within 1 business day")
+
+
 def test_an_unknown_number_gets_one_answer_in_both_languages_and_nothing_is_stored(app, clinic, client, clock):
     answer = say(client, clock, ny(2026, 11, 18, 10, 0), "hi is this the clinic", "+13105550199")
     assert answer.startswith("Sorry, we don't recognize this number. / Lo sentimos")
