@@ -230,6 +230,24 @@ def test_an_expected_reply_after_monitor_cancels_the_extra_checkin_and_answers_t
     assert (c2.status, latest().checkin_id) == ("replied", c2.id)
 
 
+def test_a_late_reply_still_answers_a_checkin_already_marked_missed(maria, client, clock):
+    run_once(now=ny(2026, 11, 18, 20, 15))                        # C2
+    c2 = db.session.scalars(sa.select(CheckIn).where(CheckIn.protocol_id == "C2")).one()
+    c2.status = "missed"                                           # as the dispatcher leaves it past its deadline
+    db.session.commit()
+    say(client, clock, ny(2026, 11, 19, 9, 0), "a 3, better")
+    db.session.expire_all()
+    assert (db.session.get(CheckIn, c2.id).status, latest().checkin_id) == ("replied", c2.id)
+
+
+def test_a_reply_at_the_very_moment_a_checkin_went_out_answers_it(maria, client, clock):
+    run_once(now=ny(2026, 11, 18, 20, 15))                        # C2
+    c2 = db.session.scalars(sa.select(CheckIn).where(CheckIn.protocol_id == "C2")).one()
+    say(client, clock, c2.sent_at, "a 3")
+    db.session.expire_all()
+    assert (db.session.get(CheckIn, c2.id).status, latest().checkin_id) == ("replied", c2.id)
+
+
 def test_a_reply_after_the_episode_is_closed_plans_nothing_new(maria, client, clock):
     maria.session.status = "closed"
     db.session.commit()
