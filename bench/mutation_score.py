@@ -42,7 +42,7 @@ def module_counts(meta: Path, equivalent: set[str]) -> tuple[Counter, list[str],
         if name in equivalent or any(fnmatch.fnmatchcase(name, pattern) for pattern in equivalent if "*" in pattern):
             if status == "survived":
                 status = "equivalent"
-            else:
+            elif status != "not checked":  # a sample leaves some listed ones unchecked: say nothing of those
                 not_equivalent.append(name)
         counts[status] += 1
         if status in ("survived", "no tests", "suspicious"):

@@ -148,6 +148,28 @@ def test_stop_opts_out_and_start_opts_back_in(maria, client, clock):
     assert say(client, clock, ny(2026, 11, 18, 11, 0), "START").startswith("Welcome back. Harbor PT will text you")
     db.session.expire_all()
     assert db.session.scalars(sa.select(Patient.opted_out_at)).one() is None
+    from bot.models import AuditEvent
+    (event,) = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "patient.opted_out")).all()
+    assert (event.actor, event.created_at.astimezone(NY), event.detail) == (
+        f"patient:{maria.patient.id}", ny(2026, 11, 18, 10, 0), {"source": "sms"})
+
+
+def test_a_spanish_patient_gets_help_stop_and_start_in_spanish(lucia, client, clock):
+    number = "+12125550160"
+    assert say(client, clock, ny(2026, 11, 18, 10, 0), "AYUDA", number) == (
+        "Harbor PT: mensajes de seguimiento tras la puncion seca. Preguntas: llame al (212) 555-0100. "
+        "Emergencia: 911. STOP para salir.")
+    assert say(client, clock, ny(2026, 11, 18, 10, 5), "STOP", number).startswith("No recibira mas mensajes de Harbor PT.")
+    assert say(client, clock, ny(2026, 11, 18, 11, 0), "START", number).startswith(
+        "Bienvenido de nuevo. Harbor PT le escribira otra vez")
+
+
+def test_a_text_and_its_answer_are_kept_at_the_moment_the_text_arrived(maria, client, clock):
+    say(client, clock, ny(2026, 11, 18, 10, 0), "a 3, bit sore")
+    db.session.expire_all()
+    rows = db.session.scalars(sa.select(Message).order_by(Message.id)).all()
+    assert [(m.direction, m.purpose) for m in rows] == [("in", "reply"), ("out", "answer")]
+    assert [m.created_at.astimezone(NY) for m in rows] == [ny(2026, 11, 18, 10, 0)] * 2
 
 
 def test_asking_in_words_to_stop_is_asked_to_confirm_with_stop(maria, client, clock):
@@ -161,10 +183,18 @@ def test_asking_to_stop_does_not_hide_a_finding_that_needs_a_person(maria, clien
     assert answer.startswith("Maria, the clinic will call you today")
 
 
+def test_asking_to_stop_does_not_hide_a_routine_finding_either(maria, client, clock):
+    answer = say(client, clock, ny(2026, 11, 20, 9, 0), "bruise is getting bigger, please stop texting me")
+    assert answer.startswith("Thanks Maria. Your PT will contact you within 1 business day")
+
+
 def test_an_unknown_number_gets_one_answer_in_both_languages_and_nothing_is_stored(app, clinic, client, clock):
     answer = say(client, clock, ny(2026, 11, 18, 10, 0), "hi is this the clinic", "+13105550199")
     assert answer.startswith("Sorry, we don't recognize this number. / Lo sentimos")
     assert db.session.scalars(sa.select(Message)).all() == []
+    from bot.models import AuditEvent
+    (event,) = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "sms.unknown_sender")).all()
+    assert event.created_at.astimezone(NY) == ny(2026, 11, 18, 10, 0) and "3105550199" not in str(event.detail)
 
 
 def test_a_twilio_retry_gets_the_same_answer_and_is_triaged_once(maria, client, clock):
@@ -200,6 +230,24 @@ def test_an_expected_reply_after_monitor_cancels_the_extra_checkin_and_answers_t
     assert (c2.status, latest().checkin_id) == ("replied", c2.id)
 
 
+def test_a_late_reply_still_answers_a_checkin_already_marked_missed(maria, client, clock):
+    run_once(now=ny(2026, 11, 18, 20, 15))                        # C2
+    c2 = db.session.scalars(sa.select(CheckIn).where(CheckIn.protocol_id == "C2")).one()
+    c2.status = "missed"                                           # as the dispatcher leaves it past its deadline
+    db.session.commit()
+    say(client, clock, ny(2026, 11, 19, 9, 0), "a 3, better")
+    db.session.expire_all()
+    assert (db.session.get(CheckIn, c2.id).status, latest().checkin_id) == ("replied", c2.id)
+
+
+def test_a_reply_at_the_very_moment_a_checkin_went_out_answers_it(maria, client, clock):
+    run_once(now=ny(2026, 11, 18, 20, 15))                        # C2
+    c2 = db.session.scalars(sa.select(CheckIn).where(CheckIn.protocol_id == "C2")).one()
+    say(client, clock, c2.sent_at, "a 3")
+    db.session.expire_all()
+    assert (db.session.get(CheckIn, c2.id).status, latest().checkin_id) == ("replied", c2.id)
+
+
 def test_a_reply_after_the_episode_is_closed_plans_nothing_new(maria, client, clock):
     maria.session.status = "closed"
     db.session.commit()
@@ -229,6 +277,9 @@ def test_an_on_call_providers_ack_through_the_webhook_acknowledges_their_alert(m
     code = db.session.scalars(sa.select(Escalation.code)).one()
     assert say(client, clock, ny(2026, 11, 17, 23, 2), "ACK", "+12125550111") == (
         f"Acknowledged {code} (Maria L., EMERGENCY). Re-alerts stopped.")
+    db.session.expire_all()
+    esc = db.session.scalars(sa.select(Escalation)).one()
+    assert (esc.status, esc.acknowledged_at.astimezone(NY)) == ("acknowledged", ny(2026, 11, 17, 23, 2))
 
 
 def test_a_deactivated_providers_text_is_from_an_unknown_number(maria, client, clock):

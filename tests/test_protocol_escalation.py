@@ -259,6 +259,8 @@ def test_an_ack_in_any_case_and_spacing_acknowledges(maria):
     assert answer == f"Acknowledged {esc.code} (Maria L., EMERGENCY). Re-alerts stopped."
     assert (esc.status, esc.acknowledged_by_id, esc.next_alert_at) == ("acknowledged", ben().id, None)
     assert esc.acknowledged_at.astimezone(NY) == ny(2026, 11, 17, 23, 2)
+    (event,) = events(esc, "escalation.acknowledged")
+    assert (event.actor, event.detail) == (f"provider:{ben().id}", {"via": "sms"})
 
 
 def test_a_bare_ack_acknowledges_the_latest_open_finding_the_provider_was_paged_for(app, clinic, maria):
@@ -353,3 +355,185 @@ def test_a_patients_call_is_audited_as_their_choice_and_as_an_upgrade(maria):
     assert (upgrade.clinic_id, upgrade.created_at.astimezone(NY), upgrade.detail) == (
         maria.patient.clinic_id, ny(2026, 11, 20, 11, 3),
         {"previous": "routine", "level": "urgent", "rule": "R1", "why": "patient asked for a call"})
+
+
+# -- Resolving: the care team has dealt with a finding ---------------------------------------------
+
+def other_clinics_provider() -> Provider:
+    from bot.models import Clinic
+    other = Clinic(name="Elsewhere PT", sms_name="Elsewhere", phone="+13125550100", timezone="America/Chicago")
+    olga = Provider(clinic=other, name="Olga Other", email="olga@elsewhere.example", phone="+13125550111",
+                    password_hash="x", duty="on_call")
+    db.session.add(olga)
+    db.session.commit()
+    return olga
+
+
+def test_resolving_an_open_emergency_stops_its_pages_and_counts_as_acknowledged_then(maria):
+    esc = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    at = ny(2026, 11, 17, 23, 3).astimezone(timezone.utc)
+    assert escalation.resolve(esc, ben(), at, via="dashboard") is True
+    db.session.commit()
+    assert (esc.status, esc.next_alert_at, esc.resolved_by_id, esc.acknowledged_by_id) == (
+        "resolved", None, ben().id, ben().id)
+    assert esc.resolved_at.astimezone(NY) == esc.acknowledged_at.astimezone(NY) == ny(2026, 11, 17, 23, 3)
+    assert escalation.run_timers(ny(2026, 11, 17, 23, 20).astimezone(timezone.utc)) == 0
+    assert len(to(DANA)) == 1 and to(BEN) == [] and to(CLINIC) == []
+    (event,) = events(esc, "escalation.resolved")
+    assert (event.actor, event.clinic_id, event.created_at.astimezone(NY), event.detail) == (
+        f"provider:{ben().id}", maria.patient.clinic_id, ny(2026, 11, 17, 23, 3), {"via": "dashboard"})
+
+
+def test_resolving_an_acknowledged_finding_keeps_who_acknowledged_it_and_when(maria):
+    esc = open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    escalation.acknowledge(esc, dana(), ny(2026, 11, 18, 11, 2).astimezone(timezone.utc), via="sms")
+    assert escalation.resolve(esc, ben(), ny(2026, 11, 18, 12, 0).astimezone(timezone.utc), via="dashboard") is True
+    assert (esc.acknowledged_by_id, esc.resolved_by_id) == (dana().id, ben().id)
+    assert esc.acknowledged_at.astimezone(NY) == ny(2026, 11, 18, 11, 2)
+    assert esc.resolved_at.astimezone(NY) == ny(2026, 11, 18, 12, 0)
+
+
+def test_a_finding_is_resolved_once_and_only_by_its_own_clinic(maria):
+    esc = open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    olga = other_clinics_provider()
+    assert escalation.resolve(esc, olga, ny(2026, 11, 18, 11, 5), via="dashboard") is False
+    assert escalation.acknowledge(esc, olga, ny(2026, 11, 18, 11, 5), via="sms") is False
+    assert (esc.status, esc.acknowledged_at) == ("open", None)
+    assert escalation.resolve(esc, dana(), ny(2026, 11, 18, 11, 10).astimezone(timezone.utc), via="dashboard") is True
+    assert escalation.resolve(esc, ben(), ny(2026, 11, 18, 11, 20).astimezone(timezone.utc), via="dashboard") is False
+    assert esc.resolved_by_id == dana().id and esc.resolved_at.astimezone(NY) == ny(2026, 11, 18, 11, 10)
+    assert len(events(esc, "escalation.resolved")) == 1
+
+
+def test_a_practice_system_resolving_without_a_provider_is_audited_as_its_key(maria):
+    esc = open_finding(maria, "routine", "R1", ny(2026, 11, 18, 11, 0))
+    assert escalation.resolve(esc, None, ny(2026, 11, 18, 11, 5).astimezone(timezone.utc), via="api",
+                              actor="api_key:7") is True
+    assert (esc.status, esc.resolved_by_id, esc.acknowledged_by_id) == ("resolved", None, None)
+    (event,) = events(esc, "escalation.resolved")
+    assert (event.actor, event.detail) == ("api_key:7", {"via": "api"})
+
+
+def test_an_api_acknowledgement_without_a_provider_is_audited_as_its_key(maria):
+    esc = open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    assert escalation.acknowledge(esc, None, ny(2026, 11, 18, 11, 5).astimezone(timezone.utc), via="api",
+                                  actor="api_key:7") is True
+    assert (esc.status, esc.acknowledged_by_id, esc.next_alert_at) == ("acknowledged", None, None)
+    (event,) = events(esc, "escalation.acknowledged")
+    assert (event.actor, event.detail) == ("api_key:7", {"via": "api"})
+
+
+def test_closing_as_handled_keeps_the_note_on_the_finding_and_only_that_there_was_one_in_the_audit(maria):
+    esc = open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    at = ny(2026, 11, 18, 12, 30).astimezone(timezone.utc)
+    assert escalation.close_finding(esc, dana(), at, resolution="handled", note="Called her: easing, ice advised.",
+                                    via="dashboard") is True
+    db.session.commit()
+    assert (esc.status, esc.resolution, esc.resolution_note, esc.resolved_by_id) == (
+        "resolved", "handled", "Called her: easing, ice advised.", dana().id)
+    (event,) = events(esc, "escalation.resolution_recorded")
+    assert (event.actor, event.clinic_id, event.created_at.astimezone(NY), event.detail) == (
+        f"provider:{dana().id}", maria.patient.clinic_id, ny(2026, 11, 18, 12, 30),
+        {"via": "dashboard", "resolution": "handled", "note": True})
+    (resolved,) = events(esc, "escalation.resolved")
+    assert (resolved.created_at.astimezone(NY), resolved.detail) == (ny(2026, 11, 18, 12, 30), {"via": "dashboard"})
+    db.session.refresh(esc)
+    assert esc.resolved_at.astimezone(NY) == esc.acknowledged_at.astimezone(NY) == ny(2026, 11, 18, 12, 30)
+
+
+def test_closing_as_not_actionable_with_no_note_stores_no_note(maria):
+    esc = open_finding(maria, "routine", "R1", ny(2026, 11, 18, 11, 0))
+    assert escalation.close_finding(esc, dana(), ny(2026, 11, 18, 11, 30), resolution="not_actionable", note="",
+                                    via="dashboard") is True
+    assert (esc.status, esc.resolution, esc.resolution_note) == ("resolved", "not_actionable", None)
+    (event,) = events(esc, "escalation.resolution_recorded")
+    assert event.detail == {"via": "dashboard", "resolution": "not_actionable", "note": False}
+
+
+def test_closing_says_which_resolutions_there_are_and_a_closed_finding_keeps_its_first(maria):
+    esc = open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    with pytest.raises(ValueError, match=r"resolution must be one of \('handled', 'not_actionable'\)"):
+        escalation.close_finding(esc, dana(), ny(2026, 11, 18, 11, 30), resolution="fixed", note="x", via="dashboard")
+    assert esc.status == "open"
+    assert escalation.close_finding(esc, dana(), ny(2026, 11, 18, 11, 30), resolution="handled", note="Called.",
+                                    via="dashboard") is True
+    assert escalation.close_finding(esc, ben(), ny(2026, 11, 18, 11, 40), resolution="not_actionable", note="",
+                                    via="dashboard") is False
+    assert (esc.resolution, esc.resolution_note, esc.resolved_by_id) == ("handled", "Called.", dana().id)
+    assert len(events(esc, "escalation.resolution_recorded")) == 1
+
+
+def test_a_mistyped_code_lists_the_open_findings_the_provider_was_paged_for_most_urgent_first_then_oldest(app, clinic):
+    """Dana was paged for four findings, one of them since acknowledged; a fifth, routine and not yet
+    digested, she has not heard of."""
+    def patient(k: int):
+        return enroll(clinic, ended=ny(2026, 11, 19, 9, 0), phone=f"+1212555017{k}", name=f"Pat{k} Test")
+
+    urgent = open_finding(patient(1), "urgent", "U1", ny(2026, 11, 23, 9, 0))
+    first = open_finding(patient(2), "emergency", "E1", ny(2026, 11, 23, 9, 5))
+    second = open_finding(patient(3), "emergency", "E6", ny(2026, 11, 23, 9, 10))
+    done = open_finding(patient(4), "emergency", "E1", ny(2026, 11, 23, 9, 15))
+    escalation.acknowledge(done, dana(), ny(2026, 11, 23, 9, 16).astimezone(timezone.utc), via="sms")
+    open_finding(patient(5), "routine", "R2", ny(2026, 11, 23, 9, 20))
+    db.session.commit()
+    answer = escalation.acknowledge_by_text(dana(), "ACK zzzzz", ny(2026, 11, 23, 9, 30).astimezone(timezone.utc))
+    assert answer == f"Aftercare: no alert ZZZZZ. Your open alerts: {first.code}; {second.code}; {urgent.code}"
+    assert escalation.acknowledge_by_text(ben(), "ACK ZZZZZ", ny(2026, 11, 23, 9, 30)) == (
+        "Aftercare: no alert ZZZZZ. You have no open alerts.")
+    assert [e.status for e in (urgent, first, second)] == ["open"] * 3
+
+
+@pytest.mark.xfail(strict=True, reason="a digest's outbox row names no finding (escalation_id is None), so "
+                                       "alerted_open and a bare ACK never see digested findings: needs a link "
+                                       "from a digest to its findings (a migration), left to the escalation owner")
+def test_a_provider_who_got_a_digest_can_ack_it_and_a_mistyped_code_lists_its_findings(maria):
+    digested = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
+    escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc))
+    assert escalation.acknowledge_by_text(dana(), "ACK ZZZZZ", ny(2026, 11, 23, 8, 5)) == (
+        f"Aftercare: no alert ZZZZZ. Your open alerts: {digested.code}")
+    assert escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 23, 8, 6)).startswith(f"Acknowledged {digested.code}")
+
+
+def test_a_bare_ack_acknowledges_the_finding_of_the_providers_latest_page_even_an_older_finding(app, clinic, maria):
+    """Maria's emergency (23:00) re-pages Dana at 23:05, after Tom's urgent finding (23:01) paged her:
+    the page on Dana's phone when she answers ACK is Maria's."""
+    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    older = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    newer = open_finding(tom, "urgent", "U1", ny(2026, 11, 17, 23, 1))
+    escalation.run_timers(ny(2026, 11, 17, 23, 5).astimezone(timezone.utc))
+    answer = escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 17, 23, 6).astimezone(timezone.utc))
+    assert answer == f"Acknowledged {older.code} (Maria L., EMERGENCY). Re-alerts stopped."
+    assert (older.status, newer.status) == ("acknowledged", "open")
+
+
+def test_a_findings_code_is_five_characters_a_provider_cannot_misread(app, clinic):
+    """The code a provider types back after ACK: five capitals or digits, never 0/O or 1/I."""
+    codes = [open_finding(enroll(clinic, ended=ny(2026, 11, 17, 9, 0), phone=f"+121255502{k:02d}", name=f"Pat{k} Test"),
+                          "routine", "R1", ny(2026, 11, 17, 12, 0)).code for k in range(40)]
+    assert len(set(codes)) == 40
+    assert all(len(code) == 5 and set(code) <= set("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for code in codes)
+    assert not set("".join(codes)) & set("0O1I")
+
+
+def test_opening_a_finding_is_audited_with_its_level_rule_and_evidence(maria):
+    esc = open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    (event,) = events(esc, "escalation.opened")
+    assert (event.clinic_id, event.created_at.astimezone(NY), event.detail) == (
+        maria.patient.clinic_id, ny(2026, 11, 18, 11, 0), {"level": "urgent", "rule": "U1", "assessment_id": None})
+    assert esc.created_at.astimezone(NY) == ny(2026, 11, 18, 11, 0)  # "raised ... ago" on the queue counts from here
+    open_finding(maria, "routine", "R1", ny(2026, 11, 18, 11, 5))
+    (added,) = events(esc, "escalation.finding_added")
+    assert (added.clinic_id, added.created_at.astimezone(NY), added.detail) == (
+        maria.patient.clinic_id, ny(2026, 11, 18, 11, 5), {"level": "routine", "rule": "R1", "assessment_id": None})
+    open_finding(maria, "emergency", "E1", ny(2026, 11, 18, 11, 10))
+    (upgraded,) = events(esc, "escalation.upgraded")
+    assert (upgraded.clinic_id, upgraded.created_at.astimezone(NY), upgraded.detail) == (
+        maria.patient.clinic_id, ny(2026, 11, 18, 11, 10), {"previous": "urgent", "level": "emergency", "rule": "E1"})
+
+
+def test_a_new_session_of_the_same_patient_is_a_new_episode_with_its_own_finding(app, clinic, maria):
+    old = open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    again = enroll(clinic, ended=ny(2026, 11, 24, 18, 0), new_session_for=maria.patient.id)
+    new = open_finding(again, "urgent", "U1", ny(2026, 11, 25, 11, 0))
+    assert new.id != old.id and (old.status, new.status) == ("open", "open")
+    assert len(to(DANA)) == 2
