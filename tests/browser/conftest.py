@@ -109,3 +109,17 @@ def pytest_runtest_makereport(item, call):
 def axe_check() -> Any:
     """`axe_check(page, where)`: fails listing each serious or critical axe-core violation on the page."""
     return assert_accessible
+
+
+
+@pytest.fixture
+def screenshots_for(request: Any, tmp_path: Path) -> Any:
+    """name -> where a browser test saves its screenshots (TEST_ARTIFACTS_DIR in CI), said in the output."""
+    def folder_for(name: str) -> Path:
+        folder = Path(os.environ.get("TEST_ARTIFACTS_DIR") or tmp_path) / f"{name}-screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"{name} screenshots: {folder}")
+        return folder
+    return folder_for

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -31,13 +30,8 @@ PASSWORD = "correct horse battery"  # the `clinic` fixture's providers'
 
 
 @pytest.fixture
-def screenshots(request, tmp_path) -> Path:
-    folder = Path(os.environ.get("TEST_ARTIFACTS_DIR") or tmp_path) / "clinic-flow-screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"clinic flow screenshots: {folder}")
-    return folder
+def screenshots(screenshots_for) -> Path:
+    return screenshots_for("clinic-flow")
 
 
 def fits_the_width(page) -> bool:

@@ -8,7 +8,6 @@ Screenshots are saved in the folder the test prints (TEST_ARTIFACTS_DIR, or its 
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -33,13 +32,8 @@ def ny(*args: int) -> datetime:
 
 
 @pytest.fixture
-def screenshots(request, tmp_path) -> Path:
-    folder = Path(os.environ.get("TEST_ARTIFACTS_DIR") or tmp_path) / "course-screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"course screenshots: {folder}")
-    return folder
+def screenshots(screenshots_for) -> Path:
+    return screenshots_for("course")
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ or the test's tmp path), at desktop width and at 390 px.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,13 +22,8 @@ PASSWORD = "correct horse battery"  # the `clinic` fixture's providers'
 
 
 @pytest.fixture
-def screenshots(request, tmp_path) -> Path:
-    folder = Path(os.environ.get("TEST_ARTIFACTS_DIR") or tmp_path) / "practice-screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"practice phone screenshots: {folder}")
-    return folder
+def screenshots(screenshots_for) -> Path:
+    return screenshots_for("practice")
 
 
 def sign_in(page) -> None:

@@ -4,14 +4,13 @@ and a new finding arriving without a reload, its count in the tab's title."""
 from __future__ import annotations
 
 import os
-import urllib.request
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
-from support import enroll, new_sid, signature
+from support import enroll
+from test_end_to_end import reply
 
 from bot.extensions import db
 from bot.models import Escalation
@@ -27,14 +26,8 @@ def ny(*args: int) -> datetime:
 
 
 def text_in(base_url: str, sender: str, body: str) -> None:
-    """A patient's text, POSTed to the live server's webhook and signed as Twilio signs it."""
-    params = {"MessageSid": new_sid(), "AccountSid": "AC" + "0" * 32, "From": sender, "To": "+12125550199",
-              "Body": body, "NumMedia": "0"}
-    request = urllib.request.Request(f"{base_url}/sms/inbound", data=urlencode(params).encode(), method="POST",
-                                     headers={"X-Twilio-Signature": signature("/sms/inbound", params),
-                                              "Content-Type": "application/x-www-form-urlencoded"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
+    """A patient's text through the live server's webhook, signed as Twilio signs it."""
+    reply(base_url, sender, body)
 
 
 def shots_dir(tmp_path: Path) -> Path:
