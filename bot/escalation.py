@@ -24,7 +24,8 @@ from sqlalchemy.exc import IntegrityError
 
 from . import messages
 from .extensions import db
-from .models import Assessment, Clinic, Escalation, Message, Patient, Provider, TreatmentSession, audit
+from .models import (Assessment, Clinic, DigestEntry, Escalation, Message, Patient, Provider, TreatmentSession,
+                     audit)
 from .protocol import PROTOCOL
 from .schedule import at_local
 
@@ -274,10 +275,11 @@ def _queue_digest(clinic_id: int, provider_id: int | None, number: str, items: l
                   now: datetime) -> int:
     entries = [f"{e.patient.short_name} {e.rule} ({e.code})" for e in items]
     body = messages.render_list("digest", "en", field="items", entries=entries, count=len(entries))
-    db.session.add(Message(clinic_id=clinic_id, direction="out", provider_id=provider_id, purpose="digest",
-                           body=body, to_number=number, status="pending", send_after=now,
-                           created_at=now, updated_at=now))
+    digest = Message(clinic_id=clinic_id, direction="out", provider_id=provider_id, purpose="digest",
+                     body=body, to_number=number, status="pending", send_after=now, created_at=now, updated_at=now)
+    db.session.add(digest)
     for e in items:
+        db.session.add(DigestEntry(message=digest, escalation=e))
         e.digest_sent_at = now
         e.alerts_sent += 1
         audit("escalation.digested", clinic_id=clinic_id, subject=f"escalation:{e.id}", at=now,
@@ -339,7 +341,8 @@ def close_finding(esc: Escalation, provider: Provider, now: datetime, *, resolut
 
 
 def acknowledge_by_text(provider: Provider, text: str, now: datetime) -> str:
-    """A provider's text: "ACK <code>" acknowledges that alert, "ACK" alone their latest open one."""
+    """A provider's text: "ACK <code>" acknowledges that alert, "ACK" alone their latest open one
+    (or, when the latest texts named several open findings, asks which)."""
     words = text.strip().upper().split()
     if not words or words[0] != "ACK" or len(words) > 2:
         return messages.render("ack.help", "en")
@@ -354,28 +357,49 @@ def acknowledge_by_text(provider: Provider, text: str, now: datetime) -> str:
             return messages.render_list("ack.unknown", "en", field="codes", entries=codes, code=code)
         if esc.status != "open":
             return messages.render("ack.already", "en", code=esc.code)
-    else:
-        esc = db.session.scalar(
-            sa.select(Escalation).join(Message, Message.escalation_id == Escalation.id)
-            .where(Message.provider_id == provider.id, Message.purpose.in_(("alert", "digest")),
-                   Escalation.status == "open")
-            .order_by(Message.created_at.desc(), Escalation.id.desc()).limit(1)
-        )
+    else:                 # a bare ACK: the finding of the provider's latest page or digest
+        together = _latest_alerted(provider)
+        if len(together) > 1:
+            return messages.render_list("ack.which", "en", field="codes", entries=[e.code for e in together],
+                                        count=len(together))
+        esc = together[0] if together else None
     if esc is None or not acknowledge(esc, provider, now, via="sms"):
         return messages.render("ack.none", "en")
     return messages.render("ack.done", "en", code=esc.code, patient=esc.patient.short_name, level=esc.level.upper())
 
 
+def _alerts_to(provider: Provider) -> sa.Subquery:
+    """(message_id, created_at, escalation_id) of every page and digest entry sent to `provider`."""
+    pages = sa.select(Message.id.label("message_id"), Message.created_at, Message.escalation_id).where(
+        Message.provider_id == provider.id, Message.purpose == "alert", Message.escalation_id.is_not(None))
+    digests = sa.select(Message.id, Message.created_at, DigestEntry.escalation_id).join(
+        DigestEntry, DigestEntry.message_id == Message.id).where(Message.provider_id == provider.id)
+    return sa.union_all(pages, digests).subquery()
+
+
+_URGENCY = sa.case({level: k for k, level in enumerate(("emergency", "urgent", "routine"))},
+                   value=Escalation.level, else_=3)
+
+
 def alerted_open(provider: Provider) -> list[Escalation]:
     """The open findings this provider has been alerted to, most urgent first, then oldest."""
-    urgency = sa.case({level: k for k, level in enumerate(("emergency", "urgent", "routine"))},
-                      value=Escalation.level, else_=3)
-    alerted = sa.select(Message.escalation_id).where(Message.provider_id == provider.id,
-                                                     Message.purpose.in_(("alert", "digest")))
+    alerted = sa.select(_alerts_to(provider).c.escalation_id)
     return list(db.session.scalars(
         sa.select(Escalation).where(Escalation.status == "open", Escalation.clinic_id == provider.clinic_id,
                                     Escalation.id.in_(alerted))
-        .order_by(urgency, Escalation.created_at, Escalation.id)))
+        .order_by(_URGENCY, Escalation.created_at, Escalation.id)))
+
+
+def _latest_alerted(provider: Provider) -> list[Escalation]:
+    """The open findings of the provider's latest alert texts still open: one for a page, several
+    for a digest or for pages sent in the same round (the phone shows them together)."""
+    alerts = _alerts_to(provider)
+    rows = db.session.execute(
+        sa.select(Escalation, alerts.c.created_at).join(alerts, alerts.c.escalation_id == Escalation.id)
+        .where(Escalation.status == "open", Escalation.clinic_id == provider.clinic_id)
+        .order_by(alerts.c.created_at.desc(), _URGENCY, Escalation.created_at, Escalation.id)).all()
+    latest = rows[0].created_at if rows else None
+    return list(dict.fromkeys(esc for esc, at in rows if at == latest))
 
 
 def awaiting_choice(patient: Patient) -> Escalation | None:

@@ -170,6 +170,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "ack.unknown": "Aftercare: no alert {code}. Your open alerts: {codes}",
         "ack.unknown_none": "Aftercare: no alert {code}. You have no open alerts.",
         "ack.already": "Aftercare: {code} is already acknowledged.",
+        "ack.which": "Aftercare: {count} open alerts came together. Reply ACK and one code: {codes}",
         "ack.help": "Aftercare: reply ACK <code> to acknowledge an alert, or ACK for your latest one.",
     },
     "es": {

@@ -370,6 +370,19 @@ class Escalation(db.Model):
         return f"<Escalation {self.id} {self.level} {self.status}>"
 
 
+class DigestEntry(db.Model):
+    """A finding named in a digest text. A page names its finding on the message row; a digest
+    names several, and a provider's bare ACK or a mistyped code's list must see them too."""
+
+    __tablename__ = "digest_entries"
+
+    message_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("messages.id"), primary_key=True)
+    escalation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("escalations.id"), primary_key=True, index=True)
+
+    message: so.Mapped[Message] = so.relationship()
+    escalation: so.Mapped[Escalation] = so.relationship()
+
+
 class ApiKey(db.Model):
     """A clinic's key to the API. Only a hash is kept: the key itself is shown once, when made.
 

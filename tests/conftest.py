@@ -8,6 +8,7 @@ empty tables.
 from __future__ import annotations
 
 import os
+import unicodedata
 from datetime import datetime, time, timezone
 from pathlib import Path
 
@@ -20,6 +21,20 @@ import config
 from bot import create_app
 from bot.extensions import db
 from bot.models import Clinic, Provider
+
+
+def ascii_id(text: str) -> str:
+    """A test id in plain ASCII: "presión" -> "presion", "🙂" dropped, a newline "U+000A".
+
+    pytest writes other characters as escapes ("presi\\xf3n"), and mutmut's runner then cannot find
+    those tests by id (`make mutation` stops at its clean run, tests/MUTATION.md).
+    """
+    text = "".join(c if c.isprintable() else f"U+{ord(c):04X}" for c in text)
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").strip() or "-"
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    return ascii_id(val) if isinstance(val, str) and not (val.isascii() and val.isprintable()) else None
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC_BASE_URL = "https://aftercare.example.org"

@@ -127,3 +127,56 @@ def test_0008_keeps_the_most_urgent_newest_open_finding_of_each_episode_and_clos
     flask_migrate.upgrade(revision="0008")  # ...and upgrading again closes it
     with db.engine.connect() as connection:
         assert [i for i, (s, _) in findings_by_status(connection).items() if s == "open"] == [3, 6, 8, 9]
+
+
+# -- 0011: which findings each digest named (issue #13) -------------------------------------------
+
+def digested_before_0011(connection) -> None:
+    """Monday's 08:00 digests, written before 0011 kept their lists: Dana's named Maria's finding 1
+    (still open) and Ana's finding 2 (acknowledged since); Ben's, at the same moment, named finding 3.
+    Finding 4 is open but was never digested."""
+    t = {name: sa.Table(name, sa.MetaData(), autoload_with=connection)
+         for name in ("clinics", "patients", "providers", "escalations", "messages", "audit_events")}
+    monday = datetime(2026, 11, 23, 13, 0)  # 08:00 in New York, stored as UTC
+    connection.execute(t["clinics"].insert().values(
+        id=1, name="Harbor", sms_name="Harbor PT", phone="+12125550100", timezone="America/New_York",
+        quiet_start=time(21), quiet_end=time(8), business_open=time(8), business_close=time(18),
+        business_days="12345", emergency_realert_minutes=5, emergency_backup_minutes=15,
+        urgent_backup_minutes=30, daily_text_limit=4, created_at=T0))
+    for pid in (1, 2, 3, 4):
+        connection.execute(t["patients"].insert().values(
+            id=pid, clinic_id=1, name=f"P{pid}", phone=f"+1212555014{pid}", language="en", precautions=[],
+            created_at=T0))
+    for prid, name in ((1, "Dana"), (2, "Ben")):
+        connection.execute(t["providers"].insert().values(
+            id=prid, clinic_id=1, name=name, email=f"{name.lower()}@harbor.example", password_hash="x",
+            role="provider", duty="on_call", active=True, session_token=f"t{prid}", created_at=T0))
+    for fid, status, digested in ((1, "open", True), (2, "acknowledged", True), (3, "open", True), (4, "open", False)):
+        connection.execute(t["escalations"].insert().values(
+            id=fid, clinic_id=1, patient_id=fid, level="routine", rule="R1", code=f"C{fid}", status=status,
+            alerts_sent=int(digested), created_at=T0, digest_sent_at=monday if digested else None))
+    for mid, provider in ((1, 1), (2, 2)):
+        connection.execute(t["messages"].insert().values(
+            id=mid, clinic_id=1, direction="out", provider_id=provider, purpose="digest", body="Aftercare routine",
+            status="sent", attempts=1, created_at=monday, updated_at=monday))
+    for fid, provider in ((1, 1), (2, 1), (3, 2)):
+        connection.execute(t["audit_events"].insert().values(
+            actor="system", action="escalation.digested", clinic_id=1, subject=f"escalation:{fid}",
+            detail={"provider_id": provider}, created_at=monday))
+
+
+def test_0011_links_each_open_finding_to_the_digest_that_named_it(scratch_app):
+    flask_migrate.upgrade(revision=revision_before("0011"))
+    with db.engine.begin() as connection:
+        digested_before_0011(connection)
+    flask_migrate.upgrade(revision="0011")
+    with db.engine.connect() as connection:
+        links = connection.execute(sa.text("SELECT message_id, escalation_id FROM digest_entries ORDER BY 2"))
+        assert [tuple(row) for row in links] == [(1, 1), (2, 3)]
+    from bot import escalation
+    from bot.models import Provider
+    dana = db.session.get(Provider, 1)
+    assert [e.code for e in escalation.alerted_open(dana)] == ["C1"]
+    flask_migrate.downgrade(revision=revision_before("0011"))
+    with db.engine.connect() as connection:
+        assert "digest_entries" not in sa.inspect(connection).get_table_names()

@@ -483,15 +483,72 @@ def test_a_mistyped_code_lists_the_open_findings_the_provider_was_paged_for_most
     assert [e.status for e in (urgent, first, second)] == ["open"] * 3
 
 
-@pytest.mark.xfail(strict=True, reason="a digest's outbox row names no finding (escalation_id is None), so "
-                                       "alerted_open and a bare ACK never see digested findings: needs a link "
-                                       "from a digest to its findings (a migration), left to the escalation owner")
 def test_a_provider_who_got_a_digest_can_ack_it_and_a_mistyped_code_lists_its_findings(maria):
     digested = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
     escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc))
     assert escalation.acknowledge_by_text(dana(), "ACK ZZZZZ", ny(2026, 11, 23, 8, 5)) == (
         f"Aftercare: no alert ZZZZZ. Your open alerts: {digested.code}")
-    assert escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 23, 8, 6)).startswith(f"Acknowledged {digested.code}")
+    assert escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 23, 8, 6)) == (
+        f"Acknowledged {digested.code} (Maria L., ROUTINE). Re-alerts stopped.")
+    assert digested.status == "acknowledged" and digested.acknowledged_by_id == dana().id
+
+
+def test_a_bare_ack_to_a_digest_of_several_findings_asks_which_and_acknowledges_none(app, clinic, maria):
+    """One ACK cannot say which of two patients the provider has taken in hand: the answer lists
+    the digest's open codes, oldest first, and each is acknowledged by its own code."""
+    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    first = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
+    second = open_finding(tom, "routine", "R2", ny(2026, 11, 20, 12, 0))
+    escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc))
+    assert len(to(DANA, "digest")) == 1
+    assert escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 23, 8, 5)) == (
+        f"Aftercare: 2 open alerts came together. Reply ACK and one code: {first.code}; {second.code}")
+    assert (first.status, second.status) == ("open", "open")
+    assert escalation.acknowledge_by_text(dana(), f"ACK {second.code}", ny(2026, 11, 23, 8, 6)).startswith(
+        f"Acknowledged {second.code} (Tom B., ROUTINE)")
+    assert escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 23, 8, 7)).startswith(  # one left: that one
+        f"Acknowledged {first.code} (Maria L., ROUTINE)")
+    assert escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 23, 8, 8)) == "Aftercare: no open alert to acknowledge."
+
+
+def test_a_bare_ack_after_two_pages_at_the_same_moment_asks_which_most_urgent_first(app, clinic, maria):
+    """Tom's urgent finding (22:40) and Maria's emergency (23:00) re-page Dana in the same round at
+    23:10: her phone shows two pages at once, so a bare ACK names both and acknowledges neither."""
+    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    urgent = open_finding(tom, "urgent", "U1", ny(2026, 11, 17, 22, 40))
+    emergency = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    escalation.run_timers(ny(2026, 11, 17, 23, 5).astimezone(timezone.utc))
+    escalation.run_timers(ny(2026, 11, 17, 23, 10).astimezone(timezone.utc))
+    assert len(to(DANA)) == 5  # Tom 22:40, Maria 23:00 and 23:05, then both at 23:10
+    assert escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 17, 23, 11)) == (
+        f"Aftercare: 2 open alerts came together. Reply ACK and one code: {emergency.code}; {urgent.code}")
+    assert (emergency.status, urgent.status) == ("open", "open")
+
+
+def test_a_bare_ack_after_a_digest_and_a_later_page_acknowledges_the_page(app, clinic, maria):
+    tom = enroll(clinic, ended=ny(2026, 11, 22, 18, 0), phone="+12125550160", name="Tom Baker")
+    digested = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
+    escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc))
+    paged = open_finding(tom, "urgent", "U1", ny(2026, 11, 23, 8, 2))
+    assert escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 23, 8, 3)).startswith(
+        f"Acknowledged {paged.code} (Tom B., URGENT)")
+    assert (digested.status, paged.status) == ("open", "acknowledged")
+
+
+def test_a_digest_sent_to_another_provider_is_not_dana_to_acknowledge(app, clinic):
+    ana = Provider(clinic=clinic, name="Ana Treat", email="ana@harbor.example", phone="+12125550133", duty="off")
+    ana.set_password("correct horse battery")
+    db.session.add(ana)
+    db.session.commit()
+    from bot import episodes
+    e = episodes.enroll(clinic=clinic, phone="+12125550143", name="Maria Lopez", ended_at=ny(2026, 11, 18, 9, 0),
+                        regions=["knee"], provider=ana, now=ny(2026, 11, 18, 9, 0))
+    db.session.commit()
+    esc = open_finding(e, "routine", "R1", ny(2026, 11, 20, 11, 0))
+    escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc))
+    assert escalation.alerted_open(dana()) == [] and escalation.alerted_open(ana) == [esc]
+    assert escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 23, 8, 5)) == "Aftercare: no open alert to acknowledge."
+    assert esc.status == "open"
 
 
 def test_a_bare_ack_acknowledges_the_finding_of_the_providers_latest_page_even_an_older_finding(app, clinic, maria):

@@ -13,6 +13,7 @@ punctuation dropped, a typo, an emoji, a name (`bot.triage.probe`):
 from __future__ import annotations
 
 import pytest
+from conftest import ascii_id
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bot.triage import classify
@@ -31,19 +32,19 @@ def _alone(fragment, hours=None):
 
 # -- Minimum functionality: each line alone ---------------------------------------------------------
 
-@pytest.mark.parametrize("flag", BANKS.redflags, ids=lambda f: f"{f.kind}:{f.text}")
+@pytest.mark.parametrize("flag", BANKS.redflags, ids=lambda f: ascii_id(f"{f.kind}:{f.text}"))
 def test_every_red_flag_alone_is_at_least_its_level(flag):
     r = _alone(flag)
     assert rank(r.level) >= rank(flag.level), r.reasons
 
 
-@pytest.mark.parametrize("lookalike", BANKS.lookalikes, ids=lambda f: f"{f.kind}:{f.text}")
+@pytest.mark.parametrize("lookalike", BANKS.lookalikes, ids=lambda f: ascii_id(f"{f.kind}:{f.text}"))
 def test_every_lookalike_alone_gets_its_labelled_level(lookalike):
     r = _alone(lookalike)
     assert r.level == lookalike.level, r.reasons
 
 
-@pytest.mark.parametrize("fragment", BANKS.benign, ids=lambda f: f"{f.kind}:{f.text}")
+@pytest.mark.parametrize("fragment", BANKS.benign, ids=lambda f: ascii_id(f"{f.kind}:{f.text}"))
 def test_every_benign_fragment_alone_is_within_the_expected_course(fragment):
     # on the day (the bank's scores are 0-5, within the early band; "tired today" is on the day)
     assert _alone(fragment, hours=6).level in ("expected", "unclear")
