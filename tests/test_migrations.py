@@ -177,6 +177,7 @@ def test_0011_links_each_open_finding_to_the_digest_that_named_it(scratch_app):
     from bot.models import Provider
     dana = db.session.get(Provider, 1)
     assert [e.code for e in escalation.alerted_open(dana)] == ["C1"]
+    db.session.rollback()  # let the downgrade take its locks
     flask_migrate.downgrade(revision=revision_before("0011"))
     with db.engine.connect() as connection:
         assert "digest_entries" not in sa.inspect(connection).get_table_names()
