@@ -111,8 +111,8 @@ def _alert_text(esc: Escalation, now: datetime, *, backup: bool) -> str:
                   rule=esc.rule, words=words, code=esc.code)
     if backup:
         minutes = int((now - (esc.alert_started_at or esc.created_at)).total_seconds() // 60)
-        return messages.render("alert.backup", "en", minutes=minutes, **fields)
-    return messages.render("alert", "en", **fields)
+        return messages.render("alert.backup", minutes=minutes, **fields)
+    return messages.render("alert", **fields)
 
 
 def _queue_alerts(esc: Escalation, clinic: Clinic, roles: Sequence[str], now: datetime) -> int:
@@ -274,7 +274,7 @@ def _digest_recipient(esc: Escalation, clinic: Clinic) -> tuple[Provider | None,
 def _queue_digest(clinic_id: int, provider_id: int | None, number: str, items: list[Escalation],
                   now: datetime) -> int:
     entries = [f"{e.patient.short_name} {e.rule} ({e.code})" for e in items]
-    body = messages.render_list("digest", "en", field="items", entries=entries, count=len(entries))
+    body = messages.render_list("digest", field="items", entries=entries, count=len(entries))
     digest = Message(clinic_id=clinic_id, direction="out", provider_id=provider_id, purpose="digest",
                      body=body, to_number=number, status="pending", send_after=now, created_at=now, updated_at=now)
     db.session.add(digest)
@@ -345,7 +345,7 @@ def acknowledge_by_text(provider: Provider, text: str, now: datetime) -> str:
     (or, when the latest texts named several open findings, asks which)."""
     words = text.strip().upper().split()
     if not words or words[0] != "ACK" or len(words) > 2:
-        return messages.render("ack.help", "en")
+        return messages.render("ack.help")
     if len(words) == 2:
         code = words[1][:12]
         esc = db.session.scalar(sa.select(Escalation).where(Escalation.code == words[1],
@@ -353,26 +353,28 @@ def acknowledge_by_text(provider: Provider, text: str, now: datetime) -> str:
         if esc is None:       # a mistyped code: say so, and give the codes they could have meant
             codes = [e.code for e in alerted_open(provider)]
             if not codes:
-                return messages.render("ack.unknown_none", "en", code=code)
-            return messages.render_list("ack.unknown", "en", field="codes", entries=codes, code=code)
+                return messages.render("ack.unknown_none", code=code)
+            return messages.render_list("ack.unknown", field="codes", entries=codes, code=code)
         if esc.status != "open":
-            return messages.render("ack.already", "en", code=esc.code)
+            return messages.render("ack.already", code=esc.code)
     else:                 # a bare ACK: the finding of the provider's latest page or digest
         together = _latest_alerted(provider)
         if len(together) > 1:
-            return messages.render_list("ack.which", "en", field="codes", entries=[e.code for e in together],
+            return messages.render_list("ack.which", field="codes", entries=[e.code for e in together],
                                         count=len(together))
         esc = together[0] if together else None
     if esc is None or not acknowledge(esc, provider, now, via="sms"):
-        return messages.render("ack.none", "en")
-    return messages.render("ack.done", "en", code=esc.code, patient=esc.patient.short_name, level=esc.level.upper())
+        return messages.render("ack.none")
+    return messages.render("ack.done", code=esc.code, patient=esc.patient.short_name, level=esc.level.upper())
 
 
 def _alerts_to(provider: Provider) -> sa.Subquery:
-    """(message_id, created_at, escalation_id) of every page and digest entry sent to `provider`."""
-    pages = sa.select(Message.id.label("message_id"), Message.created_at, Message.escalation_id).where(
-        Message.provider_id == provider.id, Message.purpose == "alert", Message.escalation_id.is_not(None))
-    digests = sa.select(Message.id, Message.created_at, DigestEntry.escalation_id).join(
+    """(created_at, escalation_id) of every page and digest entry sent to `provider`.
+
+    A page names its finding on its own row (only pages do); a digest names its findings in
+    `digest_entries`."""
+    pages = sa.select(Message.created_at, Message.escalation_id).where(Message.provider_id == provider.id)
+    digests = sa.select(Message.created_at, DigestEntry.escalation_id).join(
         DigestEntry, DigestEntry.message_id == Message.id).where(Message.provider_id == provider.id)
     return sa.union_all(pages, digests).subquery()
 

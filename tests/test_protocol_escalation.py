@@ -97,7 +97,8 @@ def test_a_clinic_with_no_business_days_still_hears_within_a_day():
 
 def outbox(purpose: str = "alert") -> list[Message]:
     db.session.expire_all()
-    return db.session.scalars(sa.select(Message).where(Message.purpose == purpose).order_by(Message.id)).all()
+    return db.session.scalars(sa.select(Message).where(Message.direction == "out", Message.purpose == purpose)
+                              .order_by(Message.id)).all()
 
 
 def to(number: str, purpose: str = "alert") -> list[str]:
@@ -316,6 +317,31 @@ def test_an_emergency_is_not_waiting_for_call_or_wait(maria):
     assert escalation.record_patient_choice(maria.patient, "wait", ny(2026, 11, 17, 23, 3)) is None
 
 
+def test_call_answers_the_writers_own_finding_not_another_patients(app, clinic, maria):
+    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    marias = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
+    toms = open_finding(tom, "routine", "R2", ny(2026, 11, 20, 11, 1))
+    assert escalation.record_patient_choice(maria.patient, "call", ny(2026, 11, 20, 11, 3)) is marias
+    assert (marias.level, toms.level, toms.patient_choice) == ("urgent", "routine", None)
+
+
+def test_call_after_the_finding_was_dealt_with_changes_nothing(maria):
+    esc = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
+    escalation.resolve(esc, dana(), ny(2026, 11, 20, 11, 2), via="dashboard")
+    assert escalation.record_patient_choice(maria.patient, "call", ny(2026, 11, 20, 11, 3)) is None
+    assert (esc.level, esc.patient_choice, to(DANA)) == ("routine", None, [])
+
+
+def test_call_answers_the_newest_open_finding_when_two_episodes_have_one(app, clinic, maria):
+    """Maria's knee finding from her last session is still open when this session's finding opens:
+    the CALL she texts now is about the newer one."""
+    older = open_finding(maria, "routine", "R1", ny(2026, 11, 18, 11, 0))
+    again = enroll(clinic, ended=ny(2026, 11, 24, 18, 0), new_session_for=maria.patient.id)
+    newer = open_finding(again, "routine", "R2", ny(2026, 11, 25, 11, 0))
+    assert escalation.record_patient_choice(maria.patient, "call", ny(2026, 11, 25, 11, 3)) is newer
+    assert (older.level, newer.level) == ("routine", "urgent")
+
+
 # -- Every change of a finding is an audit event: what, who, which clinic, when, and the details ----
 
 def events(esc: Escalation, action: str) -> list:
@@ -523,6 +549,59 @@ def test_a_bare_ack_after_two_pages_at_the_same_moment_asks_which_most_urgent_fi
     assert escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 17, 23, 11)) == (
         f"Aftercare: 2 open alerts came together. Reply ACK and one code: {emergency.code}; {urgent.code}")
     assert (emergency.status, urgent.status) == ("open", "open")
+
+
+def test_a_bare_ack_after_a_page_then_a_digest_acknowledges_the_digests_finding(app, clinic):
+    """Dana was paged for Tom at 07:30 and went off call; at 08:00 the on-call (Ben) is paged again
+    for Tom and Dana gets the digest of her own patient Maria: her latest text is the digest."""
+    from bot import episodes
+    tom = enroll(clinic, ended=ny(2026, 11, 22, 18, 0), phone="+12125550160", name="Tom Baker")
+    maria = episodes.enroll(clinic=clinic, phone="+12125550143", name="Maria Lopez", ended_at=ny(2026, 11, 19, 9, 0),
+                            regions=["knee"], provider=dana(), now=ny(2026, 11, 19, 9, 0))
+    db.session.commit()
+    digested = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
+    paged = open_finding(tom, "urgent", "U1", ny(2026, 11, 23, 7, 30))
+    dana().duty, ben().duty = "off", "on_call"
+    db.session.commit()
+    escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc))
+    assert len(to(DANA)) == 1 and len(to(DANA, "digest")) == 1
+    assert escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 23, 8, 5)).startswith(
+        f"Acknowledged {digested.code} (Maria L., ROUTINE)")
+    assert paged.status == "open"
+
+
+def test_open_alerts_are_listed_oldest_first_by_when_they_were_raised(app, clinic, maria):
+    """A text kept in the spool while the database was down is read later with the time it was
+    sent, so a finding can be raised after another yet be older: the list goes by when."""
+    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    later = open_finding(tom, "urgent", "U1", ny(2026, 11, 18, 11, 5))
+    earlier = open_finding(maria, "urgent", "U3", ny(2026, 11, 18, 11, 0))  # replayed from the spool
+    assert escalation.alerted_open(dana()) == [earlier, later]
+    escalation.run_timers(ny(2026, 11, 18, 11, 35).astimezone(timezone.utc))  # both re-page at 11:35
+    assert escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 18, 11, 36)) == (
+        f"Aftercare: 2 open alerts came together. Reply ACK and one code: {earlier.code}; {later.code}")
+
+
+def test_one_digest_of_two_findings_is_one_text_queued(app, clinic, maria):
+    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
+    open_finding(tom, "routine", "R2", ny(2026, 11, 20, 12, 0))
+    assert escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc)) == 1  # the dispatcher's count
+
+
+def test_a_routine_finding_outside_any_episode_goes_to_the_on_calls_digest(maria):
+    esc = escalation.open_escalation(patient=maria.patient, session=None, level="routine", rule="R8",
+                                     assessment=None, now=ny(2026, 11, 20, 11, 0).astimezone(timezone.utc))
+    db.session.commit()
+    escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc))
+    assert to(DANA, "digest") == [f"Aftercare routine, 1 to call within 1 business day: Maria L. R8 ({esc.code}). "
+                                  "See dashboard."]
+
+
+def test_a_long_mistyped_code_is_cut_to_twelve_characters_in_the_answer(maria):
+    open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    answer = escalation.acknowledge_by_text(dana(), "ACK ABCDEFGHJKLMNPQRSTUVWXYZ", ny(2026, 11, 17, 23, 1))
+    assert answer.startswith("Aftercare: no alert ABCDEFGHJKLM. Your open alerts:")
 
 
 def test_a_bare_ack_after_a_digest_and_a_later_page_acknowledges_the_page(app, clinic, maria):
