@@ -113,6 +113,17 @@ def test_words_split_over_two_texts_are_read_apart_outside_the_window(maria, cli
     assert findings() == [] and pages() == 0
 
 
+def test_texts_after_an_acknowledged_emergency_page_no_one_however_many_follow(maria, client, clock):
+    """The group's earlier texts were read at emergency and unclear: the highest is emergency (by rank, not name)."""
+    say(client, clock, START, "it hurts when I breathe in")
+    clock.set(START + timedelta(seconds=20))
+    assert twiml_text(text_in(client, DANA, "ACK")).startswith("Acknowledged ")
+    paged = pages()
+    say(client, clock, START + timedelta(seconds=40), "ok")
+    say(client, clock, START + timedelta(seconds=60), "👍")
+    assert [(f.level, f.status) for f in findings()] == [("emergency", "acknowledged")] and pages() == paged
+
+
 def test_a_group_raises_an_acknowledged_finding_only_to_a_higher_level(maria, client, clock):
     """A routine finding acknowledged, then words that make the group urgent: a new, urgent finding."""
     say(client, clock, START, "my leg")
@@ -268,6 +279,12 @@ def test_a_group_reading_raises_a_finding_only_above_what_its_earlier_texts_were
     decision = conversation.decide_reply(reading("feels weak"), together, already=already, opted_out=False)
     assert decision.together is together and decision.answer is together
     assert (decision.finding is together) is raises
+
+
+def test_a_group_read_at_monitor_is_answered_but_opens_no_finding():
+    together = reading("a 7 right now")  # monitor
+    decision = conversation.decide_reply(reading("right now"), together, already=None, opted_out=False)
+    assert decision.together is together and decision.answer is together and decision.finding is None
 
 
 def test_a_group_reading_that_says_no_more_than_the_text_is_not_kept():
