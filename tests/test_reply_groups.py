@@ -290,10 +290,13 @@ def test_a_group_reading_raises_a_finding_only_above_what_its_earlier_texts_were
     assert (decision.finding is together) is raises
 
 
-def test_a_group_read_at_monitor_is_answered_but_opens_no_finding():
-    together = reading("a 7 right now")  # monitor
-    decision = conversation.decide_reply(reading("right now"), together, already=None, opted_out=False)
-    assert decision.together is together and decision.answer is together and decision.finding is None
+@pytest.mark.parametrize("earlier, text, opens", [("not", "better", False),  # the group: monitor, M2
+                                                   ("bruise", "is getting bigger", True)])  # the group: routine, R5
+def test_a_group_reading_opens_a_finding_from_routine_up(earlier, text, opens):
+    together = reading(f"{earlier} {text}")
+    decision = conversation.decide_reply(reading(text), together, already=reading(earlier).level, opted_out=False)
+    assert decision.together is together and decision.answer is together
+    assert (decision.finding is together) is opens
 
 
 def test_a_group_reading_that_says_no_more_than_the_text_is_not_kept():
