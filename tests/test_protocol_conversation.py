@@ -14,7 +14,7 @@ from support import enroll, text_in, twiml_text
 from bot import conversation
 from bot.dispatch import run_once
 from bot.extensions import db
-from bot.models import Assessment, CheckIn, Escalation, Message, Patient
+from bot.models import Assessment, CheckIn, Escalation, Message, Patient, Provider
 
 NY = ZoneInfo("America/New_York")
 MARIA = "+12125550143"
@@ -187,6 +187,8 @@ def test_a_keyword_and_a_providers_text_are_kept_as_such_not_as_replies(maria, c
     rows = db.session.scalars(sa.select(Message).order_by(Message.id)).all()
     assert [(m.direction, m.purpose, m.attempts) for m in rows] == [
         ("in", "keyword", 0), ("out", "answer", 0), ("in", "provider", 0), ("out", "answer", 0)]
+    dana = db.session.scalars(sa.select(Provider.id).where(Provider.phone == "+12125550111")).one()
+    assert [(m.patient_id, m.provider_id) for m in rows] == [(maria.patient.id, None)] * 2 + [(None, dana)] * 2
 
 
 def test_each_text_is_logged_by_its_stored_id_and_purpose_never_its_words(maria, client, clock, caplog):
