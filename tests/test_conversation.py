@@ -51,6 +51,25 @@ def test_a_late_reply_after_a_checkin_was_marked_missed_still_counts_for_it(app,
     assert latest().checkin_id == checkin(e.session, "C3").id  # the one the patient has in front of them
 
 
+def test_a_reply_to_c3_that_is_not_expected_plans_c4(app, clinic, clock, client):
+    """PROTOCOL 3: C4 for a region away from the lungs when the C3 reply was not `expected`."""
+    e = enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
+    for moment in (ny(2026, 11, 17, 10), ny(2026, 11, 17, 14), ny(2026, 11, 18, 10), ny(2026, 11, 19, 10)):
+        run_once(now=moment)
+    assert [c.protocol_id for c in e.session.checkins if c.protocol_id == "C4"] == []
+    clock.set(ny(2026, 11, 19, 10, 30))
+    text_in(client, MARIA, "ok")  # unclear: ranks below monitor, but it answers C3
+    assert checkin(e.session, "C4").status == "planned"
+
+
+def test_a_cough_with_soreness_near_the_lungs_is_an_emergency(app, clinic, clock, client):
+    """Triage reads a reply against the needled region: a cough with soreness after upper-back needling is E1."""
+    enroll(clinic, ended=ny(2026, 11, 17, 10, 0), regions=("upper_back",))
+    clock.set(ny(2026, 11, 18, 10, 0))
+    text_in(client, MARIA, "coughing and sore, a 5")
+    assert (latest().level, latest().rules) == ("emergency", ["E1"])
+
+
 def test_texts_sent_within_two_minutes_are_read_as_one_reply(app, clinic, clock, client):
     enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
     clock.set(ny(2026, 11, 18, 10, 30))

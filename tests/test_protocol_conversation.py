@@ -2,6 +2,7 @@
 patient's language, the emergency text's region and date, and the rules about the reply before.
 Through the signed webhook, with the clock set by the test."""
 
+import logging
 from datetime import datetime, timezone
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ from support import enroll, text_in, twiml_text
 from bot import conversation
 from bot.dispatch import run_once
 from bot.extensions import db
-from bot.models import Assessment, CheckIn, Escalation, Message, Patient
+from bot.models import Assessment, CheckIn, Escalation, Message, Patient, Provider
 
 NY = ZoneInfo("America/New_York")
 MARIA = "+12125550143"
@@ -127,7 +128,14 @@ def test_routine_and_urgent_answers_offer_call_or_wait(maria, client, clock):
     routine = say(client, clock, ny(2026, 11, 19, 18, 0), "still a 5, not better")
     assert routine.startswith("Thanks Maria. Your PT will contact you within 1 business day")
     assert say(client, clock, ny(2026, 11, 19, 18, 5), "WAIT").startswith("Thanks, noted")
-    assert db.session.scalars(sa.select(Escalation.patient_choice)).one() == "wait"
+    esc = db.session.scalars(sa.select(Escalation)).one()
+    assert (esc.patient_choice, esc.patient_choice_at.astimezone(NY)) == ("wait", ny(2026, 11, 19, 18, 5))
+
+
+def test_a_spanish_patients_call_or_wait_is_answered_in_spanish(lucia, client, clock):
+    number = "+12125550160"
+    assert say(client, clock, ny(2026, 11, 18, 9, 0), "un 8", number).startswith("Lucia, la clinica le llamara hoy.")
+    assert say(client, clock, ny(2026, 11, 18, 9, 5), "ESPERO", number).startswith("Gracias, anotado")
 
 
 def test_call_or_wait_with_nothing_waiting_is_read_as_an_ordinary_reply(maria, client, clock):
@@ -168,8 +176,26 @@ def test_a_text_and_its_answer_are_kept_at_the_moment_the_text_arrived(maria, cl
     say(client, clock, ny(2026, 11, 18, 10, 0), "a 3, bit sore")
     db.session.expire_all()
     rows = db.session.scalars(sa.select(Message).order_by(Message.id)).all()
-    assert [(m.direction, m.purpose) for m in rows] == [("in", "reply"), ("out", "answer")]
+    assert [(m.direction, m.purpose, m.attempts) for m in rows] == [("in", "reply", 0), ("out", "answer", 0)]
     assert [m.created_at.astimezone(NY) for m in rows] == [ny(2026, 11, 18, 10, 0)] * 2
+
+
+def test_a_keyword_and_a_providers_text_are_kept_as_such_not_as_replies(maria, client, clock):
+    say(client, clock, ny(2026, 11, 18, 10, 0), "HELP")
+    say(client, clock, ny(2026, 11, 18, 10, 5), "ACK", "+12125550111")
+    db.session.expire_all()
+    rows = db.session.scalars(sa.select(Message).order_by(Message.id)).all()
+    assert [(m.direction, m.purpose, m.attempts) for m in rows] == [
+        ("in", "keyword", 0), ("out", "answer", 0), ("in", "provider", 0), ("out", "answer", 0)]
+    dana = db.session.scalars(sa.select(Provider.id).where(Provider.phone == "+12125550111")).one()
+    assert [(m.patient_id, m.provider_id) for m in rows] == [(maria.patient.id, None)] * 2 + [(None, dana)] * 2
+
+
+def test_each_text_is_logged_by_its_stored_id_and_purpose_never_its_words(maria, client, clock, caplog):
+    caplog.set_level(logging.INFO, logger="bot.conversation")
+    say(client, clock, ny(2026, 11, 18, 10, 0), "a 2")
+    (text_id,) = db.session.scalars(sa.select(Message.id).where(Message.direction == "in")).all()
+    assert f"inbound message id={text_id} purpose=reply answered=True" in caplog.messages
 
 
 def test_asking_in_words_to_stop_is_asked_to_confirm_with_stop(maria, client, clock):
@@ -197,6 +223,13 @@ def test_an_unknown_number_gets_one_answer_in_both_languages_and_nothing_is_stor
     assert event.created_at.astimezone(NY) == ny(2026, 11, 18, 10, 0) and "3105550199" not in str(event.detail)
 
 
+def test_a_retry_of_a_text_that_got_no_answer_gets_none(maria, client, clock):
+    say(client, clock, ny(2026, 11, 18, 10, 0), "STOP")
+    clock.set(ny(2026, 11, 18, 10, 30))
+    assert twiml_text(text_in(client, MARIA, "about a 4", sid="SM" + "d" * 32)) == ""
+    assert twiml_text(text_in(client, MARIA, "about a 4", sid="SM" + "d" * 32)) == ""
+
+
 def test_a_twilio_retry_gets_the_same_answer_and_is_triaged_once(maria, client, clock):
     clock.set(ny(2026, 11, 18, 10, 0))
     first = twiml_text(text_in(client, MARIA, "a 2", sid="SM" + "a" * 32))
@@ -222,10 +255,11 @@ def test_an_expected_reply_after_monitor_cancels_the_extra_checkin_and_answers_t
     run_once(now=ny(2026, 11, 18, 20, 15))                        # C2
     say(client, clock, ny(2026, 11, 18, 20, 30), "a 6")           # monitor: an extra check-in next morning
     extra = db.session.scalars(sa.select(CheckIn).where(CheckIn.protocol_id == "extra")).one()
-    assert extra.status == "planned"
+    assert (extra.status, extra.attempts) == ("planned", 0)  # not yet tried: it gets all its tries
     say(client, clock, ny(2026, 11, 18, 20, 45), "actually feels fine now, a 2")
     db.session.expire_all()
-    assert db.session.get(CheckIn, extra.id).status == "cancelled"
+    cancelled = db.session.get(CheckIn, extra.id)
+    assert (cancelled.status, cancelled.status_reason) == ("cancelled", "no longer needed")
     c2 = db.session.scalars(sa.select(CheckIn).where(CheckIn.protocol_id == "C2")).one()
     assert (c2.status, latest().checkin_id) == ("replied", c2.id)
 
@@ -267,6 +301,18 @@ def test_an_expected_or_monitor_reply_alerts_no_one(maria, client, clock):
     say(client, clock, ny(2026, 11, 18, 11, 0), "a 6")
     assert db.session.scalars(sa.select(Escalation)).all() == []
     assert latest().created_at == ny(2026, 11, 18, 11, 0).astimezone(timezone.utc)
+
+
+def test_a_patient_with_no_episode_on_file_is_read_against_their_earlier_replies(app, clinic, client, clock):
+    """A patient on file without a treatment session (none recorded yet) is still read and answered."""
+    db.session.add(Patient(clinic=clinic, name="Maria Lopez", phone=MARIA, created_at=ny(2026, 11, 1, 9, 0)))
+    db.session.commit()
+    assert say(client, clock, ny(2026, 11, 18, 10, 0), "ok").startswith("Thanks Maria. How sore are you now")
+    first = latest()
+    assert (first.level, first.session_id, first.checkin_id, first.hours_since_session) == ("unclear", None, None, 0)
+    assert say(client, clock, ny(2026, 11, 18, 10, 10), "k").startswith("Thanks Maria. Your PT will contact you")
+    assert (latest().level, latest().rules) == ("routine", ["R10"])
+    assert db.session.scalars(sa.select(Escalation.session_id)).one() is None
 
 
 # -- Providers' texts ------------------------------------------------------------------------------

@@ -113,6 +113,26 @@ def test_words_split_over_two_texts_are_read_apart_outside_the_window(maria, cli
     assert findings() == [] and pages() == 0
 
 
+def test_texts_after_an_acknowledged_emergency_page_no_one_however_many_follow(maria, client, clock):
+    """The group's earlier texts were read at emergency and unclear: the highest is emergency (by rank, not name)."""
+    say(client, clock, START, "my chest feels tight")
+    clock.set(START + timedelta(seconds=20))
+    assert twiml_text(text_in(client, DANA, "ACK")).startswith("Acknowledged ")
+    paged = pages()
+    say(client, clock, START + timedelta(seconds=40), "ok")
+    say(client, clock, START + timedelta(seconds=60), "👍")
+    assert [(f.level, f.status) for f in findings()] == [("emergency", "acknowledged")] and pages() == paged
+
+
+@pytest.mark.xfail(strict=True, reason="triage reads 'it hurts when I breathe in ok' (or a thumbs-up after it) as the "
+                                       "breathing denied: expected. Left to the triage owner (bot/triage)")
+@pytest.mark.parametrize("body", ["ok", "👍"])
+def test_an_ok_after_a_breathing_complaint_is_never_told_it_is_expected(maria, client, clock, body):
+    """PROTOCOL 1: a breathing complaint is never downgraded; an "ok" read with it must not turn it into soreness."""
+    assert say(client, clock, START, "it hurts when I breathe in").startswith("Maria, call 911 now.")
+    assert "that's expected" not in say(client, clock, START + timedelta(seconds=20), body)
+
+
 def test_a_group_raises_an_acknowledged_finding_only_to_a_higher_level(maria, client, clock):
     """A routine finding acknowledged, then words that make the group urgent: a new, urgent finding."""
     say(client, clock, START, "my leg")
@@ -268,6 +288,15 @@ def test_a_group_reading_raises_a_finding_only_above_what_its_earlier_texts_were
     decision = conversation.decide_reply(reading("feels weak"), together, already=already, opted_out=False)
     assert decision.together is together and decision.answer is together
     assert (decision.finding is together) is raises
+
+
+@pytest.mark.parametrize("earlier, text, opens", [("not", "better", False),  # the group: monitor, M2
+                                                   ("bruise", "is getting bigger", True)])  # the group: routine, R5
+def test_a_group_reading_opens_a_finding_from_routine_up(earlier, text, opens):
+    together = reading(f"{earlier} {text}")
+    decision = conversation.decide_reply(reading(text), together, already=reading(earlier).level, opted_out=False)
+    assert decision.together is together and decision.answer is together
+    assert (decision.finding is together) is opens
 
 
 def test_a_group_reading_that_says_no_more_than_the_text_is_not_kept():
