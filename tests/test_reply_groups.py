@@ -124,8 +124,6 @@ def test_texts_after_an_acknowledged_emergency_page_no_one_however_many_follow(m
     assert [(f.level, f.status) for f in findings()] == [("emergency", "acknowledged")] and pages() == paged
 
 
-@pytest.mark.xfail(strict=True, reason="triage reads 'it hurts when I breathe in ok' (or a thumbs-up after it) as the "
-                                       "breathing denied: expected. Left to the triage owner (bot/triage)")
 @pytest.mark.parametrize("body", ["ok", "👍"])
 def test_an_ok_after_a_breathing_complaint_is_never_told_it_is_expected(maria, client, clock, body):
     """PROTOCOL 1: a breathing complaint is never downgraded; an "ok" read with it must not turn it into soreness."""

@@ -220,6 +220,7 @@ class Lexicon:
         self.topics = frozenset(scope["topics"])
         self.topic_order = tuple(scope["topics"])      # for reasons that read the same in every process
         self.joins = frozenset(scope["joins"])
+        self.circumstances = frozenset(scope["circumstances"])
         self.shared = frozenset(scope["shared"])
         self.complaints = frozenset(scope["complaints"])
         self.flips: dict[str, str] = dict(raw["flips"])

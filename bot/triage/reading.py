@@ -499,6 +499,8 @@ def _verdicts(clause: Clause, lex: Lexicon) -> None:
         else:
             continue
         target = targets[0]
+        if _circumstance_of_a_complaint(clause, target, lex):
+            continue                                   # "it hurts when I breathe in ok"
         if target in clause.direct or any(Trait.UNABLE in traits[u] for u in range(max(0, target - 3), target)):
             clause.denied.pop(target, None)
             clause.denied.pop(v, None)
@@ -507,6 +509,24 @@ def _verdicts(clause: Clause, lex: Lexicon) -> None:
             clause.fine.update(targets)
 
 
+def _circumstance_of_a_complaint(clause: Clause, j: int, lex: Lexicon) -> bool:
+    """A breathing word after "when", "to", "al"... with a complaint just before that word is when
+    it hurts, not what a verdict judges: "it hurts a lot when I take a deep breath ok"."""
+    traits = clause.traits
+    c = j - 1
+    while c >= 0 and clause.text(c, c + 1) in lex.joins and clause.text(c, c + 1) not in lex.circumstances:
+        c -= 1                                         # "when I", "al" + "the"
+    if c < 0 or clause.text(c, c + 1) not in lex.circumstances:
+        return False
+    for u in range(c - 1, max(-1, c - 1 - lex.verdict_window), -1):
+        if traits[u] & _NEG_OR_LIST_AND:
+            return False                               # "no pain when breathing, ok" is a denial
+        if Trait.COMPLAINT in traits[u]:
+            return True
+    return False
+
+
+_NEG_OR_LIST_AND = frozenset({Trait.NEG, Trait.LIST_AND})
 _ODD = frozenset({"odd"})
 
 

@@ -125,3 +125,39 @@ def test_those_words_in_their_own_sense_are_no_complaint(text):
 ])
 def test_idioms_of_breathlessness_on_exertion_or_lying_down_are_e1(text):
     assert result(text, hours=30, region="thoracic").rules[0] == "E1"
+
+
+# -- A verdict after a complaint's circumstance is no verdict on breathing -------------------------
+# "it hurts when I breathe in ok": the "ok" (or a 👍, or "thanks ok") closes the message; it does
+# not call the breathing fine, because the breathing word is when it hurts, not what is judged.
+# Found by a conversation test: a patient who texts "ok" after their own E1 complaint was read as
+# expected. The same verdict after a breathing word that is a subject still clears it.
+
+@pytest.mark.parametrize("text", [
+    "it hurts when I breathe in ok",
+    "it hurts when I breathe in 👍",
+    "hurts to breathe ok",
+    "hurts to breathe ok thanks",
+    "pain when breathing in good",
+    "it hurts a lot when I take a deep breath ok",
+    "it stings if I breathe in deep fine",
+    "me duele al respirar ok",
+    "me duele cuando respiro hondo bien",
+    "siento dolor al inhalar ok gracias",
+])
+def test_a_verdict_after_when_or_al_breathing_leaves_the_complaint_standing(text):
+    assert level(text, hours=5, region="upper_back") == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "my back hurts and breathing is ok",
+    "sore back and breathing fine",
+    "back hurts but breathing ok",
+    "hurts a bit, breathing fine",
+    "me duele la espalda y respiro bien",
+    "me duele la espalda pero respiro bien",
+    "hurts when i press on it breathing normal",
+    "sore when I lift my arm, breathing is fine",
+])
+def test_a_verdict_on_breathing_as_the_subject_beside_soreness_still_clears_it(text):
+    assert level(text, hours=5, region="upper_back") == "expected"
