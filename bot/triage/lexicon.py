@@ -221,6 +221,7 @@ class Lexicon:
         self.topic_order = tuple(scope["topics"])      # for reasons that read the same in every process
         self.joins = frozenset(scope["joins"])
         self.circumstances = frozenset(scope["circumstances"])
+        self.complaint_verbs = frozenset(scope["complaint_verbs"])
         self.shared = frozenset(scope["shared"])
         self.complaints = frozenset(scope["complaints"])
         self.flips: dict[str, str] = dict(raw["flips"])

@@ -510,23 +510,40 @@ def _verdicts(clause: Clause, lex: Lexicon) -> None:
 
 
 def _circumstance_of_a_complaint(clause: Clause, j: int, lex: Lexicon) -> bool:
-    """A breathing word after "when", "to", "al"... with a complaint just before that word is when
-    it hurts, not what a verdict judges: "it hurts a lot when I take a deep breath ok"."""
+    """A breathing or chest word that a complaint is about is not what a verdict after it judges:
+    "it hurts when I breathe in ok", "a weight on my chest 👍", "me duele el pecho ok", "can't get
+    a deep breath ok". About it: the object of a complaint verb (`complaint_verbs`), or after
+    "can't" in the frame window, or after "when", "on"... (`circumstances`) with a complaint (or a
+    breathing or chest frame's word) in the frame window before, with no negation, "and" or
+    score between. "no pain when breathing ok", "sore 5 breathing ok" and "sore breathing fine"
+    are verdicts: a breathing word right after soreness is a subject."""
     traits = clause.traits
-    c = j - 1
-    while c >= 0 and clause.text(c, c + 1) in lex.joins and clause.text(c, c + 1) not in lex.circumstances:
-        c -= 1                                         # "when I", "al" + "the"
-    if c < 0 or clause.text(c, c + 1) not in lex.circumstances:
+    for u in range(j - 1, max(-1, j - 1 - lex.frame_window), -1):
+        if traits[u] & _NEG_AND_OR_NUMBER:
+            break
+        if Trait.UNABLE in traits[u]:
+            return True
+    c, connected = j - 1, False
+    while c >= 0 and ((word := clause.text(c, c + 1)) in lex.joins | lex.circumstances
+                      or not traits[c] - _MODIFYING):
+        connected = connected or word in lex.circumstances       # "when I take a big", "un poquito el"
+        c -= 1
+    if c >= 0 and (clause.text(c, c + 1) in lex.complaint_verbs or traits[c] & _COMPLAINT_OR_RED_FLAG
+                   and clause.text(c, c + 1).split()[-1] in lex.circumstances):
+        return True                                    # "me duele el pecho", "a weight on my chest"
+    if not connected:
         return False
-    for u in range(c - 1, max(-1, c - 1 - lex.verdict_window), -1):
-        if traits[u] & _NEG_OR_LIST_AND:
-            return False                               # "no pain when breathing, ok" is a denial
-        if Trait.COMPLAINT in traits[u]:
+    for u in range(c, max(-1, c - lex.frame_window), -1):
+        if traits[u] & _NEG_AND_OR_NUMBER:
+            return False
+        if traits[u] & _COMPLAINT_OR_RED_FLAG and Trait.JUDGED not in traits[u]:
             return True
     return False
 
 
-_NEG_OR_LIST_AND = frozenset({Trait.NEG, Trait.LIST_AND})
+_MODIFYING = frozenset({Trait.SMALL, Trait.INTENSITY, Trait.DENIABLE})
+_COMPLAINT_OR_RED_FLAG = frozenset({Trait.COMPLAINT, Trait.RED_FLAG})
+_NEG_AND_OR_NUMBER = frozenset({Trait.NEG, Trait.LIST_AND, Trait.NUMBER})
 _ODD = frozenset({"odd"})
 
 
@@ -858,7 +875,7 @@ def _says_little_else(clause: Clause, most: int = 2) -> bool:
 
 _SHORT = 3
 _PASSING_WORDS = frozenset({"filler", "resolved", "brief", "present", "past", "still", "list_and", "list_or",
-                            "q_opener", "resolved_negation", "neg", "normal", "wellness"})
+                            "q_opener", "resolved_negation", "neg", "normal", "wellness", "ack"})
 
 
 def _said_still(clause: Clause, m: Mention) -> bool:

@@ -12,6 +12,8 @@ punctuation dropped, a typo, an emoji, a name (`bot.triage.probe`):
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from conftest import ascii_id
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -48,6 +50,19 @@ def test_every_lookalike_alone_gets_its_labelled_level(lookalike):
 def test_every_benign_fragment_alone_is_within_the_expected_course(fragment):
     # on the day (the bank's scores are 0-5, within the early band; "tired today" is on the day)
     assert _alone(fragment, hours=6).level in ("expected", "unclear")
+
+
+# "ok" or "thanks" closes a message; it is no verdict on the breathing or chest word a complaint
+# before it is about ("it hurts when I breathe in ok", "me duele el pecho ok"). A thumbs-up is read
+# as "ok". A bare "k" is left out: after a number it is read as kilometres ("ran a 10 k").
+CLOSINGS = ("ok", "👍", "ok thanks", "thanks", "okay thank you", "gracias", "bien gracias", "ok gracias")
+
+
+@pytest.mark.parametrize("closing", CLOSINGS)
+def test_a_closing_ok_or_thanks_never_takes_a_red_flag_below_its_level(closing):
+    below = [(flag.kind, flag.text) for flag in BANKS.redflags
+             if rank(_alone(dataclasses.replace(flag, text=f"{flag.text} {closing}")).level) < rank(flag.level)]
+    assert below == []
 
 
 # -- Properties over composed replies ---------------------------------------------------------------

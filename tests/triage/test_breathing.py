@@ -129,9 +129,10 @@ def test_idioms_of_breathlessness_on_exertion_or_lying_down_are_e1(text):
 
 # -- A verdict after a complaint's circumstance is no verdict on breathing -------------------------
 # "it hurts when I breathe in ok": the "ok" (or a 👍, or "thanks ok") closes the message; it does
-# not call the breathing fine, because the breathing word is when it hurts, not what is judged.
-# Found by a conversation test: a patient who texts "ok" after their own E1 complaint was read as
-# expected. The same verdict after a breathing word that is a subject still clears it.
+# not call the breathing fine, because the breathing word is when or where it hurts, or what
+# hurts, not what is judged. Found by a conversation test: a patient who texts "ok" after their own
+# E1 complaint was read as expected (tests/triage/test_banks.py holds it over every red flag). The
+# same verdict after a breathing word that is a subject still clears it.
 
 @pytest.mark.parametrize("text", [
     "it hurts when I breathe in ok",
@@ -144,6 +145,12 @@ def test_idioms_of_breathlessness_on_exertion_or_lying_down_are_e1(text):
     "me duele al respirar ok",
     "me duele cuando respiro hondo bien",
     "siento dolor al inhalar ok gracias",
+    "me duele el pecho ok",
+    "no me entra el aire ok",
+    "there is a weight on my chest ok thanks",
+    "can't get a proper deep breath ok",
+    "no pain unless I take a big breath ok",
+    "it hurts every time I breathe in 👍",
 ])
 def test_a_verdict_after_when_or_al_breathing_leaves_the_complaint_standing(text):
     assert level(text, hours=5, region="upper_back") == "emergency"
@@ -156,8 +163,14 @@ def test_a_verdict_after_when_or_al_breathing_leaves_the_complaint_standing(text
     "hurts a bit, breathing fine",
     "me duele la espalda y respiro bien",
     "me duele la espalda pero respiro bien",
-    "hurts when i press on it breathing normal",
+    "hurts when i press on it, breathing normal",
     "sore when I lift my arm, breathing is fine",
+    # the C1 check-in near the lungs asks for soreness and breathing: answers run them together
+    "sore breathing fine",
+    "a bit sore breathing ok",
+    "sore 5 breathing ok",
+    "achy breathing normal",
+    "dolor leve respiro bien",
 ])
 def test_a_verdict_on_breathing_as_the_subject_beside_soreness_still_clears_it(text):
     assert level(text, hours=5, region="upper_back") == "expected"
