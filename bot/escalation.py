@@ -393,8 +393,8 @@ def alerted_open(provider: Provider) -> list[Escalation]:
 
 
 def _latest_alerted(provider: Provider) -> list[Escalation]:
-    """The open findings of the provider's latest alert texts still open: one for a page, several
-    for a digest or for pages sent in the same round (the phone shows them together)."""
+    """The open findings named by the provider's latest alert texts that name any: one for a page,
+    several for a digest or for pages sent in the same round (the phone shows them together)."""
     alerts = _alerts_to(provider)
     rows = db.session.execute(
         sa.select(Escalation, alerts.c.created_at).join(alerts, alerts.c.escalation_id == Escalation.id)
