@@ -83,7 +83,8 @@ def _new_code() -> str:
 
 
 def _recipients(clinic: Clinic, roles: Sequence[str]) -> list[tuple[Provider | None, str]]:
-    """(provider, number) for each role; the clinic's phone stands in when no one holds a role."""
+    """(provider, number) for each role; the clinic's phone stands in when no one holds a role
+    (and for the role "clinic", which no provider holds)."""
     providers = db.session.scalars(
         sa.select(Provider).where(Provider.clinic_id == clinic.id, Provider.active.is_(True),
                                   Provider.phone.is_not(None))
@@ -93,9 +94,7 @@ def _recipients(clinic: Clinic, roles: Sequence[str]) -> list[tuple[Provider | N
         by_duty[p.duty].append(p)
     out: list[tuple[Provider | None, str]] = []
     for role in roles:
-        if role == "clinic":
-            out.append((None, clinic.phone))
-        elif by_duty.get(role):
+        if by_duty.get(role):
             out.extend((p, p.phone) for p in by_duty[role])
         else:
             out.append((None, clinic.phone))

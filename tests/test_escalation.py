@@ -202,3 +202,33 @@ def test_a_second_emergency_text_does_not_page_again_but_a_worse_finding_upgrade
     text_in(client, MARIA, "still cant breathe well")
     run_once(now=ny(2026, 11, 18, 11, 12, 5))
     assert len(alerts(gateway, DANA)) == 2  # the same open finding: no extra page before its 5-minute step
+
+
+def test_a_finding_is_opened_with_the_reading_that_set_it_and_a_raise_quotes_the_new_words(
+        app, clinic, clock, client, gateway):
+    enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
+    clock.set(ny(2026, 11, 18, 11, 0))
+    text_in(client, MARIA, "the redness is spreading and its warm")
+    esc = escalation()
+    opened = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "escalation.opened")).one()
+    assert esc.assessment_id is not None and opened.detail["assessment_id"] == esc.assessment_id
+    clock.set(ny(2026, 11, 18, 11, 10))
+    text_in(client, MARIA, "also now i cant catch my breath")
+    run_once(now=ny(2026, 11, 18, 11, 10, 5))
+    assert '"also now i cant catch my breath"' in alerts(gateway, DANA)[-1]
+
+
+def test_a_raise_with_no_text_of_its_own_keeps_quoting_the_words_that_opened_the_finding(
+        app, clinic, clock, client, gateway):
+    from bot import escalation as escalations
+    from bot.models import TreatmentSession
+    enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
+    clock.set(ny(2026, 11, 18, 11, 0))
+    text_in(client, MARIA, "the redness is spreading and its warm")
+    esc = escalation()
+    escalations.open_escalation(patient=esc.patient, session=db.session.get(TreatmentSession, esc.session_id),
+                                level="emergency", rule="E2", assessment=None, now=ny(2026, 11, 18, 11, 5))
+    db.session.commit()
+    run_once(now=ny(2026, 11, 18, 11, 5, 5))
+    assert alerts(gateway, DANA)[-1].startswith(
+        'Aftercare EMERGENCY: Maria L., 25h post-DN, E2: "the redness is spreading and its warm"')

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from support import enroll
+from support import enroll, lakeside
 
 from bot import escalation
 from bot.escalation import Timings, alert_step, next_business_start
@@ -189,6 +189,75 @@ def test_a_more_urgent_finding_upgrades_and_restarts_the_clock(maria):
     assert len(to(BEN)) == 1  # the urgent step's page only: 10 minutes into the emergency
     escalation.run_timers(ny(2026, 11, 18, 11, 55).astimezone(timezone.utc))
     assert len(to(BEN)) == 2
+
+
+# -- Who holds each role ---------------------------------------------------------------------------
+
+def test_a_page_reaches_only_the_patients_own_clinic(maria):
+    lakeside()                                      # Olga is on call at another clinic
+    open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    assert len(to(DANA)) == 1 and to("+13125550111") == []
+
+
+def test_an_on_call_without_a_mobile_number_leaves_the_page_to_the_clinics_phone(maria):
+    dana().phone = None
+    db.session.commit()
+    esc = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    assert [m.to_number for m in outbox()] == [CLINIC]
+    assert esc.alerts_sent == 1
+
+
+def test_each_round_of_pages_is_audited_with_its_roles_and_how_many_were_paged(maria):
+    esc = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    escalation.run_timers(ny(2026, 11, 17, 23, 15).astimezone(timezone.utc))
+    rounds = sorted(events(esc, "escalation.alerted"), key=lambda e: e.created_at)
+    assert [(e.clinic_id, e.created_at.astimezone(NY), e.detail) for e in rounds] == [
+        (maria.patient.clinic_id, ny(2026, 11, 17, 23, 0), {"roles": ["on_call"], "recipients": 1}),
+        (maria.patient.clinic_id, ny(2026, 11, 17, 23, 15),
+         {"roles": ["on_call", "backup", "clinic"], "recipients": 3})]
+
+
+def test_a_page_for_a_finding_outside_any_episode_counts_no_hours_since_a_session(maria):
+    esc = escalation.open_escalation(patient=maria.patient, session=None, level="urgent", rule="U3",
+                                     assessment=None, now=ny(2026, 11, 20, 11, 0).astimezone(timezone.utc))
+    db.session.commit()
+    assert to(DANA) == [f'Aftercare URGENT: Maria L., 0h post-DN, U3: "" Reply ACK {esc.code}']
+
+
+def test_a_backup_page_after_an_upgrade_counts_the_minutes_since_the_upgrade(maria):
+    open_finding(maria, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    open_finding(maria, "emergency", "E1", ny(2026, 11, 18, 11, 40))
+    escalation.run_timers(ny(2026, 11, 18, 11, 45).astimezone(timezone.utc))
+    escalation.run_timers(ny(2026, 11, 18, 11, 50).astimezone(timezone.utc))
+    escalation.run_timers(ny(2026, 11, 18, 11, 55).astimezone(timezone.utc))
+    assert to(BEN)[-1].startswith("Aftercare EMERGENCY, no ACK in 15m: Maria L.")
+
+
+def test_raising_one_patients_finding_leaves_another_patients_finding_as_it_was(app, clinic, maria):
+    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    toms = open_finding(tom, "urgent", "U1", ny(2026, 11, 18, 11, 0))
+    marias = open_finding(maria, "urgent", "U3", ny(2026, 11, 18, 11, 1))
+    open_finding(maria, "emergency", "E1", ny(2026, 11, 18, 11, 5))
+    db.session.expire_all()
+    assert (marias.level, toms.level, toms.rule) == ("emergency", "urgent", "U1")
+
+
+def test_the_dispatchers_count_is_every_text_queued_in_a_round(app, clinic, maria):
+    """Two emergencies re-paging Dana at 23:05 are two texts; two providers' digests are two."""
+    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    open_finding(tom, "emergency", "E1", ny(2026, 11, 17, 23, 0))
+    assert escalation.run_timers(ny(2026, 11, 17, 23, 5).astimezone(timezone.utc)) == 2
+
+
+def test_with_no_one_on_call_the_digest_goes_to_the_clinics_phone(maria):
+    dana().duty = "off"
+    db.session.commit()
+    esc = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
+    assert escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc)) == 1
+    assert to(CLINIC, "digest") == [f"Aftercare routine, 1 to call within 1 business day: Maria L. R1 ({esc.code}). "
+                                    "See dashboard."]
+    assert outbox("digest")[0].provider_id is None
 
 
 # -- Routine digests -------------------------------------------------------------------------------
@@ -587,6 +656,21 @@ def test_one_digest_of_two_findings_is_one_text_queued(app, clinic, maria):
     open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
     open_finding(tom, "routine", "R2", ny(2026, 11, 20, 12, 0))
     assert escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc)) == 1  # the dispatcher's count
+
+
+def test_two_providers_digests_are_two_texts_queued(app, clinic, maria):
+    from bot import episodes
+    ana = Provider(clinic=clinic, name="Ana Treat", email="ana@harbor.example", phone="+12125550133", duty="off")
+    ana.set_password("correct horse battery")
+    db.session.add(ana)
+    db.session.commit()
+    anas = episodes.enroll(clinic=clinic, phone="+12125550160", name="Tom Baker", ended_at=ny(2026, 11, 18, 9, 0),
+                           regions=["knee"], provider=ana, now=ny(2026, 11, 18, 9, 0))
+    db.session.commit()
+    open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
+    open_finding(anas, "routine", "R2", ny(2026, 11, 20, 12, 0))
+    assert escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc)) == 2
+    assert (len(to(DANA, "digest")), len(to("+12125550133", "digest"))) == (1, 1)
 
 
 def test_a_routine_finding_outside_any_episode_goes_to_the_on_calls_digest(maria):
