@@ -129,11 +129,11 @@ def _half_after(words: list[str], j: int, lex: Lexicon) -> int:
 
 def _is_score(words: list[str], start: int, end: int, is_word: bool, scaled: bool,
               whole_reply: bool, lex: Lexicon) -> bool:
+    if scaled:
+        return True        # "8/10", "nine out of ten": a unit after the scale ("8/10 k" for "ok") is no count
     if end < len(words) and words[end] in lex.units_after:
         # "un 10 de dolor": "de"/"of" before a pain word makes it a score, not a count
         return words[end] in ("de", "of") and end + 1 < len(words) and words[end + 1] in lex.of_pain
-    if scaled:
-        return True
     before = words[start - 1] if start else None
     if before in lex.not_after:
         # "at 9" is a time, but "pain is at 6" / "sore at a 5" is a score.

@@ -123,3 +123,12 @@ def test_same_carries_the_previous_score():
 
 def test_same_without_a_previous_score_is_not_assessable():
     assert result("same").level == "unclear"
+
+
+@pytest.mark.parametrize("text, score", [
+    ("soreness is 8/10 k", 8),           # "k" for "ok" after a score on a scale
+    ("nine out of ten k", 9),
+    ("did a 10 k, legs 4/10", 4),        # a 10 k run is no score; the scaled one is
+])
+def test_a_score_on_a_scale_is_a_score_whatever_follows_it(text, score):
+    assert result(text, hours=20).soreness == score
