@@ -44,6 +44,34 @@ def test_new_cough_with_upper_back_pain_is_emergency(text):
     assert level(text, hours=30, region="thoracic") == "emergency"
 
 
+COUGH_WITH_SORENESS = [
+    ("new cough, soreness is a 3", "cough"), ("started coughing and i'm sore, about a 4", "coughing"),
+    ("new cough and still sore", "cough"), ("tengo tos nueva y me duele, un 4", "tos"),
+]
+
+
+@pytest.mark.parametrize("region", LUNG_RISK)
+@pytest.mark.parametrize("text, cough", COUGH_WITH_SORENESS)
+def test_new_cough_with_soreness_where_a_lung_risk_region_was_needled_is_emergency(text, cough, region):
+    """The soreness of a needled neck, shoulder, upper back or chest is pain there: with a new
+    cough, E1 (and the provider reads where)."""
+    r = result(text, hours=20, region=region)
+    assert r.level == "emergency"
+    assert r.reasons[0] == f"E1: '{cough}' + soreness in the {region}"
+
+
+@pytest.mark.parametrize("region", OTHER_REGIONS)
+@pytest.mark.parametrize("text, cough", COUGH_WITH_SORENESS)
+def test_new_cough_with_soreness_where_another_region_was_needled_is_not_emergency(text, cough, region):
+    r = result(text, hours=20, region=region)
+    assert r.level != "emergency" and "E1" not in r.rules
+
+
+@pytest.mark.parametrize("region", LUNG_RISK)
+def test_new_cough_without_any_soreness_in_a_lung_risk_region_is_not_e1(region):
+    assert "E1" not in result("new cough, soreness 0", hours=20, region=region).rules
+
+
 @pytest.mark.parametrize("text, rule", [
     ("fainted at home and now my chest feels tight", "E2"),
     ("passed out in the kitchen and hit my head", "E2"),
