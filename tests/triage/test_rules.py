@@ -113,6 +113,27 @@ def test_fever_with_a_local_sign_is_emergency_with_diabetes_or_immunosuppression
     assert level("fever and the spot is red", hours=40) == "urgent"
 
 
+@pytest.mark.parametrize("precautions, named", [
+    (("diabetes",), "diabetes"), (("immunosuppressed",), "immunosuppressed"),
+    (("immunosuppressed", "diabetes"), "diabetes, immunosuppressed"),
+])
+@pytest.mark.parametrize("text, sign", [
+    ("fever and the spot is red", "red"), ("chills and the needle spot is swollen", "swollen"),
+    ("tengo fiebre y el piquete está rojo", "rojo"),
+])
+def test_fever_with_a_local_sign_names_each_infection_risk_the_patient_has(text, sign, precautions, named):
+    """E4's second half: the provider reads which of `diabetes` and `immunosuppressed` made a
+    local sign with fever an emergency, both when the patient has both."""
+    r = result(text, hours=40, precautions=precautions)
+    assert r.level == "emergency"
+    assert r.reasons[0].startswith("E4: ") and r.reasons[0].endswith(f"'{sign}' + {named}")
+
+
+@pytest.mark.parametrize("text", ["fever and the spot is red", "chills and the needle spot is swollen", "tengo fiebre y el piquete está rojo"])
+def test_fever_with_a_local_sign_is_not_e4_without_an_infection_risk(text):
+    assert "E4" not in result(text, hours=40, precautions=("anticoagulant", "pregnancy")).rules
+
+
 @pytest.mark.parametrize("text", [
     "calf keeps swelling and my foot is cold", "the thigh is swollen and rock hard and the pain is unbearable",
     "el brazo está hinchado y duro y se me adormece la mano",
