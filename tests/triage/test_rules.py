@@ -192,6 +192,24 @@ def test_fainting_after_leaving_and_recovered_or_dizziness_still_present_is_urge
     assert result("sigo mareado", hours=5).rules[0] == "U5"
 
 
+@pytest.mark.parametrize("text", [
+    "fainted in the clinic car park", "passed out in the parking lot at the clinic",
+    "i fainted in the clinic parking lot, fine now", "fainted at the clinic, on the way home",
+    "me desmayé en la clínica de camino a casa",
+])
+def test_a_faint_at_the_clinic_but_on_the_way_home_is_after_leaving(text):
+    """The clinic named beside the way home ("the clinic car park") is not a faint in the clinic
+    (M4): it is after leaving, U5, and E2 on an anticoagulant."""
+    assert result(text, hours=3).rules == ("U5",)
+    assert result(text, hours=3, precautions=("anticoagulant",)).rules[0] == "E2"
+
+
+@pytest.mark.parametrize("text", ["fainted in the clinic", "passed out on the table at the clinic", "me desmayé en la clínica"])
+def test_a_faint_in_the_clinic_is_monitor_even_on_an_anticoagulant(text):
+    assert result(text, hours=3).rules == ("M4",)
+    assert result(text, hours=3, precautions=("anticoagulant",)).rules == ("M4",)
+
+
 @pytest.mark.parametrize("region", LUNG_RISK)
 def test_sharp_pain_at_the_shoulder_blade_with_breathing_fine_is_urgent_in_lung_risk_regions(region):
     r = result("sharp stabbing pain under my shoulder blade, breathing is fine", hours=20, region=region)
