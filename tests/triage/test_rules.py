@@ -346,3 +346,24 @@ def test_intensity_adverbs_before_good_are_not_soreness(text):
 
 def test_a_soreness_word_inside_a_question_is_not_a_report():
     assert level("how long will the soreness last?", hours=40) == "expected"
+
+
+@pytest.mark.parametrize("text, words", [
+    ("the view took my breath away", "took my breath away"), ("did my deep breathing exercises", "deep breathing"),
+    ("hice respiraciones profundas", "respiraciones profundas"), ("heat pad on my chest", "chest"),
+])
+def test_a_breathing_or_chest_word_said_harmlessly_is_expected_and_the_provider_reads_it_was_harmless(text, words):
+    assert result(text, hours=30).reasons == (f"expected: harmless '{words}'",)
+
+
+@pytest.mark.parametrize("text", ["took a deep breath and it hurt", "my chest hurts"])
+def test_a_breathing_or_chest_word_said_with_pain_is_not_harmless(text):
+    assert result(text, hours=30).rules[0] == "E1"
+
+
+@pytest.mark.parametrize("text, hours", [
+    ("better than yesterday", 30), ("easing off", 40), ("mejor que ayer", 30), ("va mejorando", 50),
+    ("much better today", 100),
+])
+def test_feeling_better_with_nothing_else_is_expected_with_nothing_of_concern(text, hours):
+    assert result(text, hours=hours).reasons == ("expected: nothing of concern",)
