@@ -293,3 +293,15 @@ def test_el_piquete_is_the_needle_spot_not_a_soreness_on_day_2(text, english, ex
     assert result(english, hours=40).level == expected[0]
     r = result(text, hours=40)
     assert (r.level, r.reasons) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "my face was drooping for a few minutes but it is fine now", "my speech was slurred earlier, fine now",
+    "both arms went numb last night but it passed", "tuve la cara caída un rato pero ya se me pasó",
+])
+def test_a_stroke_like_sign_that_has_passed_is_not_expected(text):
+    """E3 names no "current": a face droop, slurred speech or numbness of both arms that passed is
+    still one (a passing stroke warning), not the reassurance of `expected` it gets today. The
+    protocol has no U7-like row for it: emergency (E3 as written) or urgent is the triage owner's call."""
+    assert result("my face drooped yesterday", hours=20).rules[0] == "E3"      # past, not said to have passed
+    assert level(text, hours=20) in ("emergency", "urgent")
