@@ -225,6 +225,35 @@ def test_sharp_pain_at_the_shoulder_blade_without_a_region_is_treated_as_lung_ri
     assert "U6" in result("punzadas en las costillas, respiro bien", hours=20).rules
 
 
+SHOULDER_BLADE_PAIN_AND_A_SHARP_WORD = [
+    ("my shoulder blade hurts with a sharp stabbing pain", "shoulder blade hurts"),
+    ("a stabbing pain and my shoulder blade hurts", "shoulder blade hurts"),
+    ("shoulder blade pain that is sharp", "shoulder blade pain"),
+    ("me duele el omóplato y es un dolor agudo", "me duele el omoplato"),
+    ("punzadas y me duele el omóplato", "me duele el omoplato"),
+]
+
+
+@pytest.mark.parametrize("region", LUNG_RISK)
+@pytest.mark.parametrize("text, words", SHOULDER_BLADE_PAIN_AND_A_SHARP_WORD)
+def test_a_shoulder_blade_pain_said_to_be_sharp_in_its_own_words_is_u6_in_lung_risk_regions(text, words, region):
+    """The sharp word may stand apart from the shoulder-blade words ("me duele el omóplato y es un
+    dolor agudo"): said together, it is the sharp pain of U6, quoted by its place."""
+    assert result(text, hours=20, region=region).reasons == (f"U6: '{words}'",)
+
+
+@pytest.mark.parametrize("region", OTHER_REGIONS)
+@pytest.mark.parametrize("text, words", SHOULDER_BLADE_PAIN_AND_A_SHARP_WORD)
+def test_a_shoulder_blade_pain_said_to_be_sharp_is_not_u6_outside_lung_risk_regions(text, words, region):
+    assert "U6" not in result(text, hours=20, region=region).rules
+
+
+@pytest.mark.parametrize("region", LUNG_RISK)
+@pytest.mark.parametrize("text", ["pain at my shoulder blade", "dull ache at my shoulder blade", "me duele el omóplato"])
+def test_a_shoulder_blade_pain_not_said_to_be_sharp_is_not_u6(text, region):
+    assert "U6" not in result(text, hours=20, region=region).rules
+
+
 @pytest.mark.parametrize("text", ["was short of breath last night, fine now", "anoche me faltaba el aire pero ya se me pasó"])
 def test_a_resolved_breathing_symptom_is_urgent_not_emergency(text):
     r = result(text, hours=20)
