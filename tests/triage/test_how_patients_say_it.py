@@ -305,3 +305,13 @@ def test_a_stroke_like_sign_that_has_passed_is_not_expected(text):
     protocol has no U7-like row for it: emergency (E3 as written) or urgent is the triage owner's call."""
     assert result("my face drooped yesterday", hours=20).rules[0] == "E3"      # past, not said to have passed
     assert level(text, hours=20) in ("emergency", "urgent")
+
+
+@pytest.mark.parametrize("text", [
+    "my shoulder blade hurts, it is sharp", "my shoulder blade hurts. sharp pain", "me duele el omóplato, es agudo",
+])
+def test_a_shoulder_blade_pain_said_to_be_sharp_in_the_next_clause_is_u6(text):
+    """U6 in a lung-risk region: "it is sharp" after a comma is still that pain's; today only a
+    sharp word in the same clause reaches it, and these are `expected`."""
+    assert "U6" in result("my shoulder blade hurts and it is sharp", hours=20, region="upper_back").rules
+    assert "U6" in result(text, hours=20, region="upper_back").rules
