@@ -267,3 +267,51 @@ def test_a_tapback_reaction_to_the_bots_text_is_nothing_assessable(text):
 ])
 def test_the_patients_own_words_beside_a_tapback_are_read(text, expected):
     assert level(text, hours=20, region="upper_back") == expected
+
+
+# -- Found by the mutation tests (issue 13): failing today, left for the triage owner ------------
+
+@pytest.mark.parametrize("text", [
+    "me desmayé en el estacionamiento de la clínica",
+    "me desmayé en el parqueadero de la clínica, ya estoy bien",
+])
+def test_a_faint_in_the_clinics_parking_lot_is_after_leaving_in_spanish_as_in_english(text):
+    """"fainted in the clinic car park" is after leaving (U5; E2 on an anticoagulant); the
+    Spanish parking lot reads as in the clinic (M4) today."""
+    assert result("fainted in the clinic parking lot", hours=3).rules == ("U5",)
+    assert result(text, hours=3).rules == ("U5",)
+    assert result(text, hours=3, precautions=("anticoagulant",)).rules[0] == "E2"
+
+
+@pytest.mark.parametrize("text, english, expected", [
+    ("el piquete está rojo", "the needle spot is red", ("monitor", ("M5: 'rojo'",))),
+    ("el piquete de la rodilla está morado", "the needle spot on my knee is purple", ("expected", ("expected: 'morado'",))),
+])
+def test_el_piquete_is_the_needle_spot_not_a_soreness_on_day_2(text, english, expected):
+    """"el piquete" is where the needle went, as "the needle spot" is; read as a soreness of 4 it
+    fires R1 on day 2 with "soreness 4 ('piquete')", which the patient never said."""
+    assert result(english, hours=40).level == expected[0]
+    r = result(text, hours=40)
+    assert (r.level, r.reasons) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "my face was drooping for a few minutes but it is fine now", "my speech was slurred earlier, fine now",
+    "both arms went numb last night but it passed", "tuve la cara caída un rato pero ya se me pasó",
+])
+def test_a_stroke_like_sign_that_has_passed_is_not_expected(text):
+    """E3 names no "current": a face droop, slurred speech or numbness of both arms that passed is
+    still one (a passing stroke warning), not the reassurance of `expected` it gets today. The
+    protocol has no U7-like row for it: emergency (E3 as written) or urgent is the triage owner's call."""
+    assert result("my face drooped yesterday", hours=20).rules[0] == "E3"      # past, not said to have passed
+    assert level(text, hours=20) in ("emergency", "urgent")
+
+
+@pytest.mark.parametrize("text", [
+    "my shoulder blade hurts, it is sharp", "my shoulder blade hurts. sharp pain", "me duele el omóplato, es agudo",
+])
+def test_a_shoulder_blade_pain_said_to_be_sharp_in_the_next_clause_is_u6(text):
+    """U6 in a lung-risk region: "it is sharp" after a comma is still that pain's; today only a
+    sharp word in the same clause reaches it, and these are `expected`."""
+    assert "U6" in result("my shoulder blade hurts and it is sharp", hours=20, region="upper_back").rules
+    assert "U6" in result(text, hours=20, region="upper_back").rules

@@ -44,6 +44,34 @@ def test_new_cough_with_upper_back_pain_is_emergency(text):
     assert level(text, hours=30, region="thoracic") == "emergency"
 
 
+COUGH_WITH_SORENESS = [
+    ("new cough, soreness is a 3", "cough"), ("started coughing and i'm sore, about a 4", "coughing"),
+    ("new cough and still sore", "cough"), ("tengo tos nueva y me duele, un 4", "tos"),
+]
+
+
+@pytest.mark.parametrize("region", LUNG_RISK)
+@pytest.mark.parametrize("text, cough", COUGH_WITH_SORENESS)
+def test_new_cough_with_soreness_where_a_lung_risk_region_was_needled_is_emergency(text, cough, region):
+    """The soreness of a needled neck, shoulder, upper back or chest is pain there: with a new
+    cough, E1 (and the provider reads where)."""
+    r = result(text, hours=20, region=region)
+    assert r.level == "emergency"
+    assert r.reasons[0] == f"E1: '{cough}' + soreness in the {region}"
+
+
+@pytest.mark.parametrize("region", OTHER_REGIONS)
+@pytest.mark.parametrize("text, cough", COUGH_WITH_SORENESS)
+def test_new_cough_with_soreness_where_another_region_was_needled_is_not_emergency(text, cough, region):
+    r = result(text, hours=20, region=region)
+    assert r.level != "emergency" and "E1" not in r.rules
+
+
+@pytest.mark.parametrize("region", LUNG_RISK)
+def test_new_cough_without_any_soreness_in_a_lung_risk_region_is_not_e1(region):
+    assert "E1" not in result("new cough, soreness 0", hours=20, region=region).rules
+
+
 @pytest.mark.parametrize("text, rule", [
     ("fainted at home and now my chest feels tight", "E2"),
     ("passed out in the kitchen and hit my head", "E2"),
@@ -83,6 +111,27 @@ def test_fever_with_a_local_sign_is_emergency_with_diabetes_or_immunosuppression
     assert level("fever and the spot is red", hours=40, precautions=("diabetes",)) == "emergency"
     assert level("fever and the spot is red", hours=40, precautions=("immunosuppressed",)) == "emergency"
     assert level("fever and the spot is red", hours=40) == "urgent"
+
+
+@pytest.mark.parametrize("precautions, named", [
+    (("diabetes",), "diabetes"), (("immunosuppressed",), "immunosuppressed"),
+    (("immunosuppressed", "diabetes"), "diabetes, immunosuppressed"),
+])
+@pytest.mark.parametrize("text, sign", [
+    ("fever and the spot is red", "red"), ("chills and the needle spot is swollen", "swollen"),
+    ("tengo fiebre y el piquete está rojo", "rojo"),
+])
+def test_fever_with_a_local_sign_names_each_infection_risk_the_patient_has(text, sign, precautions, named):
+    """E4's second half: the provider reads which of `diabetes` and `immunosuppressed` made a
+    local sign with fever an emergency, both when the patient has both."""
+    r = result(text, hours=40, precautions=precautions)
+    assert r.level == "emergency"
+    assert r.reasons[0].startswith("E4: ") and r.reasons[0].endswith(f"'{sign}' + {named}")
+
+
+@pytest.mark.parametrize("text", ["fever and the spot is red", "chills and the needle spot is swollen", "tengo fiebre y el piquete está rojo"])
+def test_fever_with_a_local_sign_is_not_e4_without_an_infection_risk(text):
+    assert "E4" not in result(text, hours=40, precautions=("anticoagulant", "pregnancy")).rules
 
 
 @pytest.mark.parametrize("text", [
@@ -143,6 +192,24 @@ def test_fainting_after_leaving_and_recovered_or_dizziness_still_present_is_urge
     assert result("sigo mareado", hours=5).rules[0] == "U5"
 
 
+@pytest.mark.parametrize("text", [
+    "fainted in the clinic car park", "passed out in the parking lot at the clinic",
+    "i fainted in the clinic parking lot, fine now", "fainted at the clinic, on the way home",
+    "me desmayé en la clínica de camino a casa",
+])
+def test_a_faint_at_the_clinic_but_on_the_way_home_is_after_leaving(text):
+    """The clinic named beside the way home ("the clinic car park") is not a faint in the clinic
+    (M4): it is after leaving, U5, and E2 on an anticoagulant."""
+    assert result(text, hours=3).rules == ("U5",)
+    assert result(text, hours=3, precautions=("anticoagulant",)).rules[0] == "E2"
+
+
+@pytest.mark.parametrize("text", ["fainted in the clinic", "passed out on the table at the clinic", "me desmayé en la clínica"])
+def test_a_faint_in_the_clinic_is_monitor_even_on_an_anticoagulant(text):
+    assert result(text, hours=3).rules == ("M4",)
+    assert result(text, hours=3, precautions=("anticoagulant",)).rules == ("M4",)
+
+
 @pytest.mark.parametrize("region", LUNG_RISK)
 def test_sharp_pain_at_the_shoulder_blade_with_breathing_fine_is_urgent_in_lung_risk_regions(region):
     r = result("sharp stabbing pain under my shoulder blade, breathing is fine", hours=20, region=region)
@@ -156,6 +223,35 @@ def test_sharp_pain_at_the_shoulder_blade_is_not_u6_outside_lung_risk_regions(re
 
 def test_sharp_pain_at_the_shoulder_blade_without_a_region_is_treated_as_lung_risk():
     assert "U6" in result("punzadas en las costillas, respiro bien", hours=20).rules
+
+
+SHOULDER_BLADE_PAIN_AND_A_SHARP_WORD = [
+    ("my shoulder blade hurts with a sharp stabbing pain", "shoulder blade hurts"),
+    ("a stabbing pain and my shoulder blade hurts", "shoulder blade hurts"),
+    ("shoulder blade pain that is sharp", "shoulder blade pain"),
+    ("me duele el omóplato y es un dolor agudo", "me duele el omoplato"),
+    ("punzadas y me duele el omóplato", "me duele el omoplato"),
+]
+
+
+@pytest.mark.parametrize("region", LUNG_RISK)
+@pytest.mark.parametrize("text, words", SHOULDER_BLADE_PAIN_AND_A_SHARP_WORD)
+def test_a_shoulder_blade_pain_said_to_be_sharp_in_its_own_words_is_u6_in_lung_risk_regions(text, words, region):
+    """The sharp word may stand apart from the shoulder-blade words ("me duele el omóplato y es un
+    dolor agudo"): said together, it is the sharp pain of U6, quoted by its place."""
+    assert result(text, hours=20, region=region).reasons == (f"U6: '{words}'",)
+
+
+@pytest.mark.parametrize("region", OTHER_REGIONS)
+@pytest.mark.parametrize("text, words", SHOULDER_BLADE_PAIN_AND_A_SHARP_WORD)
+def test_a_shoulder_blade_pain_said_to_be_sharp_is_not_u6_outside_lung_risk_regions(text, words, region):
+    assert "U6" not in result(text, hours=20, region=region).rules
+
+
+@pytest.mark.parametrize("region", LUNG_RISK)
+@pytest.mark.parametrize("text", ["pain at my shoulder blade", "dull ache at my shoulder blade", "me duele el omóplato"])
+def test_a_shoulder_blade_pain_not_said_to_be_sharp_is_not_u6(text, region):
+    assert "U6" not in result(text, hours=20, region=region).rules
 
 
 @pytest.mark.parametrize("text", ["was short of breath last night, fine now", "anoche me faltaba el aire pero ya se me pasó"])
@@ -279,3 +375,24 @@ def test_intensity_adverbs_before_good_are_not_soreness(text):
 
 def test_a_soreness_word_inside_a_question_is_not_a_report():
     assert level("how long will the soreness last?", hours=40) == "expected"
+
+
+@pytest.mark.parametrize("text, words", [
+    ("the view took my breath away", "took my breath away"), ("did my deep breathing exercises", "deep breathing"),
+    ("hice respiraciones profundas", "respiraciones profundas"), ("heat pad on my chest", "chest"),
+])
+def test_a_breathing_or_chest_word_said_harmlessly_is_expected_and_the_provider_reads_it_was_harmless(text, words):
+    assert result(text, hours=30).reasons == (f"expected: harmless '{words}'",)
+
+
+@pytest.mark.parametrize("text", ["took a deep breath and it hurt", "my chest hurts"])
+def test_a_breathing_or_chest_word_said_with_pain_is_not_harmless(text):
+    assert result(text, hours=30).rules[0] == "E1"
+
+
+@pytest.mark.parametrize("text, hours", [
+    ("better than yesterday", 30), ("easing off", 40), ("mejor que ayer", 30), ("va mejorando", 50),
+    ("much better today", 100),
+])
+def test_feeling_better_with_nothing_else_is_expected_with_nothing_of_concern(text, hours):
+    assert result(text, hours=hours).reasons == ("expected: nothing of concern",)
