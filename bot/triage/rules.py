@@ -27,6 +27,7 @@ INFECTION_RISK = frozenset({"diabetes", "immunosuppressed"})
 _REPORTED = HAPPENED | {RESOLVED}             # now, in doubt, past, or passed
 _MENTIONED = HAPPENED | {HYPOTHETICAL}        # ... or asked about
 _RESOLVED = frozenset({RESOLVED})
+_EVER = HAPPENED | _RESOLVED
 LOCAL_SIGNS = ("redness", "red_streak", "warmth", "swelling", "discharge")
 FEVER = ("fever", "chills")
 
@@ -147,11 +148,12 @@ rule("E2", "emergency")(fainted_with_danger_signs)
 
 def stroke_like_signs(f: Facts) -> str | None:
     """New weakness or numbness in both arms or both legs, or an arm and a leg on one side; face
-    drooping, slurred speech or confusion."""
+    drooping, slurred speech or confusion. One that has already passed is still E3: E3 does not ask
+    for it to be current, and a stroke warning that passes is still one."""
     return first(
-        quote(f.modified("numbness", "bilateral", statuses=HAPPENED)),
-        quote(f.modified("weakness", "bilateral", statuses=HAPPENED)),
-        quote(f.has("face_droop", "slurred_speech", "confusion", statuses=HAPPENED)),
+        quote(f.modified("numbness", "bilateral", statuses=_EVER)),
+        quote(f.modified("weakness", "bilateral", statuses=_EVER)),
+        quote(f.has("face_droop", "slurred_speech", "confusion", statuses=_EVER)),
     )
 rule("E3", "emergency")(stroke_like_signs)
 

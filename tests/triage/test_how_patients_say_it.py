@@ -269,15 +269,16 @@ def test_the_patients_own_words_beside_a_tapback_are_read(text, expected):
     assert level(text, hours=20, region="upper_back") == expected
 
 
-# -- Found by the mutation tests (issue 13): failing today, left for the triage owner ------------
+# -- Found by the mutation tests (issue 13) -----------------------------------------------------
 
 @pytest.mark.parametrize("text", [
     "me desmayé en el estacionamiento de la clínica",
     "me desmayé en el parqueadero de la clínica, ya estoy bien",
+    "me desmayé llegando a mi casa",
 ])
 def test_a_faint_in_the_clinics_parking_lot_is_after_leaving_in_spanish_as_in_english(text):
-    """"fainted in the clinic car park" is after leaving (U5; E2 on an anticoagulant); the
-    Spanish parking lot reads as in the clinic (M4) today."""
+    """"fainted in the clinic car park" is after leaving (U5; E2 on an anticoagulant), in Spanish too
+    (it read as in the clinic, M4)."""
     assert result("fainted in the clinic parking lot", hours=3).rules == ("U5",)
     assert result(text, hours=3).rules == ("U5",)
     assert result(text, hours=3, precautions=("anticoagulant",)).rules[0] == "E2"
@@ -301,12 +302,14 @@ def test_el_piquete_is_the_needle_spot_not_a_soreness_on_day_2(text, english, ex
 ])
 def test_a_stroke_like_sign_that_has_passed_is_not_expected(text):
     """E3 names no "current": a face droop, slurred speech or numbness of both arms that passed is
-    still one (a passing stroke warning), not the reassurance of `expected` it gets today. The
-    protocol has no U7-like row for it: emergency (E3 as written) or urgent is the triage owner's call."""
+    still one (a passing stroke warning), not the reassurance of `expected` it got. E3 as written:
+    emergency (U7's "resolved, urgent" is for breathing and chest symptoms only)."""
     assert result("my face drooped yesterday", hours=20).rules[0] == "E3"      # past, not said to have passed
-    assert level(text, hours=20) in ("emergency", "urgent")
+    assert level(text, hours=20) == "emergency"
 
 
+@pytest.mark.xfail(strict=True, reason="a sharp word reaches U6's shoulder-blade pain only in its own clause; "
+                                       "left for the triage owner (tests/MUTATION.md)")
 @pytest.mark.parametrize("text", [
     "my shoulder blade hurts, it is sharp", "my shoulder blade hurts. sharp pain", "me duele el omóplato, es agudo",
 ])
