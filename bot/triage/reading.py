@@ -499,7 +499,7 @@ def _verdicts(clause: Clause, lex: Lexicon) -> None:
         else:
             continue
         target = targets[0]
-        if _circumstance_of_a_complaint(clause, target, lex):
+        if _a_complaint_is_about(clause, target, lex):
             continue                                   # "it hurts when I breathe in ok"
         if target in clause.direct or any(Trait.UNABLE in traits[u] for u in range(max(0, target - 3), target)):
             clause.denied.pop(target, None)
@@ -509,7 +509,7 @@ def _verdicts(clause: Clause, lex: Lexicon) -> None:
             clause.fine.update(targets)
 
 
-def _circumstance_of_a_complaint(clause: Clause, j: int, lex: Lexicon) -> bool:
+def _a_complaint_is_about(clause: Clause, j: int, lex: Lexicon) -> bool:
     """A breathing or chest word that a complaint is about is not what a verdict after it judges:
     "it hurts when I breathe in ok", "a weight on my chest 👍", "me duele el pecho ok", "can't get
     a deep breath ok". About it: the object of a complaint verb (`complaint_verbs`), or after
@@ -523,9 +523,8 @@ def _circumstance_of_a_complaint(clause: Clause, j: int, lex: Lexicon) -> bool:
             break
         if Trait.UNABLE in traits[u]:
             return True
-    c, connected = j - 1, False
-    while c >= 0 and ((word := clause.text(c, c + 1)) in lex.joins | lex.circumstances
-                      or not traits[c] - _MODIFYING):
+    c, connected, linking = j - 1, False, lex.joins | lex.circumstances
+    while c >= 0 and ((word := clause.text(c, c + 1)) in linking or not traits[c] - _MODIFYING):
         connected = connected or word in lex.circumstances       # "when I take a big", "un poquito el"
         c -= 1
     if c >= 0 and (clause.text(c, c + 1) in lex.complaint_verbs or traits[c] & _COMPLAINT_OR_RED_FLAG
