@@ -38,6 +38,7 @@ def ascii_id(text: str) -> str:
 def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
     return ascii_id(val) if isinstance(val, str) and not (val.isascii() and val.isprintable()) else None
 
+
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC_BASE_URL = "https://aftercare.example.org"
 
