@@ -208,6 +208,7 @@ def read(text: str, lex: Lexicon = LEXICON) -> Reading:
     mentions = [m for c in clauses for m in c.mentions if m.finding not in lex.topics]
     named = {m.finding for m in mentions}
     mentions = _bind_modifiers(clauses, mentions, lex)
+    mentions = _sharp_said_after(clauses, mentions, lex)
     mentions = _arm_and_leg(clauses, mentions, lex)
     mentions = _fevers_from_temperatures(clauses, mentions, lex)
     mentions = _racing_pulses(clauses, mentions, lex)
@@ -1134,6 +1135,23 @@ def _arm_and_leg(clauses: list[Clause], mentions: list[Mention], lex: Lexicon) -
             if out[i].finding in ("numbness", "weakness"):
                 out[i] = out[i]._replace(modifiers=out[i].modifiers | {"bilateral"})
     return out
+
+
+def _sharp_said_after(clauses: list[Clause], mentions: list[Mention], lex: Lexicon) -> list[Mention]:
+    """"my shoulder blade hurts, it is sharp", "me duele el omóplato, es agudo": a clause that says
+    only that a pain is sharp (no place of its own) describes the pain of the clause before it."""
+    sharp = lex.modifiers["sharp"]
+    out = list(mentions)
+    for clause in clauses[1:]:
+        if not any("sharp" in cs for cs in clause.classes) or not all(cs <= _ONLY_SHARP for cs in clause.classes):
+            continue
+        for i, m in enumerate(out):
+            if m.clause == clause.index - 1 and m.finding in sharp.applies_to and m.status != NEGATED:
+                out[i] = m._replace(modifiers=m.modifiers | {"sharp"})
+    return out
+
+
+_ONLY_SHARP = frozenset({"transparent", "det", "present", "pain", "sharp", "intensity"})
 
 
 def _names_limb(clause: Clause, k: int, limb: str, lex: Lexicon) -> bool:

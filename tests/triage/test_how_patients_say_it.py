@@ -308,13 +308,14 @@ def test_a_stroke_like_sign_that_has_passed_is_not_expected(text):
     assert level(text, hours=20) == "emergency"
 
 
-@pytest.mark.xfail(strict=True, reason="a sharp word reaches U6's shoulder-blade pain only in its own clause; "
-                                       "left for the triage owner (tests/MUTATION.md)")
 @pytest.mark.parametrize("text", [
     "my shoulder blade hurts, it is sharp", "my shoulder blade hurts. sharp pain", "me duele el omóplato, es agudo",
 ])
 def test_a_shoulder_blade_pain_said_to_be_sharp_in_the_next_clause_is_u6(text):
-    """U6 in a lung-risk region: "it is sharp" after a comma is still that pain's; today only a
-    sharp word in the same clause reaches it, and these are `expected`."""
+    """U6 in a lung-risk region: "it is sharp" after a comma is still that pain's (only a sharp word
+    in the same clause reached it, and these read `expected`). A next clause that names a place of
+    its own is about that place."""
     assert "U6" in result("my shoulder blade hurts and it is sharp", hours=20, region="upper_back").rules
     assert "U6" in result(text, hours=20, region="upper_back").rules
+    assert "U6" not in result("my shoulder blade hurts, my knee is sharp", hours=20, region="upper_back").rules
+    assert "U6" not in result("me duele el omoplato, en la rodilla es agudo", hours=20, region="upper_back").rules
