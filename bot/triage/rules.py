@@ -27,7 +27,6 @@ INFECTION_RISK = frozenset({"diabetes", "immunosuppressed"})
 _REPORTED = HAPPENED | {RESOLVED}             # now, in doubt, past, or passed
 _MENTIONED = HAPPENED | {HYPOTHETICAL}        # ... or asked about
 _RESOLVED = frozenset({RESOLVED})
-_EVER = HAPPENED | _RESOLVED
 LOCAL_SIGNS = ("redness", "red_streak", "warmth", "swelling", "discharge")
 FEVER = ("fever", "chills")
 
@@ -151,9 +150,9 @@ def stroke_like_signs(f: Facts) -> str | None:
     drooping, slurred speech or confusion. One that has already passed is still E3: E3 does not ask
     for it to be current, and a stroke warning that passes is still one."""
     return first(
-        quote(f.modified("numbness", "bilateral", statuses=_EVER)),
-        quote(f.modified("weakness", "bilateral", statuses=_EVER)),
-        quote(f.has("face_droop", "slurred_speech", "confusion", statuses=_EVER)),
+        quote(f.modified("numbness", "bilateral", statuses=_REPORTED)),
+        quote(f.modified("weakness", "bilateral", statuses=_REPORTED)),
+        quote(f.has("face_droop", "slurred_speech", "confusion", statuses=_REPORTED)),
     )
 rule("E3", "emergency")(stroke_like_signs)
 
