@@ -51,8 +51,9 @@ def twiml_text(response: Any) -> str:
 
 def enroll(clinic: Any, *, ended: datetime, phone: str = "+12125550143", name: str = "Maria Lopez",
            regions: tuple[str, ...] = ("knee",), precautions: tuple[str, ...] = (), language: str = "en",
-           now: datetime | None = None, new_session_for: int | None = None) -> Any:
-    """Enrol a patient as the CLI does, at a controlled `now` (default: when the session ended).
+           now: datetime | None = None, new_session_for: int | None = None, provider: Any = None) -> Any:
+    """Enrol a patient as the CLI does, at a controlled `now` (default: when the session ended),
+    treated by `provider` when given.
 
     A number already on file needs `new_session_for` (its patient's id): the name, precautions
     and language on file are then kept."""
@@ -64,7 +65,8 @@ def enroll(clinic: Any, *, ended: datetime, phone: str = "+12125550143", name: s
                                     now=now or ended, new_session_for=new_session_for)
     else:
         enrolment = episodes.enroll(clinic=clinic, phone=phone, name=name, ended_at=ended, regions=list(regions),
-                                    precautions=list(precautions), language=language, now=now or ended)
+                                    precautions=list(precautions), language=language, now=now or ended,
+                                    provider=provider)
     db.session.commit()
     return enrolment
 

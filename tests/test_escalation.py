@@ -204,12 +204,18 @@ def test_a_second_emergency_text_does_not_page_again_but_a_worse_finding_upgrade
     assert len(alerts(gateway, DANA)) == 2  # the same open finding: no extra page before its 5-minute step
 
 
-def test_a_finding_is_opened_with_the_reading_that_set_it_and_a_raise_quotes_the_new_words(
-        app, clinic, clock, client, gateway):
+@pytest.fixture
+def spreading_redness(app, clinic, clock, client) -> Escalation:
+    """Maria, needled the morning before, writes at 11:00 that the redness spreads and is warm (U1)."""
     enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
     clock.set(ny(2026, 11, 18, 11, 0))
     text_in(client, MARIA, "the redness is spreading and its warm")
-    esc = escalation()
+    return escalation()
+
+
+def test_a_finding_is_opened_with_the_reading_that_set_it_and_a_raise_quotes_the_new_words(
+        spreading_redness, clock, client, gateway):
+    esc = spreading_redness
     opened = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "escalation.opened")).one()
     assert esc.assessment_id is not None and opened.detail["assessment_id"] == esc.assessment_id
     clock.set(ny(2026, 11, 18, 11, 10))
@@ -218,14 +224,10 @@ def test_a_finding_is_opened_with_the_reading_that_set_it_and_a_raise_quotes_the
     assert '"also now i cant catch my breath"' in alerts(gateway, DANA)[-1]
 
 
-def test_a_raise_with_no_text_of_its_own_keeps_quoting_the_words_that_opened_the_finding(
-        app, clinic, clock, client, gateway):
+def test_a_raise_with_no_text_of_its_own_keeps_quoting_the_words_that_opened_the_finding(spreading_redness, gateway):
     from bot import escalation as escalations
     from bot.models import TreatmentSession
-    enroll(clinic, ended=ny(2026, 11, 17, 10, 0))
-    clock.set(ny(2026, 11, 18, 11, 0))
-    text_in(client, MARIA, "the redness is spreading and its warm")
-    esc = escalation()
+    esc = spreading_redness
     escalations.open_escalation(patient=esc.patient, session=db.session.get(TreatmentSession, esc.session_id),
                                 level="emergency", rule="E2", assessment=None, now=ny(2026, 11, 18, 11, 5))
     db.session.commit()

@@ -20,6 +20,7 @@ from bot.models import Escalation, Message, Provider
 
 NY = ZoneInfo("America/New_York")
 DANA, BEN, CLINIC = "+12125550111", "+12125550122", "+12125550100"
+TOM, ANA = "+12125550160", "+12125550133"
 DEFAULT = Timings(timedelta(minutes=5), timedelta(minutes=15), timedelta(minutes=30))
 
 
@@ -116,6 +117,26 @@ def open_finding(maria, level: str, rule: str, at: datetime) -> Escalation:
                                      assessment=None, now=at.astimezone(timezone.utc))
     db.session.commit()
     return esc
+
+
+def enroll_tom(clinic, ended: datetime = ny(2026, 11, 17, 18, 30)):
+    """Tom, a second patient of the same clinic."""
+    return enroll(clinic, ended=ended, phone=TOM, name="Tom Baker")
+
+
+def add_ana(clinic, *, active: bool = True) -> Provider:
+    """Ana, a treating provider who is not on call."""
+    provider = Provider(clinic=clinic, name="Ana Treat", email="ana@harbor.example", phone=ANA, duty="off",
+                        active=active)
+    provider.set_password("correct horse battery")
+    db.session.add(provider)
+    db.session.commit()
+    return provider
+
+
+def treated_by(clinic, provider: Provider, *, phone: str = "+12125550143", name: str = "Maria Lopez",
+               ended: datetime = ny(2026, 11, 18, 9, 0)):
+    return enroll(clinic, ended=ended, phone=phone, name=name, provider=provider)
 
 
 def test_an_emergency_alert_names_the_patient_the_hours_since_the_session_the_rule_and_the_code(maria):
@@ -234,7 +255,7 @@ def test_a_backup_page_after_an_upgrade_counts_the_minutes_since_the_upgrade(mar
 
 
 def test_raising_one_patients_finding_leaves_another_patients_finding_as_it_was(app, clinic, maria):
-    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    tom = enroll_tom(clinic)
     toms = open_finding(tom, "urgent", "U1", ny(2026, 11, 18, 11, 0))
     marias = open_finding(maria, "urgent", "U3", ny(2026, 11, 18, 11, 1))
     open_finding(maria, "emergency", "E1", ny(2026, 11, 18, 11, 5))
@@ -244,7 +265,7 @@ def test_raising_one_patients_finding_leaves_another_patients_finding_as_it_was(
 
 def test_the_dispatchers_count_is_every_text_queued_in_a_round(app, clinic, maria):
     """Two emergencies re-paging Dana at 23:05 are two texts; two providers' digests are two."""
-    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    tom = enroll_tom(clinic)
     open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
     open_finding(tom, "emergency", "E1", ny(2026, 11, 17, 23, 0))
     assert escalation.run_timers(ny(2026, 11, 17, 23, 5).astimezone(timezone.utc)) == 2
@@ -276,33 +297,20 @@ def test_a_routine_finding_is_digested_at_the_next_business_morning_to_the_on_ca
 
 
 def test_the_treating_provider_gets_the_digest_of_their_patients(app, clinic):
-    ana = Provider(clinic=clinic, name="Ana Treat", email="ana@harbor.example", phone="+12125550133", duty="off")
-    ana.set_password("correct horse battery")
-    db.session.add(ana)
-    db.session.commit()
-    from bot import episodes
-    e = episodes.enroll(clinic=clinic, phone="+12125550143", name="Maria Lopez", ended_at=ny(2026, 11, 18, 9, 0),
-                        regions=["knee"], provider=ana, now=ny(2026, 11, 18, 9, 0))
-    db.session.commit()
+    ana = add_ana(clinic)
+    e = treated_by(clinic, ana)
     open_finding(e, "routine", "R1", ny(2026, 11, 20, 11, 0))
     escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc))
-    assert len(to("+12125550133", "digest")) == 1 and to(DANA, "digest") == []
+    assert len(to(ANA, "digest")) == 1 and to(DANA, "digest") == []
     assert outbox("digest")[0].provider_id == ana.id
 
 
 def test_a_treating_provider_who_cannot_be_texted_leaves_the_digest_to_the_on_call(app, clinic):
-    ana = Provider(clinic=clinic, name="Ana Treat", email="ana@harbor.example", phone="+12125550133", duty="off",
-                   active=False)
-    ana.set_password("correct horse battery")
-    db.session.add(ana)
-    db.session.commit()
-    from bot import episodes
-    e = episodes.enroll(clinic=clinic, phone="+12125550143", name="Maria Lopez", ended_at=ny(2026, 11, 18, 9, 0),
-                        regions=["knee"], provider=ana, now=ny(2026, 11, 18, 9, 0))
-    db.session.commit()
+    ana = add_ana(clinic, active=False)
+    e = treated_by(clinic, ana)
     open_finding(e, "routine", "R1", ny(2026, 11, 20, 11, 0))
     escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc))
-    assert len(to(DANA, "digest")) == 1 and to("+12125550133", "digest") == []
+    assert len(to(DANA, "digest")) == 1 and to(ANA, "digest") == []
 
 
 # -- ACK by text -----------------------------------------------------------------------------------
@@ -334,7 +342,7 @@ def test_an_ack_in_any_case_and_spacing_acknowledges(maria):
 
 
 def test_a_bare_ack_acknowledges_the_latest_open_finding_the_provider_was_paged_for(app, clinic, maria):
-    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    tom = enroll_tom(clinic)
     older = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
     newer = open_finding(tom, "urgent", "U1", ny(2026, 11, 17, 23, 1))
     answer = escalation.acknowledge_by_text(dana(), "ACK", ny(2026, 11, 17, 23, 2))
@@ -387,7 +395,7 @@ def test_an_emergency_is_not_waiting_for_call_or_wait(maria):
 
 
 def test_call_answers_the_writers_own_finding_not_another_patients(app, clinic, maria):
-    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    tom = enroll_tom(clinic)
     marias = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
     toms = open_finding(tom, "routine", "R2", ny(2026, 11, 20, 11, 1))
     assert escalation.record_patient_choice(maria.patient, "call", ny(2026, 11, 20, 11, 3)) is marias
@@ -591,7 +599,7 @@ def test_a_provider_who_got_a_digest_can_ack_it_and_a_mistyped_code_lists_its_fi
 def test_a_bare_ack_to_a_digest_of_several_findings_asks_which_and_acknowledges_none(app, clinic, maria):
     """One ACK cannot say which of two patients the provider has taken in hand: the answer lists
     the digest's open codes, oldest first, and each is acknowledged by its own code."""
-    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    tom = enroll_tom(clinic)
     first = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
     second = open_finding(tom, "routine", "R2", ny(2026, 11, 20, 12, 0))
     escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc))
@@ -609,7 +617,7 @@ def test_a_bare_ack_to_a_digest_of_several_findings_asks_which_and_acknowledges_
 def test_a_bare_ack_after_two_pages_at_the_same_moment_asks_which_most_urgent_first(app, clinic, maria):
     """Tom's urgent finding (22:40) and Maria's emergency (23:00) re-page Dana in the same round at
     23:10: her phone shows two pages at once, so a bare ACK names both and acknowledges neither."""
-    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    tom = enroll_tom(clinic)
     urgent = open_finding(tom, "urgent", "U1", ny(2026, 11, 17, 22, 40))
     emergency = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
     escalation.run_timers(ny(2026, 11, 17, 23, 5).astimezone(timezone.utc))
@@ -623,11 +631,8 @@ def test_a_bare_ack_after_two_pages_at_the_same_moment_asks_which_most_urgent_fi
 def test_a_bare_ack_after_a_page_then_a_digest_acknowledges_the_digests_finding(app, clinic):
     """Dana was paged for Tom at 07:30 and went off call; at 08:00 the on-call (Ben) is paged again
     for Tom and Dana gets the digest of her own patient Maria: her latest text is the digest."""
-    from bot import episodes
-    tom = enroll(clinic, ended=ny(2026, 11, 22, 18, 0), phone="+12125550160", name="Tom Baker")
-    maria = episodes.enroll(clinic=clinic, phone="+12125550143", name="Maria Lopez", ended_at=ny(2026, 11, 19, 9, 0),
-                            regions=["knee"], provider=dana(), now=ny(2026, 11, 19, 9, 0))
-    db.session.commit()
+    tom = enroll_tom(clinic, ended=ny(2026, 11, 22, 18, 0))
+    maria = treated_by(clinic, dana(), ended=ny(2026, 11, 19, 9, 0))
     digested = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
     paged = open_finding(tom, "urgent", "U1", ny(2026, 11, 23, 7, 30))
     dana().duty, ben().duty = "off", "on_call"
@@ -642,7 +647,7 @@ def test_a_bare_ack_after_a_page_then_a_digest_acknowledges_the_digests_finding(
 def test_open_alerts_are_listed_oldest_first_by_when_they_were_raised(app, clinic, maria):
     """A text kept in the spool while the database was down is read later with the time it was
     sent, so a finding can be raised after another yet be older: the list goes by when."""
-    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    tom = enroll_tom(clinic)
     later = open_finding(tom, "urgent", "U1", ny(2026, 11, 18, 11, 5))
     earlier = open_finding(maria, "urgent", "U3", ny(2026, 11, 18, 11, 0))  # replayed from the spool
     assert escalation.alerted_open(dana()) == [earlier, later]
@@ -652,25 +657,19 @@ def test_open_alerts_are_listed_oldest_first_by_when_they_were_raised(app, clini
 
 
 def test_one_digest_of_two_findings_is_one_text_queued(app, clinic, maria):
-    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    tom = enroll_tom(clinic)
     open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
     open_finding(tom, "routine", "R2", ny(2026, 11, 20, 12, 0))
     assert escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc)) == 1  # the dispatcher's count
 
 
 def test_two_providers_digests_are_two_texts_queued(app, clinic, maria):
-    from bot import episodes
-    ana = Provider(clinic=clinic, name="Ana Treat", email="ana@harbor.example", phone="+12125550133", duty="off")
-    ana.set_password("correct horse battery")
-    db.session.add(ana)
-    db.session.commit()
-    anas = episodes.enroll(clinic=clinic, phone="+12125550160", name="Tom Baker", ended_at=ny(2026, 11, 18, 9, 0),
-                           regions=["knee"], provider=ana, now=ny(2026, 11, 18, 9, 0))
-    db.session.commit()
+    ana = add_ana(clinic)
+    anas = treated_by(clinic, ana, phone=TOM, name="Tom Baker")
     open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
     open_finding(anas, "routine", "R2", ny(2026, 11, 20, 12, 0))
     assert escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc)) == 2
-    assert (len(to(DANA, "digest")), len(to("+12125550133", "digest"))) == (1, 1)
+    assert (len(to(DANA, "digest")), len(to(ANA, "digest"))) == (1, 1)
 
 
 def test_a_routine_finding_outside_any_episode_goes_to_the_on_calls_digest(maria):
@@ -689,7 +688,7 @@ def test_a_long_mistyped_code_is_cut_to_twelve_characters_in_the_answer(maria):
 
 
 def test_a_bare_ack_after_a_digest_and_a_later_page_acknowledges_the_page(app, clinic, maria):
-    tom = enroll(clinic, ended=ny(2026, 11, 22, 18, 0), phone="+12125550160", name="Tom Baker")
+    tom = enroll_tom(clinic, ended=ny(2026, 11, 22, 18, 0))
     digested = open_finding(maria, "routine", "R1", ny(2026, 11, 20, 11, 0))
     escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc))
     paged = open_finding(tom, "urgent", "U1", ny(2026, 11, 23, 8, 2))
@@ -699,14 +698,8 @@ def test_a_bare_ack_after_a_digest_and_a_later_page_acknowledges_the_page(app, c
 
 
 def test_a_digest_sent_to_another_provider_is_not_dana_to_acknowledge(app, clinic):
-    ana = Provider(clinic=clinic, name="Ana Treat", email="ana@harbor.example", phone="+12125550133", duty="off")
-    ana.set_password("correct horse battery")
-    db.session.add(ana)
-    db.session.commit()
-    from bot import episodes
-    e = episodes.enroll(clinic=clinic, phone="+12125550143", name="Maria Lopez", ended_at=ny(2026, 11, 18, 9, 0),
-                        regions=["knee"], provider=ana, now=ny(2026, 11, 18, 9, 0))
-    db.session.commit()
+    ana = add_ana(clinic)
+    e = treated_by(clinic, ana)
     esc = open_finding(e, "routine", "R1", ny(2026, 11, 20, 11, 0))
     escalation.run_timers(ny(2026, 11, 23, 8, 0).astimezone(timezone.utc))
     assert escalation.alerted_open(dana()) == [] and escalation.alerted_open(ana) == [esc]
@@ -717,7 +710,7 @@ def test_a_digest_sent_to_another_provider_is_not_dana_to_acknowledge(app, clini
 def test_a_bare_ack_acknowledges_the_finding_of_the_providers_latest_page_even_an_older_finding(app, clinic, maria):
     """Maria's emergency (23:00) re-pages Dana at 23:05, after Tom's urgent finding (23:01) paged her:
     the page on Dana's phone when she answers ACK is Maria's."""
-    tom = enroll(clinic, ended=ny(2026, 11, 17, 18, 30), phone="+12125550160", name="Tom Baker")
+    tom = enroll_tom(clinic)
     older = open_finding(maria, "emergency", "E1", ny(2026, 11, 17, 23, 0))
     newer = open_finding(tom, "urgent", "U1", ny(2026, 11, 17, 23, 1))
     escalation.run_timers(ny(2026, 11, 17, 23, 5).astimezone(timezone.utc))

@@ -502,7 +502,8 @@ def _verdicts(clause: Clause, lex: Lexicon) -> None:
         target = targets[0]
         if _a_complaint_is_about(clause, target, lex):
             continue                                   # "it hurts when I breathe in ok"
-        if target in clause.direct or any(Trait.UNABLE in traits[u] for u in range(max(0, target - 3), target)):
+        if target in clause.direct or any(Trait.UNABLE in traits[u]
+                                          for u in range(max(0, target - lex.frame_window), target)):
             clause.denied.pop(target, None)
             clause.denied.pop(v, None)
             _flip(clause, v, _ODD, lex)                # "no respiro bien": a complaint
@@ -512,18 +513,13 @@ def _verdicts(clause: Clause, lex: Lexicon) -> None:
 
 def _a_complaint_is_about(clause: Clause, j: int, lex: Lexicon) -> bool:
     """A breathing or chest word that a complaint is about is not what a verdict after it judges:
-    "it hurts when I breathe in ok", "a weight on my chest 👍", "me duele el pecho ok", "can't get
-    a deep breath ok". About it: the object of a complaint verb (`complaint_verbs`), or after
-    "can't" in the frame window, or after "when", "on"... (`circumstances`) with a complaint (or a
-    breathing or chest frame's word) in the frame window before, with no negation, "and" or
-    score between. "no pain when breathing ok", "sore 5 breathing ok" and "sore breathing fine"
-    are verdicts: a breathing word right after soreness is a subject."""
+    "it hurts when I breathe in ok", "a weight on my chest 👍", "me duele el pecho ok". About it: the
+    object of a complaint verb (`complaint_verbs`), or after "when", "on"... (`circumstances`) with
+    a complaint (or a breathing or chest frame's word) in the frame window before, with no
+    negation, "and" or score between. "no pain when breathing ok", "sore 5 breathing ok" and "sore
+    breathing fine" are verdicts: a breathing word right after soreness is a subject. (After
+    "can't" the verdict itself becomes a complaint: `_verdicts`.)"""
     traits = clause.traits
-    for u in range(j - 1, max(-1, j - 1 - lex.frame_window), -1):
-        if traits[u] & _NEG_AND_OR_NUMBER:
-            break
-        if Trait.UNABLE in traits[u]:
-            return True
     c, connected, linking = j - 1, False, lex.joins | lex.circumstances
     while c >= 0 and ((word := clause.text(c, c + 1)) in linking or not traits[c] - _MODIFYING):
         connected = connected or word in lex.circumstances       # "when I take a big", "un poquito el"
